@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DialerError } from '../errors.js';
+
+/** Final outcomes a call can end with on the Callease side. */
+export const CALL_OUTCOMES = ['completed', 'no-answer', 'busy', 'voicemail', 'failed'] as const;
+
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be "HH:MM" (24-hour clock)');
+const ianaZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as "Australia/Sydney"');
+const positiveInt = z.number().int().positive();
+
+export const campaignSchema = z
+  .object({
+    /** Campaign id: lower-case letters, digits and dashes. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit'),
+    assistant_id: z.string().min(1),
+    /** CSV path, relative to the campaign file. */
+    contacts: z.string().min(1),
+    phone_column: z.string().min(1).optional(),
+    name_column: z.string().min(1).optional(),
+    /** ISO 3166 alpha-2 country for numbers written without +country. */
+    default_country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as "AU"').optional(),
+    /** Columns sent as customVariables; default every column but the phone column. */
+    variables: z.array(z.string().min(1)).optional(),
+    /** Most POST /calls per `per_seconds`, across every worker. */
+    rate: z.object({ calls: positiveInt, per_seconds: z.number().positive() }).strict().default({ calls: 10, per_seconds: 1 }),
+    /** Most POST /calls in flight at once, across every worker. */
+    concurrency: positiveInt.default(5),
+    retry: z
+      .object({ attempts: positiveInt.default(5), backoff_ms: z.number().int().nonnegative().default(2000), max_backoff_ms: positiveInt.default(300_000) })
+      .strict()
+      .default({ attempts: 5, backoff_ms: 2000, max_backoff_ms: 300_000 }),
+    /** Results file; default results/<name>.csv, relative to the working directory. */
+    results: z.string().min(1).optional(),
+    /** What to do when a POST may or may not have placed a call and no call is found. */
+    on_ambiguous: z.enum(['skip', 'redial']).default('skip'),
+    /** How long to keep looking for an ambiguous call before `on_ambiguous` decides. */
+    ambiguous_grace_seconds: z.number().nonnegative().default(60),
+    poll: z
+      .object({
+        interval_seconds: z.number().positive().default(5),
+        /** A call still not final this long after it was placed ends as `unknown`. */
+        timeout_minutes: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ interval_seconds: 5, timeout_minutes: 60 }),
+    schedule: z
+      .union([
+        z.object({ start_at: z.iso.datetime({ offset: true }) }).strict(),
+        z.object({ cron: z.string().min(1), timezone: ianaZone.optional() }).strict(),
+      ])
+      .optional(),
+    redial: z
+      .object({
+        outcomes: z.array(z.enum(['no-answer', 'busy', 'voicemail', 'failed'])).min(1).default(['no-answer', 'busy', 'voicemail']),
+        max: z.number().int().nonnegative().default(2),
+        after_minutes: z.number().nonnegative().default(240),
+      })
+      .strict()
+      .optional(),
+    sms_actions: z.array(z.object({ content: z.string().min(1), instructions: z.string().min(1) }).strict()).optional(),
+    detach_actions_on_finish: z.boolean().default(false),
+    calling_hours: z
+      .object({
+        preset: z.enum(['au-telemarketing', 'us-tcpa', 'uk', 'none']).default('none'),
+        days: z.array(weekday).min(1).optional(),
+        start: hhmm.optional(),
+        end: hhmm.optional(),
+        holidays: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Column holding each contact's IANA zone; else the zone comes from the number. */
+    timezone_column: z.string().min(1).optional(),
+    /** Zone for numbers whose zone can't be told. */
+    fallback_timezone: ianaZone.optional(),
+    /** CSV of numbers never to call (any format). Relative to the campaign file. */
+    suppression: z.string().min(1).optional(),
+    /** Most calls to one number per rolling 24 h, across all campaigns. */
+    frequency_cap: positiveInt.default(3),
+    /** Column whose value must say yes before a row is dialed. */
+    consent_column: z.string().min(1).optional(),
+    /** Days after the campaign finishes before its personal data is purged. */
+    retention_days: z.number().positive().optional(),
+  })
+  .strict();
+
+export type CampaignFile = z.infer<typeof campaignSchema>;
+
+/** A validated campaign with its paths made absolute. */
+export interface Campaign extends CampaignFile {
+  /** Absolute path of the campaign file ("" when it came from elsewhere). */
+  file: string;
+  contactsPath: string;
+  resultsPath: string;
+  suppressionPath?: string;
+}
+
+/** "spring.yaml: rate.calls: expected number, received string" */
+export function formatZodError(source: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length ? issue.path.join('.') : '(top level)';
+      if (issue.code === 'unrecognized_keys') return `${source}: ${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `${source}: ${where}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+/** Parses campaign text (YAML or JSON) and validates it. `baseDir` anchors relative paths. */
+export function parseCampaign(text: string, source: string, baseDir: string, cwd = process.cwd()): Campaign {
+  let raw: unknown;
+  try {
+    raw = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new DialerError('CAMPAIGN_INVALID', `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new DialerError('CAMPAIGN_INVALID', `${source}: must be a mapping of campaign keys (name, assistant_id, contacts, ...)`);
+  }
+  const parsed = campaignSchema.safeParse(raw);
+  if (!parsed.success) throw new DialerError('CAMPAIGN_INVALID', formatZodError(source, parsed.error));
+  const c = parsed.data;
+  return {
+    ...c,
+    file: source,
+    contactsPath: path.resolve(baseDir, c.contacts),
+    resultsPath: path.resolve(cwd, c.results ?? path.join('results', `${c.name}.csv`)),
+    suppressionPath: c.suppression ? path.resolve(baseDir, c.suppression) : undefined,
+  };
+}
+
+export async function loadCampaignFile(file: string): Promise<Campaign> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DialerError('CAMPAIGN_INVALID', `${file}: cannot read campaign file (${code ?? (e as Error).message})`);
+  }
+  return parseCampaign(text, path.resolve(file), path.dirname(path.resolve(file)));
+}

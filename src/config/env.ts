@@ -1,0 +1,53 @@
+import { DialerError } from '../errors.js';
+
+/** The production API. */
+export const DEFAULT_BASE_URL = 'https://api.callease.ai/api/v1';
+
+/** Process-wide settings, read from the environment once at the edge. */
+export interface Env {
+  apiKey?: string;
+  baseUrl: string;
+  redisUrl: string;
+  /** Comma-separated host:port list; selects Redis Cluster when set. */
+  redisClusterNodes?: string[];
+  /** Prefix of every Redis key (ours and BullMQ's). */
+  prefix: string;
+  logLevel: string;
+  debug: boolean;
+  /** ISO time the process pretends it started at (tests, dry runs). */
+  now?: string;
+  /** Account-wide cap on POST /calls per second, across all campaigns and workers. */
+  maxCallsPerSecond?: number;
+  /** Account-wide cap on POST /calls in flight at once. */
+  maxConcurrentCalls?: number;
+  /** Bearer token of `dialer serve`. */
+  apiToken?: string;
+  /** Secret for keyed hashes of erased numbers. */
+  hashKey?: string;
+  tlsRejectUnauthorized: boolean;
+}
+
+function positive(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new DialerError('CONFIG_INVALID', `${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
+  return {
+    apiKey: env.CALLEASE_API_KEY || undefined,
+    baseUrl: env.CALLEASE_BASE_URL || DEFAULT_BASE_URL,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisClusterNodes: env.REDIS_CLUSTER_NODES ? env.REDIS_CLUSTER_NODES.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    prefix: env.DIALER_PREFIX || 'dialer',
+    logLevel: env.LOG_LEVEL || 'info',
+    debug: Boolean(env.DEBUG),
+    now: env.DIALER_NOW || undefined,
+    maxCallsPerSecond: positive('CALLEASE_MAX_CALLS_PER_SECOND', env.CALLEASE_MAX_CALLS_PER_SECOND),
+    maxConcurrentCalls: positive('CALLEASE_MAX_CONCURRENT_CALLS', env.CALLEASE_MAX_CONCURRENT_CALLS),
+    apiToken: env.DIALER_API_TOKEN || undefined,
+    hashKey: env.DIALER_HASH_KEY || undefined,
+    tlsRejectUnauthorized: env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Every Redis key the dialer writes, in one place. All keys start with the
+ * configured prefix; in Redis Cluster the prefix is a `{hash tag}` so that all
+ * of them (and BullMQ's) live in one slot and Lua scripts may touch several.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** Set of all campaign ids. */
+  get campaigns(): string {
+    return `${this.prefix}:campaigns`;
+  }
+  /** Hash: `config` (JSON of the resolved campaign), `state`, timestamps, totals. */
+  campaign(id: string): string {
+    return `${this.prefix}:c:${id}`;
+  }
+  /** Hash: row number → JSON RowRecord. The results file is rendered from it. */
+  rows(id: string): string {
+    return `${this.prefix}:c:${id}:rows`;
+  }
+  /** Hash: outcome → count, plus `finished`. */
+  counts(id: string): string {
+    return `${this.prefix}:c:${id}:counts`;
+  }
+  /** Hash: E.164 number → JSON LedgerEntry. The truth about "was this person dialed". */
+  ledger(id: string): string {
+    return `${this.prefix}:c:${id}:ledger`;
+  }
+  /** Sorted set: `<campaign>|<row>` → when the poller should next look at it (ms). */
+  get polls(): string {
+    return `${this.prefix}:polls`;
+  }
+  /** Sorted set of dial times (ms) for the last minute's dial rate of a campaign. */
+  dials(id: string): string {
+    return `${this.prefix}:c:${id}:dials`;
+  }
+  /** Rate limiter state (theoretical arrival time) for a campaign or the account. */
+  limiter(scope: string): string {
+    return `${this.prefix}:limiter:${scope}`;
+  }
+  /** Sorted set of leases for a concurrency cap. */
+  semaphore(scope: string): string {
+    return `${this.prefix}:sem:${scope}`;
+  }
+  /** Global suppression set. */
+  get suppression(): string {
+    return `${this.prefix}:suppression`;
+  }
+  /** Sorted set of call times for one number (frequency cap). */
+  frequency(e164: string): string {
+    return `${this.prefix}:freq:${e164}`;
+  }
+  /** Hash: worker id → last heartbeat (ms). */
+  get workers(): string {
+    return `${this.prefix}:workers`;
+  }
+  /** BullMQ queue name of a campaign's dial queue. */
+  dialQueue(id: string): string {
+    return `dial-${id}`;
+  }
+}
