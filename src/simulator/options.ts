@@ -1,0 +1,129 @@
+import { DialerError } from '../errors.js';
+import { FINAL_STATUSES, type FinalStatus, type Range, type SimulatorOptions } from './types.js';
+
+export const DEFAULT_OUTCOME_WEIGHTS: Readonly<Record<FinalStatus, number>> = {
+  completed: 60,
+  'no-answer': 20,
+  busy: 8,
+  voicemail: 8,
+  failed: 4,
+};
+
+export const DEFAULT_OPTIONS = {
+  host: '127.0.0.1',
+  port: 0,
+  apiKey: 'sim-key',
+  seed: 1,
+  callDurationMs: { min: 2000, max: 8000 },
+  rateLimitScope: 'calls',
+  getShape: 'object',
+  createShape: 'id',
+} as const satisfies SimulatorOptions;
+
+/** What the request handler reads on every request, precomputed from the options. */
+export interface Config {
+  apiKey: string;
+  seed: number;
+  assistants: Set<string> | null;
+  duration: Range;
+  weights: Array<[FinalStatus, number]>;
+  outcomeFor: Map<string, FinalStatus>;
+  rateLimit: number;
+  rateLimitAll: boolean;
+  error5xxRate: number;
+  latency: Range | null;
+  hangRate: number;
+  dropRate: number;
+  getShape: NonNullable<SimulatorOptions['getShape']>;
+  createShape: NonNullable<SimulatorOptions['createShape']>;
+}
+
+function bad(message: string): never {
+  throw new DialerError('CONFIG_INVALID', `simulator: ${message}`);
+}
+
+function fraction(name: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!Number.isFinite(v) || v < 0 || v > 1) bad(`${name} must be a fraction from 0 to 1, got ${v}`);
+  return v;
+}
+
+function range(name: string, v: Range): Range {
+  if (!Number.isFinite(v.min) || !Number.isFinite(v.max) || v.min < 0 || v.max < v.min) {
+    bad(`${name} must have 0 <= min <= max, got ${JSON.stringify(v)}`);
+  }
+  return { min: v.min, max: v.max };
+}
+
+function isFinal(s: unknown): s is FinalStatus {
+  return typeof s === 'string' && (FINAL_STATUSES as readonly string[]).includes(s);
+}
+
+/** Validates the options and precomputes the hot-path view of them. */
+export function buildConfig(o: SimulatorOptions): Config {
+  const weightsIn = o.outcomes ?? DEFAULT_OUTCOME_WEIGHTS;
+  const weights: Array<[FinalStatus, number]> = [];
+  for (const [k, w] of Object.entries(weightsIn)) {
+    if (!isFinal(k)) bad(`unknown outcome "${k}" (expected one of ${FINAL_STATUSES.join(', ')})`);
+    if (w === undefined) continue;
+    if (!Number.isFinite(w) || w < 0) bad(`outcome weight ${k} must be >= 0, got ${w}`);
+    weights.push([k, w]);
+  }
+  if (!weights.some(([, w]) => w > 0)) bad('at least one outcome weight must be positive');
+  const outcomeFor = new Map<string, FinalStatus>();
+  for (const [num, s] of Object.entries(o.outcomeFor ?? {})) {
+    if (!isFinal(s)) bad(`outcomeFor[${num}] must be a final status, got "${String(s)}"`);
+    outcomeFor.set(num, s);
+  }
+  const f = o.faults ?? {};
+  const lat = f.latencyMs;
+  const latency = lat === undefined || lat === 0 ? null : typeof lat === 'number' ? range('faults.latencyMs', { min: lat, max: lat }) : range('faults.latencyMs', lat);
+  const rateLimit = o.rateLimitPerSecond ?? 0;
+  if (!Number.isFinite(rateLimit) || rateLimit < 0) bad(`rateLimitPerSecond must be >= 0, got ${rateLimit}`);
+  const seed = o.seed ?? DEFAULT_OPTIONS.seed;
+  if (!Number.isFinite(seed)) bad(`seed must be a number, got ${seed}`);
+  const apiKey = o.apiKey ?? DEFAULT_OPTIONS.apiKey;
+  if (apiKey === '') bad('apiKey must not be empty');
+  return {
+    apiKey,
+    seed,
+    assistants: o.assistants && o.assistants.length > 0 ? new Set(o.assistants) : null,
+    duration: range('callDurationMs', o.callDurationMs ?? DEFAULT_OPTIONS.callDurationMs),
+    weights,
+    outcomeFor,
+    rateLimit: Math.floor(rateLimit),
+    rateLimitAll: (o.rateLimitScope ?? DEFAULT_OPTIONS.rateLimitScope) === 'all',
+    error5xxRate: fraction('faults.error5xxRate', f.error5xxRate),
+    latency,
+    hangRate: fraction('faults.hangRate', f.hangRate),
+    dropRate: fraction('faults.dropAfterCreateRate', f.dropAfterCreateRate),
+    getShape: o.getShape ?? DEFAULT_OPTIONS.getShape,
+    createShape: o.createShape ?? DEFAULT_OPTIONS.createShape,
+  };
+}
+
+/** "completed=60,no-answer=20" → {completed: 60, 'no-answer': 20} (for --outcomes). */
+export function parseOutcomeWeights(text: string): Partial<Record<FinalStatus, number>> {
+  const out: Partial<Record<FinalStatus, number>> = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const m = /^([a-z-]+)\s*[=:]\s*(\d+(?:\.\d+)?)$/.exec(item);
+    if (!m) throw new DialerError('USAGE', `--outcomes: expected name=weight, got "${item}"`);
+    const name = m[1]!;
+    if (!isFinal(name)) throw new DialerError('USAGE', `--outcomes: unknown outcome "${name}" (expected one of ${FINAL_STATUSES.join(', ')})`);
+    out[name] = Number(m[2]);
+  }
+  if (!Object.values(out).some((w) => w > 0)) throw new DialerError('USAGE', '--outcomes: at least one weight must be positive');
+  return out;
+}
+
+/** "2000-8000" → {min: 2000, max: 8000}; "500" → {min: 500, max: 500} (for --duration-ms, --latency-ms). */
+export function parseRange(text: string): Range {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?$/.exec(text);
+  if (!m) throw new DialerError('USAGE', `expected a number or a range like 2000-8000, got "${text}"`);
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (max < min) throw new DialerError('USAGE', `range ${text}: max is below min`);
+  return { min, max };
+}

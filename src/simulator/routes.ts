@@ -1,0 +1,127 @@
+import { handleActions, handleAttach } from './actions.js';
+import { callView, createCall } from './calls.js';
+import { keyedRng, type Rng } from './prng.js';
+import { fail, notFound, reply, type Reply, type Request, type SimState } from './state.js';
+import type { SimCall } from './types.js';
+import { checkCallBody } from './validate.js';
+
+/** Routes an authenticated request. */
+export function route(s: SimState, req: Request): Reply {
+  const { method, pathname } = req;
+  if (pathname === '/calls') {
+    if (method === 'POST') return postCall(s, req);
+    if (method === 'GET') return withGetFault(s, () => (req.query.has('id') ? getOne(s, req, req.query.get('id')!) : listCalls(s, req)));
+  } else if (pathname.startsWith('/calls/')) {
+    // Path-style lookup, for clients configured with a /calls/{id} template.
+    if (method === 'GET') return withGetFault(s, () => getOne(s, req, decodeURIComponent(pathname.slice(7))));
+  } else if (pathname === '/actions/attach' || pathname === '/actions/detach') {
+    if (method === 'POST') return handleAttach(s, req, pathname === '/actions/attach');
+  } else if (pathname === '/actions') {
+    const r = handleActions(s, req, undefined);
+    if (r) return r;
+  } else if (pathname.startsWith('/actions/') && pathname.indexOf('/', 9) === -1) {
+    const r = handleActions(s, req, decodeURIComponent(pathname.slice(9)));
+    if (r) return r;
+  }
+  return fail(404, `no route ${method} ${pathname}`);
+}
+
+/** The three gateway errors a real deployment shows, 503 with a Retry-After hint. */
+export function serverError(r: number): Reply {
+  const reply5xx: Reply =
+    r < 1 / 3 ? fail(500, 'internal server error') : r < 2 / 3 ? fail(502, 'bad gateway') : { ...fail(503, 'service unavailable'), headers: { 'retry-after': '1' } };
+  reply5xx.fault = '5xx';
+  return reply5xx;
+}
+
+function withGetFault(s: SimState, answer: () => Reply): Reply {
+  const rate = s.cfg.error5xxRate;
+  if (rate > 0) {
+    const [r, code] = [s.globalRng(), s.globalRng()];
+    if (r < rate) return serverError(code);
+  }
+  return answer();
+}
+
+export function rateLimited(limit: number, retryAfterMs: number): Reply {
+  const secs = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return {
+    status: 429,
+    body: { error: `rate limit exceeded: at most ${limit} requests per second`, retry_after: secs },
+    headers: { 'retry-after': String(secs) },
+    fault: '429',
+  };
+}
+
+function postCall(s: SimState, req: Request): Reply {
+  const cfg = s.cfg;
+  if (!cfg.rateLimitAll && cfg.rateLimit > 0) {
+    const r = s.limiter.tryAdmit(cfg.rateLimit, req.now);
+    if (!r.ok) return rateLimited(cfg.rateLimit, r.retryAfterMs);
+  }
+  if (req.badJson) return fail(400, 'body is not valid JSON');
+  const c = checkCallBody(req.body);
+  if ('error' in c) return fail(422, c.error);
+  const input = c.ok;
+  if (cfg.assistants && !cfg.assistants.has(input.assistant_id)) return notFound(`assistant ${input.assistant_id}`);
+
+  // Fault draws keyed by (number, attempt) and always taken in the same order,
+  // so one number's retries see the same faults whatever else is in flight.
+  const attempt = (s.attempts.get(input.phoneNumber) ?? 0) + 1;
+  s.attempts.set(input.phoneNumber, attempt);
+  const rng: Rng = keyedRng(cfg.seed, `fault|${input.phoneNumber}|${attempt}`);
+  const [r5xx, rCode, rHang, rDrop, rLatency] = [rng(), rng(), rng(), rng(), rng()];
+  if (r5xx < cfg.error5xxRate) return { ...serverError(rCode), latencyDraw: rLatency };
+  if (rHang < cfg.hangRate) return { status: 0, kind: 'hang', fault: 'hang' };
+
+  const list = s.byNumber.get(input.phoneNumber) ?? [];
+  const call = createCall(cfg, input, list.length + 1, req.now);
+  list.push(call);
+  s.byNumber.set(input.phoneNumber, list);
+  s.calls.set(call.id, call);
+  if (rDrop < cfg.dropRate) return { status: 0, kind: 'drop', fault: 'drop', callId: call.id, latencyDraw: rLatency };
+
+  const created = { status: 'queued', created_at: new Date(call.createdAt).toISOString() };
+  const body =
+    cfg.createShape === 'data'
+      ? { data: { id: call.id, ...created } }
+      : { [cfg.createShape]: call.id, ...created };
+  return { ...reply(201, body), callId: call.id, latencyDraw: rLatency };
+}
+
+function getOne(s: SimState, req: Request, id: string): Reply {
+  const call = s.calls.get(id);
+  if (!call) return notFound(`call ${id}`);
+  const view = callView(call, req.now);
+  const shape = s.cfg.getShape;
+  const body = shape === 'array' ? [view] : shape === 'envelope' ? { data: [view] } : view;
+  return { ...reply(200, body), callId: id };
+}
+
+/** Parses created_after: epoch ms or an ISO time. */
+function parseTime(v: string): number {
+  return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+}
+
+function listCalls(s: SimState, req: Request): Reply {
+  const q = req.query;
+  let phone = q.get('phoneNumber');
+  // An unencoded "+" arrives as a space; take it the way the client meant it.
+  if (phone !== null && phone.startsWith(' ')) phone = '+' + phone.trimStart();
+  const assistant = q.get('assistant_id');
+  const afterRaw = q.get('created_after');
+  let after = -Infinity;
+  if (afterRaw !== null) {
+    after = parseTime(afterRaw);
+    if (Number.isNaN(after)) return fail(400, 'created_after must be an ISO time or epoch milliseconds');
+  }
+  const pool: Iterable<SimCall> = phone !== null ? (s.byNumber.get(phone) ?? []) : s.calls.values();
+  const data: Record<string, unknown>[] = [];
+  for (const call of pool) {
+    // Inclusive: a call created in the very ms the client noted must be found.
+    if (call.createdAt < after) continue;
+    if (assistant !== null && call.assistant_id !== assistant) continue;
+    data.push(callView(call, req.now));
+  }
+  return reply(200, { data });
+}
