@@ -25,6 +25,12 @@ export interface Env {
   /** Secret for keyed hashes of erased numbers. */
   hashKey?: string;
   tlsRejectUnauthorized: boolean;
+  /** Response timeout of one API request (ms). */
+  httpTimeoutMs: number;
+  /** BullMQ lock on a dial job (ms); kept well above the HTTP timeout so a live request is never taken for stalled. */
+  lockMs: number;
+  /** Template for fetching one call, `{id}` replaced. */
+  getCallPath: string;
 }
 
 function positive(name: string, raw: string | undefined): number | undefined {
@@ -49,5 +55,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     apiToken: env.DIALER_API_TOKEN || undefined,
     hashKey: env.DIALER_HASH_KEY || undefined,
     tlsRejectUnauthorized: env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
+    httpTimeoutMs: positive('DIALER_HTTP_TIMEOUT_MS', env.DIALER_HTTP_TIMEOUT_MS) ?? 15_000,
+    lockMs: positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000,
+    getCallPath: env.CALLEASE_GET_CALL_PATH || '/calls?id={id}',
   };
 }

@@ -26,6 +26,10 @@ export class Keys {
   ledger(id: string): string {
     return `${this.prefix}:c:${id}:ledger`;
   }
+  /** Sorted set: dead-lettered row numbers by time (ms). */
+  dlq(id: string): string {
+    return `${this.prefix}:c:${id}:dlq`;
+  }
   /** Sorted set: `<campaign>|<row>` → when the poller should next look at it (ms). */
   get polls(): string {
     return `${this.prefix}:polls`;

@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { campaignStatus } from '../campaign/status.js';
+import { readEnv, type Env } from '../config/env.js';
+import { WorkerService } from '../dialer/service.js';
+import { DialerError, coerceError, describeError } from '../errors.js';
+import { loadCampaign } from '../loader/load.js';
+import { loadCampaignFile } from '../config/campaign.js';
+import { Poller } from '../poller/poller.js';
+import { writeResults, type ResultsFormat } from '../results/export.js';
+import { checkRedisDurability, openRuntime, type Runtime } from '../runtime.js';
+import { formatSimulatorBanner, parseOutcomeWeights, parseRange, startSimulator } from '../simulator/index.js';
+import { runDemo } from './demo.js';
+import { formatSummary, runCampaign } from './run.js';
+import { actionsCommand } from './actions.js';
+import { onSignals } from './signals.js';
+
+const env = readEnv();
+
+/** Opens the runtime for one command and always closes it. */
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, overrides: Partial<Env> = {}): Promise<T> {
+  const rt = await openRuntime({ ...env, ...overrides });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+function print(v: unknown, json: boolean): void {
+  process.stdout.write(json ? JSON.stringify(v, null, 2) + '\n' : String(v) + '\n');
+}
+
+const formatOption = () => new Option('--format <format>', 'results format').choices(['csv', 'jsonl']).default('csv');
+
+const program = new Command('dialer')
+  .description('Batch campaign dialer for the Callease AI voice-call API')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+program
+  .command('run <campaign-file>')
+  .description('load, dial and poll one campaign in this process; exits 0 when every row has its final outcome')
+  .addOption(formatOption())
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, o: { format: ResultsFormat; progress: boolean }) => {
+    const quiet = process.env.LOG_LEVEL ? {} : { logLevel: 'warn' };
+    await withRuntime(async (rt) => {
+      const stop = new AbortController();
+      const off = onSignals(() => stop.abort(), rt.log);
+      try {
+        const r = await runCampaign(rt, file, { progress: o.progress && Boolean(process.stdout.isTTY), format: o.format, signal: stop.signal });
+        print(formatSummary(r), false);
+        if (r.interrupted) process.exitCode = 130;
+      } finally {
+        off();
+      }
+    }, quiet);
+  });
+
+program
+  .command('load <campaign-file>')
+  .description('validate and load a campaign into Redis; workers dial it')
+  .option('--json', 'print the load summary as JSON')
+  .action(async (file: string, o: { json?: boolean }) => {
+    const c = await loadCampaignFile(file);
+    await withRuntime(async (rt) => {
+      const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now() }, c);
+      print(o.json ? sum : `loaded ${c.name}: ${sum.rows} rows, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
+    });
+  });
+
+program
+  .command('worker')
+  .description('long-running dial worker for every campaign on this Redis (SIGTERM drains, a second signal forces)')
+  .option('--campaign <name...>', 'only these campaigns')
+  .action(async (o: { campaign?: string[] }) => {
+    await withRuntime(async (rt) => {
+      await checkRedisDurability(rt);
+      const svc = new WorkerService(rt, { campaigns: o.campaign, onCampaignFinished: (id) => void writeFinished(rt, id) });
+      svc.start();
+      rt.log.info({ worker: svc.id }, 'worker started');
+      await untilSignal(rt, (force) => svc.close(force));
+    });
+  });
+
+program
+  .command('poller')
+  .description('long-running poller: follows placed calls to their outcome and reconciles ambiguous dials')
+  .option('--concurrency <n>', 'most GET /calls in flight', (v) => Number(v), 20)
+  .action(async (o: { concurrency: number }) => {
+    await withRuntime(async (rt) => {
+      const poller = new Poller({ store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, concurrency: o.concurrency, onCampaignFinished: (id) => void writeFinished(rt, id) });
+      poller.start();
+      rt.log.info('poller started');
+      await untilSignal(rt, () => poller.close());
+    });
+  });
+
+program
+  .command('status [campaign]')
+  .description('progress of a campaign (or the list of campaigns)')
+  .option('--json', 'machine-readable output')
+  .option('--watch', 'refresh every 2 s')
+  .action(async (id: string | undefined, o: { json?: boolean; watch?: boolean }) => {
+    await withRuntime(async (rt) => {
+      do {
+        if (!id) {
+          const ids = await rt.store.listCampaigns();
+          const all = await Promise.all(ids.map((c) => campaignStatus(rt.store, rt.queues, c)));
+          print(o.json ? all : all.map(formatStatusLine).join('\n') || 'no campaigns', Boolean(o.json));
+        } else {
+          const s = await campaignStatus(rt.store, rt.queues, id);
+          print(o.json ? s : formatStatus(s), Boolean(o.json));
+        }
+        if (o.watch) await new Promise((r) => setTimeout(r, 2000));
+      } while (o.watch);
+    });
+  });
+
+program
+  .command('export <campaign>')
+  .description('write the results file of a campaign (one row per input row)')
+  .addOption(formatOption())
+  .option('--out <path>', 'output path (default: the campaign\'s results path; "-" for stdout)')
+  .action(async (id: string, o: { format: ResultsFormat; out?: string }) => {
+    await withRuntime(async (rt) => {
+      const info = await rt.store.getCampaign(id);
+      if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}"`);
+      const def = o.format === 'jsonl' ? info.campaign.resultsPath.replace(/\.csv$/, '') + '.jsonl' : info.campaign.resultsPath;
+      if (o.out === '-') {
+        const tmp = `${def}.stdout-${process.pid}`;
+        await writeResults(rt.store, id, tmp, o.format);
+        process.stdout.write(await readFile(tmp));
+        await writeFile(tmp, '').then(() => import('node:fs/promises')).then((fs) => fs.rm(tmp));
+        return;
+      }
+      const r = await writeResults(rt.store, id, o.out ?? def, o.format);
+      print(`wrote ${r.rows} rows to ${r.file}`, false);
+    });
+  });
+
+program
+  .command('simulate')
+  .description('run the Callease API simulator')
+  .option('--port <n>', 'port (0 = any free port)', (v) => Number(v), 4010)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--seed <n>', 'seed of outcomes and faults', (v) => Number(v), 1)
+  .option('--api-key <key>', 'the key clients must send', 'sim-key')
+  .option('--assistants <ids>', 'comma-separated known assistant ids (default: any)')
+  .option('--duration-ms <min-max>', 'call creation → final status', '2000-8000')
+  .option('--outcomes <weights>', 'e.g. completed=60,no-answer=20,busy=8,voicemail=8,failed=4')
+  .option('--rate-limit <n>', 'most POST /calls in any 1 s, else 429', (v) => Number(v))
+  .option('--error-rate <f>', 'fraction of 5xx answers', (v) => Number(v))
+  .option('--latency-ms <ms|min-max>', 'added latency')
+  .option('--hang-rate <f>', 'fraction of requests never answered', (v) => Number(v))
+  .option('--drop-rate <f>', 'fraction of calls created and then the connection dropped', (v) => Number(v))
+  .option('--log <path>', 'JSONL request log')
+  .action(async (o: Record<string, string | number | undefined>) => {
+    const lat = o.latencyMs as string | undefined;
+    const sim = await startSimulator({
+      host: o.host as string,
+      port: o.port as number,
+      seed: o.seed as number,
+      apiKey: o.apiKey as string,
+      assistants: o.assistants ? String(o.assistants).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+      callDurationMs: parseRange(String(o.durationMs)),
+      outcomes: o.outcomes ? parseOutcomeWeights(String(o.outcomes)) : undefined,
+      rateLimitPerSecond: o.rateLimit as number | undefined,
+      faults: {
+        error5xxRate: o.errorRate as number | undefined,
+        hangRate: o.hangRate as number | undefined,
+        dropAfterCreateRate: o.dropRate as number | undefined,
+        latencyMs: lat === undefined ? undefined : lat.includes('-') ? parseRange(lat) : Number(lat),
+      },
+      logPath: o.log as string | undefined,
+    });
+    process.stdout.write(formatSimulatorBanner(sim) + '\n');
+    await new Promise<void>((resolve) => {
+      const stop = () => void sim.close().then(resolve);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+  });
+
+program
+  .command('demo')
+  .description('run the example campaign against the built-in simulator (and a private Redis if none answers)')
+  .action(async () => {
+    await runDemo(env);
+  });
+
+program
+  .command('call')
+  .description('place one call')
+  .requiredOption('--assistant <id>', 'assistant id')
+  .requiredOption('--phone <e164>', 'number in E.164')
+  .option('--name <name>', 'contact name', '')
+  .option('--var <key=value...>', 'custom variables')
+  .option('--json', 'print the API response as JSON')
+  .action(async (o: { assistant: string; phone: string; name: string; var?: string[]; json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const customVariables = (o.var ?? []).map((kv) => {
+        const i = kv.indexOf('=');
+        if (i < 1) throw new DialerError('USAGE', `--var must be key=value, got "${kv}"`);
+        return { key: kv.slice(0, i), value: kv.slice(i + 1) };
+      });
+      const r = await rt.api().createCall({ assistant_id: o.assistant, name: o.name, phoneNumber: o.phone, customVariables });
+      print(o.json ? r.body : `call placed: ${r.id ?? '(the API returned no id)'}`, Boolean(o.json));
+    });
+  });
+
+actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
+
+async function writeFinished(rt: Runtime, id: string): Promise<void> {
+  const info = await rt.store.getCampaign(id);
+  if (!info) return;
+  const r = await writeResults(rt.store, id, info.campaign.resultsPath).catch((e) => rt.log.error({ err: describeError(e) }, 'could not write results'));
+  if (r) rt.log.info({ campaign: id, file: r.file, rows: r.rows }, 'campaign finished; results written');
+}
+
+/** Runs until SIGTERM/SIGINT: the first drains, a second forces. */
+async function untilSignal(rt: Runtime, close: (force: boolean) => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let closing: Promise<void> | undefined;
+    const off = onSignals((count) => {
+      if (count === 1) closing = close(false).finally(resolve);
+      else void close(true).finally(resolve);
+    }, rt.log);
+    void closing;
+    process.once('beforeExit', off);
+  });
+}
+
+function formatStatusLine(s: Awaited<ReturnType<typeof campaignStatus>>): string {
+  return `${s.campaign.padEnd(24)} ${s.state.padEnd(9)} ${String(s.finished).padStart(7)}/${s.total} final`;
+}
+
+function formatStatus(s: Awaited<ReturnType<typeof campaignStatus>>): string {
+  const outcomes = Object.entries(s.outcomes).filter(([, n]) => n > 0).map(([o, n]) => `${o}: ${n}`).join(', ');
+  const eta = s.eta_seconds === null ? 'unknown' : `${s.eta_seconds}s`;
+  return [
+    `campaign ${s.campaign} (${s.state})`,
+    `  rows ${s.total}: ${s.finished} final, ${s.pending} pending (${s.in_flight} in flight, ${s.queued} queued, ${s.waiting_for_time} waiting for a time)`,
+    `  outcomes: ${outcomes || 'none yet'}`,
+    `  dial rate: ${s.dials_last_minute}/min, ETA ${eta}; dead letters: ${s.dead_letters}`,
+    `  results: ${s.results}`,
+  ].join('\n');
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const err = coerceError(e);
+  process.stderr.write(`error: ${err instanceof DialerError ? err.message : describeError(err)}\n`);
+  if (env.debug) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = err instanceof DialerError && err.code === 'USAGE' ? 2 : 1;
+});

@@ -1,0 +1,52 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Campaign } from '../config/campaign.js';
+import type { RedisClient } from '../store/redis.js';
+import type { Keys } from '../store/keys.js';
+
+/** Dial jobs carry only the row number: personal data stays in the row table. */
+export interface DialJobData {
+  row: number;
+}
+
+/** Our own backoff strategy name (see `backoffStrategy` in the worker). */
+export const BACKOFF_TYPE = 'dialer';
+
+/**
+ * Deterministic job ids (`<campaign>-<row>[-<suffix>]`), so loading the same
+ * list twice, or resuming a crashed load, adds nothing twice.
+ */
+export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: number): { name: string; data: DialJobData; opts: JobsOptions } {
+  return {
+    name: 'dial',
+    data: { row },
+    opts: {
+      jobId: suffix ? `${c.name}-${row}-${suffix}` : `${c.name}-${row}`,
+      attempts: c.retry.attempts,
+      backoff: { type: BACKOFF_TYPE },
+      delay: delayMs && delayMs > 0 ? delayMs : undefined,
+      // The row table and the ledger are the record; finished jobs only cost memory.
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  };
+}
+
+/** One dial queue per campaign: its own rate, concurrency and pause, shared by every worker. */
+export class DialQueues {
+  private readonly queues = new Map<string, Queue<DialJobData>>();
+  constructor(private readonly connection: RedisClient, private readonly keys: Keys) {}
+
+  get(campaignId: string): Queue<DialJobData> {
+    let q = this.queues.get(campaignId);
+    if (!q) {
+      q = new Queue<DialJobData>(this.keys.dialQueue(campaignId), { connection: this.connection, prefix: this.keys.prefix });
+      this.queues.set(campaignId, q);
+    }
+    return q;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

@@ -1,0 +1,99 @@
+import { describeError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { sleep } from '../util.js';
+import { CampaignWorker, type DialGate } from './worker.js';
+
+export interface WorkerServiceOptions {
+  /** Dial only these campaigns (default: every campaign in Redis). */
+  campaigns?: string[];
+  /** How often to look for new campaigns and stale dials (ms). */
+  scanMs?: number;
+  gate?: DialGate;
+  onCampaignFinished?: (campaignId: string) => void;
+}
+
+/**
+ * The `dialer worker` process: one BullMQ worker per active campaign, found
+ * in Redis as campaigns come and go, plus a sweep that hands dials left
+ * `sending` by a dead process to reconciliation.
+ */
+export class WorkerService {
+  private readonly workers = new Map<string, CampaignWorker>();
+  private readonly stop = new AbortController();
+  private loop?: Promise<void>;
+  readonly id = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  constructor(private readonly rt: Runtime, private readonly opts: WorkerServiceOptions = {}) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let lastSweep = 0;
+    while (!this.stop.signal.aborted) {
+      try {
+        await this.sync();
+        if (Date.now() - lastSweep > this.rt.env.lockMs / 2) {
+          await this.sweep();
+          lastSweep = Date.now();
+        }
+        await this.rt.redis.hset(this.rt.store.keys.workers, this.id, Date.now());
+      } catch (e) {
+        this.rt.log.error({ err: describeError(e) }, 'worker service scan failed');
+      }
+      await sleep(this.opts.scanMs ?? 1000, this.stop.signal).catch(() => undefined);
+    }
+  }
+
+  /** Starts a worker for each running campaign, stops those of finished ones. */
+  private async sync(): Promise<void> {
+    const { store } = this.rt;
+    const ids = this.opts.campaigns ?? (await store.listCampaigns());
+    for (const id of ids) {
+      const info = await store.getCampaign(id);
+      const active = info && info.state !== 'done' && info.state !== 'canceled';
+      const w = this.workers.get(id);
+      if (active && !w && !this.stop.signal.aborted) {
+        this.workers.set(id, new CampaignWorker({
+          store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
+          maxCallsPerSecond: this.rt.env.maxCallsPerSecond, lockMs: this.rt.env.lockMs,
+          onCampaignFinished: this.opts.onCampaignFinished,
+        }, info.campaign));
+        this.rt.log.info({ campaign: id }, 'dialing campaign');
+      } else if (!active && w) {
+        this.workers.delete(id);
+        await w.close();
+      }
+    }
+  }
+
+  /**
+   * A ledger entry still `sending` long after any live request would have
+   * ended belongs to a process that died mid-POST: the call may exist, so it
+   * goes to reconciliation, never back to the queue.
+   */
+  private async sweep(): Promise<void> {
+    const { store } = this.rt;
+    const cutoff = Date.now() - this.rt.env.lockMs;
+    for (const id of this.workers.keys()) {
+      for await (const [num, e] of store.ledgerEntries(id)) {
+        if (e.s !== 'sending' || e.t > cutoff) continue;
+        const moved = await store.ledgerMove(id, num, ['sending'], { s: 'ambiguous', t: Date.now(), e: 'worker stopped mid-request' });
+        if (moved) {
+          await store.schedulePoll(id, e.r, Date.now(), true);
+          this.rt.log.warn({ campaign: id, row: e.r }, 'found a dial left sending; reconciling');
+        }
+      }
+    }
+  }
+
+  /** First call drains (in-flight requests finish and record their outcome); `force` aborts them. */
+  async close(force = false): Promise<void> {
+    this.stop.abort();
+    await this.loop;
+    await Promise.allSettled([...this.workers.values()].map((w) => w.close(force)));
+    this.workers.clear();
+    await this.rt.redis.hdel(this.rt.store.keys.workers, this.id).catch(() => undefined);
+  }
+}

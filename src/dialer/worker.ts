@@ -1,0 +1,196 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { CalleaseClient } from '../api/client.js';
+import type { Campaign } from '../config/campaign.js';
+import { ApiError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Outcome, RowRecord } from '../results/row.js';
+import type { RedisClient } from '../store/redis.js';
+import type { Store } from '../store/store.js';
+import { sleep } from '../util.js';
+import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
+import { decideFailure } from './policy.js';
+
+/** What the checks made immediately before each POST decided. */
+export type GateResult =
+  | { action: 'go' }
+  | { action: 'delay'; untilMs: number; reason: string }
+  | { action: 'skip'; outcome: Outcome; reason: string };
+/** Checks run immediately before each POST (calling window, suppression, frequency cap). */
+export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
+
+export interface DialWorkerDeps {
+  store: Store;
+  api: CalleaseClient;
+  log: Logger;
+  connection: RedisClient;
+  gate?: DialGate;
+  /** Account-wide most POST /calls per second, across campaigns and workers. */
+  maxCallsPerSecond?: number;
+  /** BullMQ lock per job (ms); must stay well above the HTTP timeout. */
+  lockMs: number;
+  /** Called when this worker's write finished the campaign. */
+  onCampaignFinished?: (campaignId: string) => void;
+}
+
+/** Reservations further ahead than this hand the wait to BullMQ's rate limiter instead of sleeping. */
+const MAX_SLOT_WAIT_MS = 2000;
+/** First look at a freshly placed call; later ones follow the campaign's poll interval. */
+const FIRST_POLL_MS = 1000;
+/** First lookup of an ambiguous dial. */
+const FIRST_RECONCILE_MS = 1000;
+
+/** Carries the policy's backoff to BullMQ's `backoffStrategy`. */
+class RetryLater extends Error {
+  constructor(readonly delayMs: number, cause: unknown) {
+    super(describeError(cause));
+    this.name = 'RetryLater';
+  }
+}
+
+/** A BullMQ worker dialing one campaign's queue. */
+export class CampaignWorker {
+  readonly worker: Worker<DialJobData>;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: DialWorkerDeps, readonly campaign: Campaign) {
+    this.log = deps.log.child({ campaign: campaign.name });
+    this.worker = new Worker<DialJobData>(deps.store.keys.dialQueue(campaign.name), (job, token, signal) => this.process(job, token, signal), {
+      connection: deps.connection,
+      prefix: deps.store.keys.prefix,
+      concurrency: campaign.concurrency,
+      lockDuration: deps.lockMs,
+      // A stalled job runs again; the ledger makes that harmless (a contact found
+      // `sending` is reconciled, never re-sent), so a few re-runs are allowed
+      // rather than dead-lettering contacts of a worker that was killed.
+      maxStalledCount: 10,
+      settings: {
+        backoffStrategy: (_attempts: number, type?: string, err?: Error) =>
+          type === BACKOFF_TYPE && err instanceof RetryLater ? err.delayMs : 1000,
+      },
+    });
+    this.worker.on('failed', (job, err) => void this.onFailed(job, err));
+    this.worker.on('error', (err) => this.log.error({ err: describeError(err) }, 'dial worker error'));
+  }
+
+  private async process(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<string> {
+    const { store, api } = this.deps;
+    const c = this.campaign;
+    const id = c.name;
+    const row = job.data.row;
+    const rec = await store.getRow(id, row);
+    if (!rec || rec.outcome) return 'final';
+
+    const info = await store.getCampaign(id);
+    if (info?.state === 'canceled') {
+      await this.finish(row, {}, 'canceled');
+      return 'canceled';
+    }
+
+    const gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
+    if (gate.action === 'skip') {
+      await this.finish(row, { error: gate.reason }, gate.outcome);
+      return gate.outcome;
+    }
+    if (gate.action === 'delay') {
+      // Outside the window: wait for the next opening without using an attempt.
+      await store.updateRow(id, row, { status: 'waiting', error: gate.reason, next_at: new Date(gate.untilMs).toISOString() });
+      await job.moveToDelayed(gate.untilMs, token);
+      throw new DelayedError();
+    }
+
+    const limits = [{ scope: `c:${id}`, intervalMs: (c.rate.per_seconds * 1000) / c.rate.calls }];
+    if (this.deps.maxCallsPerSecond) limits.push({ scope: 'account', intervalMs: 1000 / this.deps.maxCallsPerSecond });
+    const slot = await store.reserveSlot(limits, MAX_SLOT_WAIT_MS);
+    if (!slot.reserved) {
+      await this.worker.rateLimit(slot.waitMs - MAX_SLOT_WAIT_MS / 2);
+      throw Worker.RateLimitError();
+    }
+    await sleep(slot.waitMs, signal);
+
+    const begin = await store.ledgerBegin(id, rec.phone, Date.now());
+    if (!begin.ok) {
+      // Someone already sent (or is sending) to this person. Never again: let the poller find out.
+      this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
+      await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
+      return 'already-dialed';
+    }
+    const attempt = begin.entry!.a;
+
+    try {
+      const res = await api.createCall(
+        { assistant_id: c.assistant_id, name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
+        { signal },
+      );
+      const now = Date.now();
+      await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null });
+      await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
+      await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
+      await store.recordDial(id, now, row);
+      this.log.info({ row, attempt, callId: res.id }, 'call placed');
+      return 'placed';
+    } catch (err) {
+      return this.onDialError(job, rec, attempt, err);
+    }
+  }
+
+  private async onDialError(job: Job<DialJobData>, rec: RowRecord, attempt: number, err: unknown): Promise<string> {
+    const { store } = this.deps;
+    const id = this.campaign.name;
+    const row = rec.row;
+    const policy = { attempts: this.campaign.retry.attempts, backoffMs: this.campaign.retry.backoff_ms, maxBackoffMs: this.campaign.retry.max_backoff_ms };
+    const d = decideFailure(err, job.attemptsMade + 1, policy, Math.random());
+    const error = describeError(err);
+    const status = err instanceof ApiError ? err.status ?? null : null;
+    this.log.warn({ row, attempt, decision: d.action, err: error }, 'POST /calls failed');
+    switch (d.action) {
+      case 'rate-limited':
+        // A 429 is not an attempt: give it back, and hold the whole campaign queue.
+        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'pending', a: attempt - 1, t: Date.now() });
+        await this.worker.rateLimit(d.delayMs);
+        throw Worker.RateLimitError();
+      case 'retry':
+        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
+        await store.updateRow(id, row, { attempts: attempt, error, http_status: status });
+        throw new RetryLater(d.delayMs, err);
+      case 'dead-letter':
+        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
+        await this.finish(row, { attempts: attempt, error: d.reason, http_status: status }, 'dead-letter');
+        throw new UnrecoverableError(d.reason);
+      case 'ambiguous':
+        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'ambiguous', t: Date.now(), e: error });
+        await store.updateRow(id, row, { attempts: attempt, status: 'ambiguous', error, http_status: status });
+        await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS);
+        return 'ambiguous';
+    }
+  }
+
+  /** Safety net: a job BullMQ failed on its own (stalled too often) still ends with an outcome. */
+  private async onFailed(job: Job<DialJobData> | undefined, err: Error): Promise<void> {
+    if (!job || err instanceof UnrecoverableError || err.name === 'UnrecoverableError') return;
+    const { store } = this.deps;
+    const id = this.campaign.name;
+    try {
+      const rec = await store.getRow(id, job.data.row);
+      if (!rec || rec.outcome) return;
+      const entry = await store.ledgerGet(id, rec.phone);
+      if (entry && entry.s !== 'pending' && entry.s !== 'failed') {
+        await store.schedulePoll(id, rec.row, Date.now(), true);
+      } else {
+        await this.finish(rec.row, { error: `dial job failed: ${err.message}` }, 'dead-letter');
+      }
+    } catch (e) {
+      this.log.error({ err: describeError(e) }, 'could not settle a failed dial job');
+    }
+  }
+
+  private async finish(row: number, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {
+    const r = await this.deps.store.updateRow(this.campaign.name, row, patch, outcome);
+    if (r === 'finished-campaign') this.deps.onCampaignFinished?.(this.campaign.name);
+  }
+
+  /** Graceful: in-flight requests finish and record their outcome. `force` aborts them. */
+  async close(force = false): Promise<void> {
+    if (force) this.worker.cancelAllJobs('worker stopping');
+    await this.worker.close(force);
+  }
+}

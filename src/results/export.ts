@@ -1,0 +1,66 @@
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { Store } from '../store/store.js';
+import { RESULT_COLUMNS, type RowRecord } from './row.js';
+
+export type ResultsFormat = 'csv' | 'jsonl';
+
+const CHUNK = 1000;
+
+/** One results row: the public columns, in order. In-progress rows say `pending`. */
+export function resultRow(rec: RowRecord): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const col of RESULT_COLUMNS) {
+    const v = col === 'outcome' ? rec.outcome ?? 'pending' : rec[col as keyof RowRecord];
+    out[col] = v === undefined || v === null ? null : typeof v === 'object' ? JSON.stringify(v) : (v as string | number);
+  }
+  return out;
+}
+
+/** Rows 1..n of a campaign, in order, read in chunks. */
+export async function* campaignRows(store: Store, id: string): AsyncGenerator<RowRecord> {
+  const info = await store.getCampaign(id);
+  const total = info?.total ?? (await store.redis.hlen(store.keys.rows(id)));
+  for (let start = 1; start <= total; start += CHUNK) {
+    const nums = Array.from({ length: Math.min(CHUNK, total - start + 1) }, (_, i) => start + i);
+    const recs = await store.getRows(id, nums);
+    for (let i = 0; i < nums.length; i++) {
+      // A row the table lacks (a load that crashed before writing it) still gets its line.
+      yield recs[i] ?? { row: nums[i]!, name: '', phone: '', error: 'row missing from the dialer state' };
+    }
+  }
+}
+
+/**
+ * Renders a campaign's results file from Redis. Written to a temporary file
+ * and renamed into place, so a reader never sees half a row and a crash leaves
+ * the previous file whole. Mode 0600: it holds personal data.
+ */
+export async function writeResults(store: Store, id: string, file: string, format: ResultsFormat = 'csv'): Promise<{ rows: number; file: string }> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const fh = await open(tmp, 'w', 0o600);
+  let rows = 0;
+  try {
+    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS as unknown as string[]])] : [];
+    for await (const rec of campaignRows(store, id)) {
+      const r = resultRow(rec);
+      buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');
+      rows++;
+      if (buf.length >= CHUNK) {
+        await fh.write(buf.join(''));
+        buf = [];
+      }
+    }
+    await fh.write(buf.join(''));
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, file);
+  return { rows, file };
+}

@@ -1,0 +1,84 @@
+import { CalleaseClient } from './api/client.js';
+import { offsetClock, systemClock, type Clock } from './clock.js';
+import type { Env } from './config/env.js';
+import { DialQueues } from './dialer/jobs.js';
+import { DialerError, coerceError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { connectRedis, type RedisClient } from './store/redis.js';
+import { Store } from './store/store.js';
+import { once } from './util.js';
+
+/** Everything a command needs, created once at the edge and passed down. */
+export interface Runtime {
+  env: Env;
+  log: Logger;
+  clock: Clock;
+  redis: RedisClient;
+  store: Store;
+  queues: DialQueues;
+  /** The Callease client; throws a clear error when no API key is configured. */
+  api(): CalleaseClient;
+  close(): Promise<void>;
+}
+
+/** "redis://user:secret@host:6379" → "redis://user:***@host:6379" */
+export function safeRedisUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promise<Runtime> {
+  const log = opts.log ?? createLogger(env.logLevel);
+  const redis = connectRedis(env);
+  redis.on('error', () => undefined); // reported through failed commands, not as unhandled events
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000).unref()),
+    ]);
+  } catch (e) {
+    redis.disconnect();
+    const where = env.redisClusterNodes?.length ? `Redis Cluster ${env.redisClusterNodes.join(',')}` : `Redis at ${safeRedisUrl(env.redisUrl)}`;
+    throw new DialerError('REDIS_UNAVAILABLE', `cannot reach ${where} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
+  }
+  const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
+  const store = new Store(redis, prefix);
+  const queues = new DialQueues(redis, store.keys);
+  let client: CalleaseClient | undefined;
+  return {
+    env,
+    log,
+    clock: env.now ? offsetClock(env.now) : systemClock,
+    redis,
+    store,
+    queues,
+    api() {
+      if (!client) {
+        if (!env.apiKey) throw new DialerError('CONFIG_INVALID', 'CALLEASE_API_KEY is not set');
+        if (!env.tlsRejectUnauthorized && !/^http:\/\/(127\.|localhost|\[::1\])/.test(env.baseUrl)) {
+          throw new DialerError('CONFIG_INVALID', 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set while CALLEASE_BASE_URL is not loopback; refusing to send personal data without verified TLS');
+        }
+        client = new CalleaseClient({ baseUrl: env.baseUrl, apiKey: env.apiKey, timeoutMs: env.httpTimeoutMs, getCallPath: env.getCallPath });
+      }
+      return client;
+    },
+    close: once(async () => {
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+    }),
+  };
+}
+
+/** Warns when Redis could lose or evict the ledger (issue: durability). */
+export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
+  const warnings: string[] = [];
+  try {
+    const [, policy] = (await rt.redis.config('GET', 'maxmemory-policy')) as [string, string];
+    const [, aof] = (await rt.redis.config('GET', 'appendonly')) as [string, string];
+    if (policy !== 'noeviction') warnings.push(`Redis maxmemory-policy is "${policy}": it may evict queued contacts and the dial ledger; set it to noeviction`);
+    if (aof !== 'yes') warnings.push('Redis runs without AOF (appendonly no): a Redis crash can forget dials and re-dial people; set appendonly yes');
+  } catch {
+    warnings.push('could not read Redis configuration (CONFIG GET refused); make sure it runs with appendonly yes and maxmemory-policy noeviction');
+  }
+  for (const w of warnings) rt.log.warn(w);
+  return warnings;
+}
