@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { campaignStatus } from '../campaign/status.js';
+import { cancelCampaign, pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { readEnv, type Env } from '../config/env.js';
 import { WorkerService } from '../dialer/service.js';
 import { DialerError, coerceError, describeError } from '../errors.js';
@@ -210,6 +211,24 @@ program
       print(o.json ? r.body : `call placed: ${r.id ?? '(the API returned no id)'}`, Boolean(o.json));
     });
   });
+
+for (const verb of ['pause', 'resume', 'cancel'] as const) {
+  program
+    .command(`${verb} <campaign>`)
+    .description({ pause: 'stop new dials of a campaign on every worker (calls in flight finish)', resume: 'continue a paused campaign', cancel: 'remove the contacts not yet dialed; they end as canceled' }[verb])
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        if (verb === 'cancel') {
+          const r = await cancelCampaign(rt, id);
+          print(o.json ? { campaign: id, state: 'canceled', ...r } : `canceled ${id}: ${r.canceled} contacts not dialed`, Boolean(o.json));
+        } else {
+          const state = verb === 'pause' ? await pauseCampaign(rt, id) : await resumeCampaign(rt, id);
+          print(o.json ? { campaign: id, state } : `${id} is ${state}`, Boolean(o.json));
+        }
+      });
+    });
+}
 
 actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 

@@ -80,7 +80,8 @@ return out
  * The step into \`sending\`, taken before the HTTP request. Allowed only from
  * pending or a definite (retryable) failure; otherwise returns the entry so the
  * caller knows the person may already have been called.
- * KEYS: ledger  ARGV: number, now
+ * A row that became final meanwhile (canceled) is never sent either.
+ * KEYS: ledger, rows  ARGV: number, now
  * Returns {1, entryJson} when the caller may send, {0, entryJson} when not.
  */
 export const LEDGER_BEGIN = `
@@ -88,6 +89,8 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {0, ''} end
 local e = cjson.decode(cur)
 if e.s ~= 'pending' and e.s ~= 'failed' then return {0, cur} end
+local rec = redis.call('HGET', KEYS[2], tostring(e.r))
+if rec and cjson.decode(rec).outcome then return {0, cur} end
 e.s = 'sending'
 e.a = (e.a or 0) + 1
 e.t = tonumber(ARGV[2])
@@ -201,4 +204,34 @@ for i = 1, #ARGV do
   end
 end
 return out
+`;
+
+/**
+ * Cancel the rows of a campaign that nobody has dialed: final \`canceled\`,
+ * counted once. A row whose number is sending, placed or ambiguous keeps
+ * going: its call may exist and will end with its real outcome.
+ * KEYS: rows, counts, ledger  ARGV: row...
+ * Returns how many rows were canceled.
+ */
+export const CANCEL_ROWS = `
+local n = 0
+for i = 1, #ARGV do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur then
+    local rec = cjson.decode(cur)
+    if not rec.outcome then
+      local l = redis.call('HGET', KEYS[3], rec.phone)
+      local s = l and cjson.decode(l).s or 'pending'
+      if s == 'pending' or s == 'failed' then
+        rec.outcome = 'canceled'
+        rec.status = nil
+        redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        redis.call('HINCRBY', KEYS[2], 'canceled', 1)
+        redis.call('HINCRBY', KEYS[2], 'finished', 1)
+        n = n + 1
+      end
+    end
+  end
+end
+return n
 `;

@@ -42,7 +42,7 @@ export class Store {
   constructor(readonly redis: RedisClient, prefix: string) {
     this.keys = new Keys(prefix);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 1, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2,
+      ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 2, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2, CANCEL_ROWS: 3,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -138,6 +138,12 @@ export class Store {
     await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.limiter(`c:${id}`)).srem(k.campaigns, id).exec();
   }
 
+  /** Cancels the given rows unless their number is already being dialed; returns how many. */
+  async cancelRows(id: string, rows: number[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    return (await this.scripts.CANCEL_ROWS.fn(this.keys.rows(id), this.keys.counts(id), this.keys.ledger(id), ...rows)) as number;
+  }
+
   // ---- ledger ---------------------------------------------------------------
 
   /** Claims numbers for rows at load time; per pair, 0 = this row owns it, else the owning row. */
@@ -153,7 +159,7 @@ export class Store {
 
   /** Atomically steps into `sending`; `ok: false` means the person may already have been called. */
   async ledgerBegin(id: string, number: string, now: number): Promise<{ ok: boolean; entry?: LedgerEntry }> {
-    const [ok, v] = (await this.scripts.LEDGER_BEGIN.fn(this.keys.ledger(id), number, now)) as [number, string];
+    const [ok, v] = (await this.scripts.LEDGER_BEGIN.fn(this.keys.ledger(id), this.keys.rows(id), number, now)) as [number, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined };
   }
 
