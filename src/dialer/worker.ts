@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { CalleaseClient } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { maskPhone, type Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../results/row.js';
 import type { RedisClient } from '../store/redis.js';
 import type { Store } from '../store/store.js';
@@ -12,7 +12,7 @@ import { decideFailure } from './policy.js';
 
 /** What the checks made immediately before each POST decided. */
 export type GateResult =
-  | { action: 'go' }
+  | { action: 'go'; /** The window rule that allowed the call, for the audit record. */ rule?: string; /** Contact's local time, ISO. */ localTime?: string }
   | { action: 'delay'; untilMs: number; reason: string }
   | { action: 'skip'; outcome: Outcome; reason: string };
 /** Checks run immediately before each POST (calling window, suppression, frequency cap). */
@@ -115,6 +115,11 @@ export class CampaignWorker {
       return 'already-dialed';
     }
     const attempt = begin.entry!.a;
+    const audit = (fields: Record<string, string | number | undefined | null>) =>
+      store.appendAudit(id, {
+        type: 'dial', row, number: maskPhone(rec.phone), at: new Date().toISOString(), local_time: gate.localTime,
+        timezone: rec.timezone, rule: gate.rule, consent: rec.consent, attempt, ...fields,
+      });
 
     try {
       const res = await api.createCall(
@@ -126,9 +131,11 @@ export class CampaignWorker {
       await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
       await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
       await store.recordDial(id, now, row);
+      await audit({ call_id: res.id, result: 'placed' });
       this.log.info({ row, attempt, callId: res.id }, 'call placed');
       return 'placed';
     } catch (err) {
+      await audit({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' });
       return this.onDialError(job, rec, attempt, err);
     }
   }

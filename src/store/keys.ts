@@ -30,6 +30,10 @@ export class Keys {
   dlq(id: string): string {
     return `${this.prefix}:c:${id}:dlq`;
   }
+  /** Stream: append-only audit record of every dial attempt and final outcome. */
+  audit(id: string): string {
+    return `${this.prefix}:c:${id}:audit`;
+  }
   /** Sorted set: `<campaign>|<row>` → when the poller should next look at it (ms). */
   get polls(): string {
     return `${this.prefix}:polls`;

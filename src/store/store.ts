@@ -179,6 +179,14 @@ export class Store {
     } while (cursor !== '0');
   }
 
+  // ---- audit ----------------------------------------------------------------
+
+  /** Appends one audit event (XADD: atomic, append-only, survives like the ledger). Empty values are left out. */
+  async appendAudit(id: string, event: Record<string, string | number | undefined | null>): Promise<void> {
+    const flat = Object.entries(event).filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [k, String(v)]);
+    await this.redis.xadd(this.keys.audit(id), '*', ...flat);
+  }
+
   // ---- rate limiting --------------------------------------------------------
 
   /** Reserves the next request slot across limiters. */
