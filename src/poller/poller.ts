@@ -151,9 +151,6 @@ export class Poller {
   private async finish(c: Campaign, rec: RowRecord, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {
     const r = await this.deps.store.updateRow(c.name, rec.row, { ...patch, next_at: null }, outcome);
     await this.deps.store.unschedulePoll(c.name, rec.row);
-    if (r !== 'already-final') {
-      await this.deps.store.appendAudit(c.name, { type: 'outcome', row: rec.row, at: new Date().toISOString(), call_id: (patch.call_id as string) ?? rec.call_id, outcome, error: patch.error as string });
-    }
     if (r === 'finished-campaign') this.deps.onCampaignFinished?.(c.name);
   }
 

@@ -117,6 +117,10 @@ export class Store {
     const k = this.keys;
     const now = new Date();
     const r = await this.scripts.ROW_UPDATE.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), row, JSON.stringify(patch), outcome ?? '', now.toISOString(), now.getTime());
+    if (outcome && r !== 0) {
+      // Every final outcome also lands in the append-only audit record.
+      await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome, call_id: patch.call_id as string, error: patch.error as string });
+    }
     return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : 'already-final';
   }
 
