@@ -57,7 +57,7 @@ export class WorkerService {
       if (active && !w && !this.stop.signal.aborted) {
         this.workers.set(id, new CampaignWorker({
           store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
-          maxCallsPerSecond: this.rt.env.maxCallsPerSecond, lockMs: this.rt.env.lockMs,
+          maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
           onCampaignFinished: this.opts.onCampaignFinished,
         }, info.campaign));
         this.rt.log.info({ campaign: id }, 'dialing campaign');

@@ -26,6 +26,8 @@ export interface DialWorkerDeps {
   gate?: DialGate;
   /** Account-wide most POST /calls per second, across campaigns and workers. */
   maxCallsPerSecond?: number;
+  /** Account-wide most POST /calls in flight, across campaigns and workers. */
+  maxConcurrentCalls?: number;
   /** BullMQ lock per job (ms); must stay well above the HTTP timeout. */
   lockMs: number;
   /** Called when this worker's write finished the campaign. */
@@ -107,6 +109,25 @@ export class CampaignWorker {
     }
     await sleep(slot.waitMs, signal);
 
+    // The account-wide cap on requests in flight, shared by every campaign and worker.
+    const holder = `${id}|${row}|${job.attemptsStarted}`;
+    const cap = this.deps.maxConcurrentCalls;
+    if (cap && !(await store.acquire('account', holder, cap, this.deps.lockMs))) {
+      await this.worker.rateLimit(50);
+      throw Worker.RateLimitError();
+    }
+    try {
+      return await this.send(job, rec, gate, signal);
+    } finally {
+      if (cap) await store.release('account', holder);
+    }
+  }
+
+  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, signal?: AbortSignal): Promise<string> {
+    const { store, api } = this.deps;
+    const c = this.campaign;
+    const id = c.name;
+    const row = rec.row;
     const begin = await store.ledgerBegin(id, rec.phone, Date.now());
     if (!begin.ok) {
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
@@ -127,7 +148,7 @@ export class CampaignWorker {
         { signal },
       );
       const now = Date.now();
-      await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null });
+      await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 });
       await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
       await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
       await store.recordDial(id, now, row);

@@ -85,6 +85,8 @@ export class Poller {
     const c = await this.campaign(id);
     const rec = c && (await store.getRow(id, row));
     if (!c || !rec || rec.outcome) return store.unschedulePoll(id, row);
+    // A row waiting for its redial shows its last call; that call is already settled.
+    if (rec.status?.startsWith('redial after')) return store.unschedulePoll(id, row);
     try {
       if (rec.call_id) await this.follow(c, rec, rec.call_id);
       else await this.reconcile(c, rec);
@@ -98,7 +100,10 @@ export class Poller {
     const { store, api } = this.deps;
     const call = await api.getCall(callId, { signal: this.stop.signal });
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
-    if (call && status.final) return this.finish(c, rec, details(call), status.outcome);
+    if (call && status.final) {
+      if (await this.redial(c, rec, status.outcome, details(call))) return;
+      return this.finish(c, rec, details(call), status.outcome);
+    }
     const placedAt = rec.placed_at ?? Date.now();
     if (Date.now() - placedAt > c.poll.timeout_minutes * 60_000) {
       return this.finish(c, rec, { error: `call still ${call?.status ?? 'not found'} after ${c.poll.timeout_minutes} min` }, 'unknown');
@@ -146,6 +151,28 @@ export class Poller {
       await store.updateRow(c.name, rec.row, { status: 'redialing', error: `no call found after: ${why}; redialing (on_ambiguous: redial)` });
     }
     await store.unschedulePoll(c.name, rec.row);
+  }
+
+  /**
+   * Schedules another attempt for a redialable outcome, `after_minutes` later
+   * (the dial gate keeps it inside the calling window and the frequency cap).
+   * The row shows the last call meanwhile.
+   */
+  private async redial(c: Campaign, rec: RowRecord, outcome: Outcome, last: Partial<Record<keyof RowRecord, unknown>>): Promise<boolean> {
+    const { store } = this.deps;
+    if (!c.redial || !(c.redial.outcomes as string[]).includes(outcome)) return false;
+    const entry = await store.ledgerGet(c.name, rec.phone);
+    const calls = entry?.n ?? 1;
+    if (calls > c.redial.max) return false;
+    const moved = await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() });
+    if (!moved) return false;
+    const delay = c.redial.after_minutes * 60_000;
+    await store.updateRow(c.name, rec.row, { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + delay).toISOString() });
+    const job = dialJob(c, rec.row, `redial${calls}`, delay);
+    await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
+    await store.unschedulePoll(c.name, rec.row);
+    this.deps.log.info({ campaign: c.name, row: rec.row, outcome, calls }, 'redial scheduled');
+    return true;
   }
 
   private async finish(c: Campaign, rec: RowRecord, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {

@@ -235,3 +235,19 @@ for i = 1, #ARGV do
 end
 return n
 `;
+
+/**
+ * Counting semaphore with leases: a holder that dies without releasing
+ * frees its place when the lease ends.
+ * KEYS: zset  ARGV: holderId, limit, leaseMs
+ * Returns 1 when acquired.
+ */
+export const SEMAPHORE_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+return 1
+`;

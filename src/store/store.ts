@@ -18,6 +18,8 @@ export interface LedgerEntry {
   sent?: number;
   /** Call id, once known. */
   id?: string;
+  /** Calls placed for this contact (first call and redials). */
+  n?: number;
   /** Last error. */
   e?: string;
 }
@@ -42,7 +44,7 @@ export class Store {
   constructor(readonly redis: RedisClient, prefix: string) {
     this.keys = new Keys(prefix);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 2, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2, CANCEL_ROWS: 3,
+      ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 2, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2, CANCEL_ROWS: 3, SEMAPHORE_ACQUIRE: 1,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -198,6 +200,15 @@ export class Store {
     const fn = this.scripts.RESERVE_SLOT.fn as (...a: (string | number)[]) => Promise<[number, number]>;
     const [reserved, waitMs] = await fn(limits.length, ...limits.map((l) => this.keys.limiter(l.scope)), ...limits.map((l) => l.intervalMs), maxWaitMs);
     return { reserved: reserved === 1, waitMs };
+  }
+
+  /** Takes a place under a concurrency cap (e.g. account-wide calls in flight); false when full. */
+  async acquire(scope: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    return (await this.scripts.SEMAPHORE_ACQUIRE.fn(this.keys.semaphore(scope), holder, limit, leaseMs)) === 1;
+  }
+
+  async release(scope: string, holder: string): Promise<void> {
+    await this.redis.zrem(this.keys.semaphore(scope), holder);
   }
 
   async recordDial(id: string, now: number, row: number): Promise<void> {
