@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { CalleaseClient, CallDetails } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
@@ -45,6 +46,8 @@ export class Poller {
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
+    // Every in-flight GET listens on the one stop signal.
+    setMaxListeners(0, this.stop.signal);
   }
 
   start(): void {
