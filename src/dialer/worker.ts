@@ -12,8 +12,17 @@ import { decideFailure } from './policy.js';
 
 /** What the checks made immediately before each POST decided. */
 export type GateResult =
-  | { action: 'go'; /** The window rule that allowed the call, for the audit record. */ rule?: string; /** Contact's local time, ISO. */ localTime?: string }
-  | { action: 'delay'; untilMs: number; reason: string }
+  | {
+      action: 'go';
+      /** The window rule that allowed the call, for the audit record. */
+      rule?: string;
+      /** Contact's local time, ISO. */
+      localTime?: string;
+      /** Gives back what the gate reserved (a frequency-cap slot) when the POST surely placed no call. */
+      release?: () => Promise<void>;
+    }
+  /** Not now: try again in `delayMs` (real time); `nextAt` is the opening in business time (ISO). */
+  | { action: 'delay'; delayMs: number; nextAt: string; reason: string }
   | { action: 'skip'; outcome: Outcome; reason: string };
 /** Checks run immediately before each POST (calling window, suppression, frequency cap). */
 export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
@@ -101,8 +110,8 @@ export class CampaignWorker {
     }
     if (gate.action === 'delay') {
       // Outside the window: wait for the next opening without using an attempt.
-      await store.updateRow(id, row, { status: 'waiting', error: gate.reason, next_at: new Date(gate.untilMs).toISOString() });
-      await job.moveToDelayed(gate.untilMs, token);
+      await store.updateRow(id, row, { status: 'waiting', error: gate.reason, next_at: gate.nextAt });
+      await job.moveToDelayed(Date.now() + gate.delayMs, token);
       throw new DelayedError();
     }
 
@@ -110,6 +119,7 @@ export class CampaignWorker {
     if (this.deps.maxCallsPerSecond) limits.push({ scope: 'account', intervalMs: (RATE_MARGIN * 1000) / this.deps.maxCallsPerSecond });
     const slot = await store.reserveSlot(limits, MAX_SLOT_WAIT_MS);
     if (!slot.reserved) {
+      await gate.release?.();
       await this.worker.rateLimit(slot.waitMs - MAX_SLOT_WAIT_MS / 2);
       throw Worker.RateLimitError();
     }
@@ -119,6 +129,7 @@ export class CampaignWorker {
     const holder = `${id}|${row}|${job.attemptsStarted}`;
     const cap = this.deps.maxConcurrentCalls;
     if (cap && !(await store.acquire('account', holder, cap, this.deps.lockMs))) {
+      await gate.release?.();
       await this.worker.rateLimit(50);
       throw Worker.RateLimitError();
     }
@@ -137,6 +148,7 @@ export class CampaignWorker {
     const begin = await store.ledgerBegin(id, rec.phone, Date.now());
     if (!begin.ok) {
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
+      await gate.release?.();
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
       await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
       return 'already-dialed';
@@ -163,6 +175,7 @@ export class CampaignWorker {
       return 'placed';
     } catch (err) {
       await audit({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' });
+      if (err instanceof ApiError && !err.maybeSent) await gate.release?.();
       return this.onDialError(job, rec, attempt, err);
     }
   }
