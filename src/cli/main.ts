@@ -16,6 +16,7 @@ import { runDemo } from './demo.js';
 import { formatSummary, runCampaign } from './run.js';
 import { actionsCommand } from './actions.js';
 import { onSignals } from './signals.js';
+import { privacyCommands } from './privacy.js';
 
 const env = readEnv();
 
@@ -231,6 +232,7 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
 }
 
 actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
+privacyCommands(program, withRuntime);
 
 async function writeFinished(rt: Runtime, id: string): Promise<void> {
   const info = await rt.store.getCampaign(id);

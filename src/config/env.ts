@@ -24,6 +24,8 @@ export interface Env {
   apiToken?: string;
   /** Secret for keyed hashes of erased numbers. */
   hashKey?: string;
+  /** Default days after a campaign finishes before its personal data is purged (campaign `retention_days` wins); unset: no automatic purge. */
+  retentionDays?: number;
   tlsRejectUnauthorized: boolean;
   /** Response timeout of one API request (ms). */
   httpTimeoutMs: number;
@@ -54,6 +56,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     maxConcurrentCalls: positive('CALLEASE_MAX_CONCURRENT_CALLS', env.CALLEASE_MAX_CONCURRENT_CALLS),
     apiToken: env.DIALER_API_TOKEN || undefined,
     hashKey: env.DIALER_HASH_KEY || undefined,
+    retentionDays: positive('DIALER_RETENTION_DAYS', env.DIALER_RETENTION_DAYS),
     tlsRejectUnauthorized: env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
     httpTimeoutMs: positive('DIALER_HTTP_TIMEOUT_MS', env.DIALER_HTTP_TIMEOUT_MS) ?? 15_000,
     lockMs: positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000,

@@ -54,6 +54,18 @@ export class Keys {
   get suppression(): string {
     return `${this.prefix}:suppression`;
   }
+  /** Set of keyed hashes (HMAC-SHA256 hex) of numbers erased on request (`dialer forget`); never dialed again. */
+  get erased(): string {
+    return `${this.prefix}:erased`;
+  }
+  /** Set of `<campaign>|<row>` whose erasure waits for a call in flight to end. */
+  get erasePending(): string {
+    return `${this.prefix}:erased:pending`;
+  }
+  /** Lock (SET NX PX) so that one worker a day runs the retention purge. */
+  get retentionLock(): string {
+    return `${this.prefix}:retention:lock`;
+  }
   /** Sorted set of call times for one number (frequency cap). */
   frequency(e164: string): string {
     return `${this.prefix}:freq:${e164}`;

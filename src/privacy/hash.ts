@@ -1,0 +1,51 @@
+import { createHmac } from 'node:crypto';
+import { DialerError } from '../errors.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Keyed hashes of phone numbers. An erased number must stay recognisable (so
+ * it is never dialed again) without being stored: a plain SHA-256 of an
+ * E.164 number is reversed by trying every number of a country in minutes,
+ * an HMAC with a secret key is not.
+ */
+
+/** Hex HMAC-SHA256 of an E.164 number under `key`. */
+export function numberHash(e164: string, key: string): string {
+  return createHmac('sha256', key).update(e164, 'utf8').digest('hex');
+}
+
+/** The key, or a clear error saying how to set it. */
+export function requireHashKey(key: string | undefined, what = 'erasing a number'): string {
+  if (!key) {
+    throw new DialerError(
+      'CONFIG_INVALID',
+      `DIALER_HASH_KEY is not set: ${what} needs a secret key for the keyed hash of erased numbers ` +
+        '(set the same long random value, e.g. `openssl rand -hex 32`, for every dialer command and worker)',
+    );
+  }
+  return key;
+}
+
+/** True when `e164` was erased on request (`dialer forget`). */
+export async function isErased(store: Store, e164: string, key: string): Promise<boolean> {
+  return (await store.redis.sismember(store.keys.erased, numberHash(e164, key))) === 1;
+}
+
+/** Adds numbers to the erased set; returns how many were new. */
+export async function markErased(store: Store, e164s: string[], key: string): Promise<number> {
+  if (e164s.length === 0) return 0;
+  return store.redis.sadd(store.keys.erased, ...e164s.map((n) => numberHash(n, key)));
+}
+
+/**
+ * Loads the erased set once (erasures are few), for screens that check every
+ * row of a big file. Throws when numbers were erased but no key is set: those
+ * people could not be recognised and would be called again.
+ */
+export async function erasedMatcher(store: Store, key: string | undefined): Promise<(e164: string) => boolean> {
+  const hashes = await store.redis.smembers(store.keys.erased);
+  if (hashes.length === 0) return () => false;
+  const k = requireHashKey(key, `${hashes.length} number(s) were erased on request; recognising them`);
+  const set = new Set(hashes);
+  return (e164) => e164 !== '' && set.has(numberHash(e164, k));
+}

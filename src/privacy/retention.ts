@@ -1,0 +1,249 @@
+import type { DialQueues } from '../dialer/jobs.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RowRecord } from '../results/row.js';
+import type { CampaignInfo, Store } from '../store/store.js';
+import { sleep } from '../util.js';
+import { rewriteResultsFiles } from './files.js';
+import { eraseInCampaign } from './forget.js';
+import { rowStub } from './redact.js';
+
+export interface RetentionDeps {
+  store: Store;
+  log: Logger;
+  /** When given, a purged campaign's BullMQ queue (failed jobs and their error texts) is removed too. */
+  queues?: DialQueues;
+}
+
+export interface PurgeOptions {
+  /** Business time (ms) the ages are measured at. */
+  now: number;
+  /** DIALER_RETENTION_DAYS: for campaigns without `retention_days`; unset = keep them. */
+  defaultDays?: number;
+  dryRun?: boolean;
+  /** Only these campaigns (default: all). */
+  campaigns?: string[];
+}
+
+export interface PurgeEntry {
+  campaign: string;
+  action: 'purged' | 'would-purge' | 'kept';
+  /** Why kept; or the finish time the age was measured from. */
+  reason: string;
+  rows?: number;
+  results?: string[];
+}
+
+const DAY_MS = 86_400_000;
+const CHUNK = 1000;
+
+/**
+ * `dialer purge`: the personal data of finished campaigns past their
+ * retention goes. Kept: the campaign (its config holds no personal data), the
+ * counts, one stub per row (row, outcome, attempts, duration, end reason,
+ * times, call id, HTTP status — so `export` still gives one line per input
+ * row) and the audit stream without its masked numbers. Gone: names, numbers,
+ * variables, summaries, transcripts, recordings, the ledger, the dead
+ * letters, the dial-rate set and the BullMQ queue. Results files on this
+ * machine are rendered again from the stubs.
+ */
+export async function purgeExpired(deps: RetentionDeps, opts: PurgeOptions): Promise<PurgeEntry[]> {
+  const { store } = deps;
+  const out: PurgeEntry[] = [];
+  for (const id of opts.campaigns ?? (await store.listCampaigns())) {
+    const info = await store.getCampaign(id);
+    if (!info) {
+      out.push({ campaign: id, action: 'kept', reason: 'no such campaign' });
+      continue;
+    }
+    const verdict = await due(store, info, opts);
+    if (verdict.keep) {
+      out.push({ campaign: id, action: 'kept', reason: verdict.keep });
+      continue;
+    }
+    const rows = await store.redis.hlen(store.keys.rows(id));
+    if (opts.dryRun) {
+      out.push({ campaign: id, action: 'would-purge', reason: verdict.reason, rows });
+      continue;
+    }
+    const results = await purgeCampaign(deps, info);
+    deps.log.info({ campaign: id, rows }, 'personal data purged (retention)');
+    out.push({ campaign: id, action: 'purged', reason: verdict.reason, rows, results });
+  }
+  return out;
+}
+
+/** Whether a campaign is past its retention, and since when. */
+async function due(store: Store, info: CampaignInfo, opts: PurgeOptions): Promise<{ keep?: string; reason: string }> {
+  const id = info.campaign.name;
+  if (await store.redis.hexists(store.keys.campaign(id), 'purged_at')) return { keep: 'already purged', reason: '' };
+  if (info.state !== 'done' && info.state !== 'canceled') return { keep: `not finished (${info.state})`, reason: '' };
+  const days = info.campaign.retention_days ?? opts.defaultDays;
+  if (days === undefined) return { keep: 'no retention_days and no DIALER_RETENTION_DAYS', reason: '' };
+  if (info.state === 'canceled') {
+    const counts = await store.counts(id);
+    if ((counts.finished ?? 0) < (info.total ?? Infinity)) return { keep: 'canceled, but calls are still in progress', reason: '' };
+  }
+  const finished = info.finishedAt ?? (await lastActivity(store, id)) ?? info.createdAt;
+  const at = finished ? Date.parse(finished) : NaN;
+  if (!Number.isFinite(at)) return { keep: 'finish time unknown', reason: '' };
+  const until = at + days * DAY_MS;
+  if (opts.now < until) return { keep: `kept until ${new Date(until).toISOString()} (${days} days)`, reason: '' };
+  return { reason: `finished ${new Date(at).toISOString()}, ${days} days retention` };
+}
+
+/** A canceled campaign has no finished_at: its last audit event (a stream id is a time) stands in. */
+async function lastActivity(store: Store, id: string): Promise<string | undefined> {
+  const last = await store.redis.xrevrange(store.keys.audit(id), '+', '-', 'COUNT', 1);
+  const ms = last[0] ? Number(last[0][0].split('-')[0]) : NaN;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+async function purgeCampaign(deps: RetentionDeps, info: CampaignInfo): Promise<string[]> {
+  const { store } = deps;
+  const k = store.keys;
+  const id = info.campaign.name;
+  let cursor = '0';
+  do {
+    const [next, flat] = await store.redis.hscan(k.rows(id), cursor, 'COUNT', CHUNK);
+    cursor = next;
+    const stubs: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, JSON.stringify(rowStub(JSON.parse(flat[i + 1]!) as RowRecord)));
+    if (stubs.length) await store.redis.hset(k.rows(id), ...stubs);
+  } while (cursor !== '0');
+  await store.redis.del(k.ledger(id), k.dlq(id), k.dials(id));
+  await dropAuditField(store, id, 'number');
+  await deps.queues?.get(id).obliterate({ force: true }).catch((e: unknown) => deps.log.warn({ campaign: id, err: describeError(e) }, 'could not remove the dial queue'));
+  const now = new Date().toISOString();
+  await store.redis.hset(k.campaign(id), 'purged_at', now);
+  await store.appendAudit(id, { type: 'purge', at: now });
+  return rewriteResultsFiles(store, id, info.campaign);
+}
+
+/** Renames the copy over the stream only if no entry was added since `lastId`. KEYS: stream, copy  ARGV: lastId */
+const SWAP_IF_UNCHANGED = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] and last[1][1] ~= ARGV[1] then return 0 end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return 1
+`;
+
+/**
+ * Streams can't be edited in place: the audit stream is copied, entry by
+ * entry with the same ids (so times and order stay), without `field`, and the
+ * copy renamed over it in one step — only if nothing was appended meanwhile,
+ * else the new entries are copied too. A crash mid-copy leaves the original.
+ */
+async function dropAuditField(store: Store, id: string, field: string): Promise<void> {
+  const key = store.keys.audit(id);
+  const tmp = `${key}:rewrite`;
+  await store.redis.del(tmp);
+  let start = '-';
+  let lastId = '';
+  for (let round = 0; round < 10; round++) {
+    for (;;) {
+      const entries = await store.redis.xrange(key, start, '+', 'COUNT', CHUNK);
+      if (entries.length === 0) break;
+      const m = store.redis.multi();
+      for (const [eid, flat] of entries) {
+        const kept: string[] = [];
+        for (let i = 0; i < flat.length; i += 2) if (flat[i] !== field) kept.push(flat[i]!, flat[i + 1]!);
+        if (kept.length === 0) kept.push('type', 'redacted');
+        m.xadd(tmp, eid, ...kept);
+      }
+      await m.exec();
+      lastId = entries[entries.length - 1]![0];
+      start = `(${lastId}`;
+      if (entries.length < CHUNK) break;
+    }
+    if (!lastId) return; // empty stream: nothing to rewrite
+    if ((await store.redis.eval(SWAP_IF_UNCHANGED, 2, key, tmp, lastId)) === 1) return;
+  }
+  await store.redis.del(tmp);
+  throw new Error(`audit stream of ${id} keeps changing; its masked numbers were left in place`);
+}
+
+/**
+ * Finishes erasures that waited for a call in flight (`forget` during a call)
+ * or that the worker's erased-number gate ended: once a queued row is final,
+ * its number goes from the campaign like any erased number.
+ */
+export async function completePendingErasures(deps: RetentionDeps): Promise<number> {
+  const { store } = deps;
+  let done = 0;
+  for (const member of await store.redis.smembers(store.keys.erasePending)) {
+    const i = member.lastIndexOf('|');
+    const id = member.slice(0, i);
+    const rec = await store.getRow(id, Number(member.slice(i + 1)));
+    if (rec && !rec.outcome) continue; // call still in flight
+    if (rec?.phone) {
+      const info = await store.getCampaign(id);
+      const e = await eraseInCampaign(store, id, [rec.phone], info?.campaign.default_country as Parameters<typeof eraseInCampaign>[3]);
+      await store.redis.del(store.keys.frequency(rec.phone));
+      if (info) await rewriteResultsFiles(store, id, info.campaign);
+      done += e.rows;
+    }
+    await store.redis.srem(store.keys.erasePending, member);
+  }
+  return done;
+}
+
+export interface RetentionServiceOptions {
+  /** DIALER_RETENTION_DAYS. */
+  defaultDays?: number;
+  /** Business clock (DIALER_NOW aware); default Date.now. */
+  now?: () => number;
+  /** How often pending erasures are finished (ms); default 10 min. */
+  checkMs?: number;
+  /** How often the purge runs, once across all workers (ms); default 24 h. */
+  purgeEveryMs?: number;
+  /** Delay before the first round (ms); default 30 s, so a restart loop doesn't hammer Redis. */
+  firstDelayMs?: number;
+}
+
+/**
+ * Runs in `dialer worker`: finishes pending erasures every few minutes and,
+ * once a day across every worker (a Redis lock taken with SET NX PX), purges
+ * campaigns past their retention.
+ */
+export class RetentionService {
+  private readonly stop = new AbortController();
+  private loop?: Promise<void>;
+
+  constructor(private readonly deps: RetentionDeps, private readonly opts: RetentionServiceOptions = {}) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    await sleep(this.opts.firstDelayMs ?? 30_000, this.stop.signal).catch(() => undefined);
+    while (!this.stop.signal.aborted) {
+      await this.tick();
+      await sleep(this.opts.checkMs ?? 600_000, this.stop.signal).catch(() => undefined);
+    }
+  }
+
+  /** One round; returns whether this process ran the purge. */
+  async tick(): Promise<boolean> {
+    const { store, log } = this.deps;
+    try {
+      const n = await completePendingErasures(this.deps);
+      if (n) log.info({ rows: n }, 'pending erasures completed');
+      const every = this.opts.purgeEveryMs ?? DAY_MS;
+      if ((await store.redis.set(store.keys.retentionLock, String(process.pid), 'PX', every, 'NX')) !== 'OK') return false;
+      const r = await purgeExpired(this.deps, { now: (this.opts.now ?? Date.now)(), defaultDays: this.opts.defaultDays });
+      const purged = r.filter((e) => e.action === 'purged').map((e) => e.campaign);
+      log.info({ purged }, 'retention purge ran');
+      return true;
+    } catch (e) {
+      log.error({ err: describeError(e) }, 'retention round failed; next round will try again');
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.loop;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Lua for erasure: one number's rows, ledger entry and dead letters of one
+ * campaign change in one step, so a worker can't slip a POST in between
+ * (LEDGER_BEGIN refuses a row that is final or a number with no entry).
+ */
+
+/**
+ * Erase one number from one campaign.
+ * KEYS: rows, counts, campaign, ledger, dlq  ARGV: e164, nowIso, row...
+ * - A row not yet final whose number is not being dialed ends `suppressed`
+ *   (counted once; the campaign is done when it was the last open row).
+ * - A row whose call is in flight (ledger sending/placed/ambiguous, row open)
+ *   loses name and variables now; its number stays until the call ends (the
+ *   poller needs it), and the caller queues it for the erasure sweep.
+ * - Every other matching row: name/number blank, variables, summary,
+ *   transcript and recording gone; outcome, times and call id stay. Its
+ *   dead letter goes, so it can't be retried without a number.
+ * - The ledger entry goes unless a call is in flight.
+ * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
+ */
+export const ERASE_NUMBER = `
+local entry = redis.call('HGET', KEYS[4], ARGV[1])
+local owner, inflight = nil, false
+if entry then
+  local e = cjson.decode(entry)
+  owner = tostring(e.r)
+  if e.s ~= 'pending' and e.s ~= 'failed' then
+    local orec = redis.call('HGET', KEYS[1], owner)
+    if orec and not cjson.decode(orec).outcome then inflight = true end
+  end
+end
+local erased, dlq, finished = 0, 0, 0
+local stopped, deferred, ids = {}, {}, {}
+for i = 3, #ARGV do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur then
+    local rec = cjson.decode(cur)
+    rec.name = ''
+    rec.vars = nil
+    if not rec.outcome and inflight and ARGV[i] == owner then
+      deferred[#deferred + 1] = ARGV[i]
+    else
+      if not rec.outcome then
+        rec.outcome = 'suppressed'
+        rec.error = 'number erased on request'
+        rec.status = nil
+        rec.next_at = nil
+        redis.call('HINCRBY', KEYS[2], 'suppressed', 1)
+        local f = redis.call('HINCRBY', KEYS[2], 'finished', 1)
+        stopped[#stopped + 1] = ARGV[i]
+        local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
+        if f == total and redis.call('HGET', KEYS[3], 'state') ~= 'canceled' then
+          redis.call('HSET', KEYS[3], 'state', 'done', 'finished_at', ARGV[2])
+          finished = 1
+        end
+      end
+      rec.phone = ''
+      rec.summary = nil
+      rec.transcript = nil
+      rec.recording_url = nil
+      if rec.call_id then ids[#ids + 1] = rec.call_id end
+      dlq = dlq + redis.call('ZREM', KEYS[5], ARGV[i])
+      erased = erased + 1
+    end
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+  end
+end
+local ledger = 0
+if entry and not inflight then ledger = redis.call('HDEL', KEYS[4], ARGV[1]) end
+return {erased, stopped, deferred, ledger, dlq, finished, ids}
+`;
