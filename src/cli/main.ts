@@ -15,6 +15,8 @@ import { formatSimulatorBanner, parseOutcomeWeights, parseRange, startSimulator 
 import { runDemo } from './demo.js';
 import { formatSummary, runCampaign } from './run.js';
 import { actionsCommand } from './actions.js';
+import { dlqCommand } from './dlq.js';
+import { scheduleCommand } from './schedule.js';
 import { onSignals } from './signals.js';
 import { privacyCommands } from './privacy.js';
 
@@ -233,6 +235,8 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
 
 actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 privacyCommands(program, withRuntime);
+dlqCommand(program, withRuntime);
+scheduleCommand(program, withRuntime);
 
 async function writeFinished(rt: Runtime, id: string): Promise<void> {
   const info = await rt.store.getCampaign(id);

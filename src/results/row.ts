@@ -49,4 +49,6 @@ export interface RowRecord {
   next_at?: string;
   /** When the row was placed (ms), for the poll timeout. */
   placed_at?: number;
+  /** Set once `dlq retry` sent the row back to the queue: it never goes back a second time. */
+  dlq_retried?: boolean;
 }
