@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { CalleaseClient } from '../api/client.js';
+import type { CalleaseClient, CreateCallResult } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
@@ -80,6 +80,9 @@ export class CampaignWorker {
       // `sending` is reconciled, never re-sent), so a few re-runs are allowed
       // rather than dead-lettering contacts of a worker that was killed.
       maxStalledCount: 10,
+      // BullMQ looks for stalled jobs every 30 s by default; with a short lock a
+      // killed worker's jobs (which hold campaign concurrency) would still wait that long.
+      stalledInterval: Math.min(30_000, Math.max(1000, deps.lockMs / 2)),
       settings: {
         backoffStrategy: (_attempts: number, type?: string, err?: Error) =>
           type === BACKOFF_TYPE && err instanceof RetryLater ? err.delayMs : 1000,
@@ -160,24 +163,28 @@ export class CampaignWorker {
         timezone: rec.timezone, rule: gate.rule, consent: rec.consent, attempt, ...fields,
       });
 
+    let res: CreateCallResult;
     try {
-      const res = await api.createCall(
+      res = await api.createCall(
         { assistant_id: c.assistant_id, name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
         { signal },
       );
-      const now = Date.now();
-      await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 });
-      await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
-      await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
-      await store.recordDial(id, now, row);
-      await audit({ call_id: res.id, result: 'placed' });
-      this.log.info({ row, attempt, callId: res.id }, 'call placed');
-      return 'placed';
     } catch (err) {
       await audit({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' });
       if (err instanceof ApiError && !err.maybeSent) await gate.release?.();
       return this.onDialError(job, rec, attempt, err);
     }
+    // The call exists. A failure from here on (Redis down) must not reach the
+    // retry policy, which would mark the contact `failed` and dial it again:
+    // the job fails, the ledger stays `sending` and reconciliation finds the call.
+    const now = Date.now();
+    await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 });
+    await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
+    await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
+    await store.recordDial(id, now, row);
+    await audit({ call_id: res.id, result: 'placed' });
+    this.log.info({ row, attempt, callId: res.id }, 'call placed');
+    return 'placed';
   }
 
   private async onDialError(job: Job<DialJobData>, rec: RowRecord, attempt: number, err: unknown): Promise<string> {
@@ -214,6 +221,8 @@ export class CampaignWorker {
   /** Safety net: a job BullMQ failed on its own (stalled too often) still ends with an outcome. */
   private async onFailed(job: Job<DialJobData> | undefined, err: Error): Promise<void> {
     if (!job || err instanceof UnrecoverableError || err.name === 'UnrecoverableError') return;
+    // 'failed' fires on every failed attempt; only a job BullMQ gave up on has `finishedOn`.
+    if (!job.finishedOn) return;
     const { store } = this.deps;
     const id = this.campaign.name;
     try {

@@ -27,6 +27,8 @@ export interface PollerDeps {
 
 export type PollerState = 'starting' | 'running' | 'stopping' | 'stopped';
 
+/** Starts the ledger error of a contact an ambiguous dial left uncalled, to be redialed. */
+const REDIAL_MARK = 'not found after ambiguous dial: ';
 /** A claimed entry comes back to the schedule by itself if this process dies. */
 const LEASE_MS = 30_000;
 const BATCH = 200;
@@ -119,7 +121,11 @@ export class Poller {
     const { store, api, log } = this.deps;
     const entry = await store.ledgerGet(c.name, rec.phone);
     if (!entry || entry.s === 'pending' || entry.s === 'failed') {
-      // Never sent: a dial job owns this row, nothing to look for.
+      // Never sent: a dial job owns this row, nothing to look for. Except a
+      // redial decided below whose job a dying poller never queued (the entry
+      // still carries the redial's mark; a dial clears it): queue it now, under
+      // the same job id, so a job already queued is not doubled.
+      if (entry?.s === 'pending' && entry.e?.startsWith(REDIAL_MARK)) await this.queueRedial(c, rec.row, entry.a);
       return store.unschedulePoll(c.name, rec.row);
     }
     const now = Date.now();
@@ -147,13 +153,18 @@ export class Poller {
       return this.finish(c, rec, { error, attempts: entry.a }, 'unknown');
     }
     // on_ambiguous: redial — the lookup says no call exists, so another POST places only one.
-    const moved = await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous'], { s: 'pending', t: now, e: `not found after ambiguous dial: ${why}` });
+    const moved = await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous'], { s: 'pending', t: now, e: `${REDIAL_MARK}${why}` });
     if (moved) {
-      const job = dialJob(c, rec.row, `r${entry.a}`);
-      await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
+      await this.queueRedial(c, rec.row, entry.a);
       await store.updateRow(c.name, rec.row, { status: 'redialing', error: `no call found after: ${why}; redialing (on_ambiguous: redial)` });
     }
     await store.unschedulePoll(c.name, rec.row);
+  }
+
+  /** The dial job of an `on_ambiguous: redial`; its id is fixed by the attempts so far. */
+  private async queueRedial(c: Campaign, row: number, attempts: number): Promise<void> {
+    const job = dialJob(c, row, `r${attempts}`);
+    await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
   }
 
   /**

@@ -28,6 +28,8 @@ export function matchCall(calls: CallDetails[], t: ReconcileTarget): { match?: C
       const created = c.createdAt ? Date.parse(c.createdAt) : NaN;
       return Number.isNaN(created) || created >= t.sentAt - skew;
     })
-    .sort((a, b) => (Date.parse(a.createdAt ?? '') || 0) - (Date.parse(b.createdAt ?? '') || 0));
+    // Undated calls last: a call dated after the POST is verifiably new, an
+    // undated one could be any older call to the number.
+    .sort((a, b) => (Date.parse(a.createdAt ?? '') || Infinity) - (Date.parse(b.createdAt ?? '') || Infinity) || 0);
   return { match: found[0], candidates: found.length };
 }
