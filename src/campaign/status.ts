@@ -1,5 +1,5 @@
 import { DialerError } from '../errors.js';
-import { OUTCOMES, type Outcome } from '../results/row.js';
+import { OUTCOMES, type Outcome, type RowRecord } from '../results/row.js';
 import type { Store } from '../store/store.js';
 import type { DialQueues } from '../dialer/jobs.js';
 
@@ -19,6 +19,10 @@ export interface CampaignStatus {
   queued: number;
   /** Of those, delayed until a later time. */
   waiting_for_time: number;
+  /** Rows not final whose dial waits for its calling window (or a frequency-cap slot): row status 'waiting'. */
+  waiting_for_window: number;
+  /** Earliest `next_at` among those rows (ISO, business time); null when none waits. */
+  next_opening: string | null;
   dead_letters: number;
   /** POST /calls in the last 60 s. */
   dials_last_minute: number;
@@ -37,10 +41,11 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
-  const [inFlight, dials, jobCounts] = await Promise.all([
+  const [inFlight, dials, jobCounts, waiting] = await Promise.all([
     store.pendingPolls(id),
     store.redis.zcount(store.keys.dials(id), now - 60_000, '+inf'),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
+    waitingRows(store, id),
   ]);
   const pending = Math.max(0, total - finished);
   const toDial = Math.max(0, pending - inFlight);
@@ -56,6 +61,8 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     in_flight: inFlight,
     queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0),
     waiting_for_time: jobCounts.delayed ?? 0,
+    waiting_for_window: waiting.count,
+    next_opening: waiting.next,
     dead_letters: await store.redis.zcard(store.keys.dlq(id)),
     dials_last_minute: dials,
     eta_seconds: eta,
@@ -63,4 +70,26 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     created_at: info.createdAt,
     finished_at: info.finishedAt,
   };
+}
+
+/**
+ * Rows the dial gate put off (calling window, frequency cap) and when the first of
+ * them may go: a scan of the rows hash, cheap enough for a status call (rows are
+ * skipped by substring before any JSON is parsed; HSCAN may repeat a field, hence the set).
+ */
+async function waitingRows(store: Store, id: string): Promise<{ count: number; next: string | null }> {
+  const seen = new Set<string>();
+  let next: string | null = null;
+  const stream = store.redis.hscanStream(store.keys.rows(id), { count: 2000 });
+  for await (const kv of stream as AsyncIterable<string[]>) {
+    for (let i = 0; i + 1 < kv.length; i += 2) {
+      const v = kv[i + 1]!;
+      if (!v.includes('"status":"waiting"')) continue;
+      const r = JSON.parse(v) as RowRecord;
+      if (r.outcome || r.status !== 'waiting' || seen.has(kv[i]!)) continue;
+      seen.add(kv[i]!);
+      if (r.next_at && (next === null || r.next_at < next)) next = r.next_at;
+    }
+  }
+  return { count: seen.size, next };
 }

@@ -19,6 +19,8 @@ import { dlqCommand } from './dlq.js';
 import { scheduleCommand } from './schedule.js';
 import { onSignals } from './signals.js';
 import { privacyCommands } from './privacy.js';
+import { safetyCommands } from './safety.js';
+import { createDialGate, createLoadScreen } from '../safety/gate.js';
 
 const env = readEnv();
 
@@ -70,7 +72,7 @@ program
   .action(async (file: string, o: { json?: boolean }) => {
     const c = await loadCampaignFile(file);
     await withRuntime(async (rt) => {
-      const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now() }, c);
+      const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
       print(o.json ? sum : `loaded ${c.name}: ${sum.rows} rows, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
     });
   });
@@ -82,7 +84,7 @@ program
   .action(async (o: { campaign?: string[] }) => {
     await withRuntime(async (rt) => {
       await checkRedisDurability(rt);
-      const svc = new WorkerService(rt, { campaigns: o.campaign, onCampaignFinished: (id) => void writeFinished(rt, id) });
+      const svc = new WorkerService(rt, { campaigns: o.campaign, gate: createDialGate(rt), onCampaignFinished: (id) => void writeFinished(rt, id) });
       svc.start();
       rt.log.info({ worker: svc.id }, 'worker started');
       await untilSignal(rt, (force) => svc.close(force));
@@ -235,6 +237,7 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
 
 actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 privacyCommands(program, withRuntime);
+safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 

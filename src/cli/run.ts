@@ -7,6 +7,7 @@ import { Poller } from '../poller/poller.js';
 import { writeResults, type ResultsFormat } from '../results/export.js';
 import type { Runtime } from '../runtime.js';
 import { sleep } from '../util.js';
+import { createDialGate, createLoadScreen } from '../safety/gate.js';
 
 export interface RunOptions {
   progress: boolean;
@@ -27,11 +28,11 @@ export interface RunResult {
 export async function runCampaign(rt: Runtime, file: string, opts: RunOptions): Promise<RunResult> {
   const c = await loadCampaignFile(file);
   const api = rt.api();
-  const workers = new WorkerService(rt, { campaigns: [c.name], scanMs: 200 });
+  const workers = new WorkerService(rt, { campaigns: [c.name], scanMs: 200, gate: createDialGate(rt) });
   const poller = new Poller({ store: rt.store, api, log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: 100 });
   let bar: cliProgress.SingleBar | undefined;
   try {
-    const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now() }, c);
+    const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
     workers.start();
     poller.start();
     if (opts.progress) {

@@ -10,6 +10,7 @@ import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { matchCall } from './reconcile.js';
 import { mapCallStatus } from './status.js';
+import { addToSuppression, detectOptOut } from '../safety/index.js';
 
 export interface PollerDeps {
   store: Store;
@@ -190,6 +191,8 @@ export class Poller {
   }
 
   private async finish(c: Campaign, rec: RowRecord, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {
+    // The person asked not to be called again: no campaign calls this number any more.
+    if (detectOptOut(patch) && (await addToSuppression(this.deps.store, rec.phone))) this.deps.log.info({ campaign: c.name, row: rec.row }, 'opt-out heard; number added to the suppression list');
     const r = await this.deps.store.updateRow(c.name, rec.row, { ...patch, next_at: null }, outcome);
     await this.deps.store.unschedulePoll(c.name, rec.row);
     if (r === 'finished-campaign') this.deps.onCampaignFinished?.(c.name);

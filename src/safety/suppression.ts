@@ -1,0 +1,93 @@
+import { stat } from 'node:fs/promises';
+import type { Campaign } from '../config/campaign.js';
+import type { Store } from '../store/store.js';
+import { readNumbersFile } from './numbers-file.js';
+
+/**
+ * Numbers never to call: the global set in Redis (`dialer suppress …`, and every
+ * number whose call showed an opt-out) and a campaign's own `suppression:` file.
+ * Both are checked at load (the row ends `suppressed` and never gets a dial job)
+ * and again by the gate immediately before each POST.
+ */
+
+export const SUPPRESSED_REASON = 'number is on the global suppression list';
+export const FILE_SUPPRESSED_REASON = "number is on the campaign's suppression list";
+
+/** Adds one E.164 number to the global set; true when it was new. */
+export async function addToSuppression(store: Store, e164: string): Promise<boolean> {
+  if (!e164) return false;
+  return (await store.redis.sadd(store.keys.suppression, e164)) === 1;
+}
+
+/** Adds many numbers; returns how many were new. */
+export async function addManyToSuppression(store: Store, e164s: string[]): Promise<number> {
+  let added = 0;
+  for (let i = 0; i < e164s.length; i += 10_000) added += await store.redis.sadd(store.keys.suppression, ...e164s.slice(i, i + 10_000));
+  return added;
+}
+
+export async function removeFromSuppression(store: Store, e164s: string[]): Promise<number> {
+  if (e164s.length === 0) return 0;
+  return store.redis.srem(store.keys.suppression, ...e164s);
+}
+
+export async function isSuppressed(store: Store, e164: string): Promise<boolean> {
+  return (await store.redis.sismember(store.keys.suppression, e164)) === 1;
+}
+
+/** Every number of the global set, sorted. */
+export async function listSuppression(store: Store): Promise<string[]> {
+  const out: string[] = [];
+  const stream = store.redis.sscanStream(store.keys.suppression, { count: 1000 });
+  for await (const batch of stream as AsyncIterable<string[]>) out.push(...batch);
+  return [...new Set(out)].sort();
+}
+
+/** Above this many numbers the load checks each row in Redis instead of holding a copy. */
+const SNAPSHOT_MAX = 2_000_000;
+
+/**
+ * For the load screen, which checks every row of a big file one by one: a copy of the
+ * global set in memory (one SSCAN) instead of a round trip per row. A number added
+ * during the load is caught by the gate before its POST.
+ */
+export async function globalSuppressionMatcher(store: Store): Promise<(e164: string) => boolean | Promise<boolean>> {
+  const size = await store.redis.scard(store.keys.suppression);
+  if (size === 0) return () => false;
+  if (size > SNAPSHOT_MAX) return (e164) => isSuppressed(store, e164);
+  const set = new Set(await listSuppression(store));
+  return (e164) => set.has(e164);
+}
+
+type FileEntry = { mtimeMs: number; size: number; numbers: Set<string>; checkedAt: number };
+const files = new Map<string, Promise<FileEntry>>();
+/** How long a read of the campaign file is trusted before its mtime is looked at again. */
+const RECHECK_MS = 5_000;
+
+/**
+ * The numbers of a campaign's `suppression:` file, read once and again only when the
+ * file changes. Throws (CSV_INVALID) when the file can't be read.
+ */
+export async function campaignSuppression(c: Pick<Campaign, 'suppressionPath' | 'default_country'>): Promise<Set<string> | undefined> {
+  const file = c.suppressionPath;
+  if (!file) return undefined;
+  const key = `${file}|${c.default_country ?? ''}`;
+  const cached = files.get(key);
+  if (cached) {
+    const e = await cached.catch(() => undefined);
+    if (e && Date.now() - e.checkedAt < RECHECK_MS) return e.numbers;
+    const s = await stat(file).catch(() => undefined);
+    if (e && s && s.mtimeMs === e.mtimeMs && s.size === e.size) {
+      e.checkedAt = Date.now();
+      return e.numbers;
+    }
+  }
+  const p = (async (): Promise<FileEntry> => {
+    const s = await stat(file).catch(() => undefined);
+    const r = await readNumbersFile(file, { country: c.default_country });
+    return { mtimeMs: s?.mtimeMs ?? 0, size: s?.size ?? 0, numbers: new Set(r.numbers), checkedAt: Date.now() };
+  })();
+  files.set(key, p);
+  p.catch(() => files.delete(key));
+  return (await p).numbers;
+}
