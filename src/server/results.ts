@@ -1,0 +1,43 @@
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
+import type { FastifyRequest } from 'fastify';
+import { campaignRows, resultRow, type ResultsFormat } from '../results/export.js';
+import { RESULT_COLUMNS } from '../results/row.js';
+import type { Store } from '../store/store.js';
+
+const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+
+/** `?format=csv|jsonl` wins (browser links can't set Accept); else the Accept header; else CSV. */
+export function resultsFormat(req: FastifyRequest): ResultsFormat {
+  const q = (req.query as Record<string, unknown>).format;
+  if (q === 'jsonl' || q === 'ndjson') return 'jsonl';
+  if (q === 'csv') return 'csv';
+  const accept = String(req.headers.accept ?? '').toLowerCase();
+  return JSONL_TYPES.some((t) => accept.includes(t)) ? 'jsonl' : 'csv';
+}
+
+/**
+ * The results file, rendered from Redis as it is sent: one row per data row of
+ * the upload, same columns and values as `dialer export`. Rows are read in
+ * chunks, so a large campaign streams instead of being built in memory.
+ */
+export function resultsStream(store: Store, id: string, format: ResultsFormat): Readable {
+  async function* lines(): AsyncGenerator<string> {
+    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS as unknown as string[]])] : [];
+    for await (const rec of campaignRows(store, id)) {
+      const r = resultRow(rec);
+      buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');
+      if (buf.length >= 500) {
+        yield buf.join('');
+        buf = [];
+      }
+    }
+    if (buf.length) yield buf.join('');
+  }
+  return Readable.from(lines());
+}
+
+export const RESULTS_CONTENT_TYPE: Record<ResultsFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  jsonl: 'application/x-ndjson; charset=utf-8',
+};

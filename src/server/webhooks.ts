@@ -1,0 +1,114 @@
+import { normalizeStatus } from '../api/parse.js';
+import type { Runtime } from '../runtime.js';
+import { serverKeys } from './keys.js';
+
+/** Deliveries kept for inspection (LPUSH + LTRIM). */
+export const WEBHOOK_LOG_SIZE = 1000;
+/** Fewest ms between two full rescans of the ledgers for an unknown call id. */
+const RESCAN_MS = 1000;
+
+export interface WebhookResult {
+  callId?: string;
+  status?: string;
+  match?: { campaign: string; row: number };
+  /** True when the row was not final and a poll of it was moved to now. */
+  nudged: boolean;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
+
+/** The payload's shape is not documented: look where call events usually put things. */
+export function eventFields(body: unknown): { callId?: string; status?: string; phone?: string } {
+  if (!isObj(body)) return {};
+  const nested = [body, body.data, body.call, isObj(body.data) ? body.data.call : undefined].filter(isObj);
+  const pick = (keys: string[]) => {
+    for (const o of nested) for (const k of keys) if (str(o[k])) return str(o[k]);
+    return undefined;
+  };
+  const customer = nested.map((o) => o.customer).find(isObj);
+  return {
+    callId: pick(['call_id', 'callId', 'id']),
+    status: pick(['status', 'call_status', 'callStatus']),
+    phone: pick(['phoneNumber', 'phone_number', 'phone', 'to']) ?? str(customer?.number),
+  };
+}
+
+/**
+ * Call events pushed by Callease (if it sends them). They are stored raw and
+ * used only as a hint: a matching row's `status` is updated and its next poll
+ * is moved to now, but a row is never finalized from a webhook — the outcome
+ * always comes from GET /calls, which a forged or stale event can't change.
+ */
+export class WebhookHandler {
+  private index = new Map<string, { campaign: string; row: number }>();
+  private scan?: Promise<void>;
+  private lastScan = 0;
+
+  constructor(private readonly rt: Runtime) {}
+
+  async handle(body: unknown): Promise<WebhookResult> {
+    const { store, redis } = this.rt;
+    const f = eventFields(body);
+    const match = f.callId ? await this.find(f.callId, f.phone) : undefined;
+    const status = f.status ? normalizeStatus(f.status) : undefined;
+    await redis
+      .multi()
+      .lpush(serverKeys(store.keys).webhooks, JSON.stringify({ received_at: new Date().toISOString(), match: match ?? null, body }))
+      .ltrim(serverKeys(store.keys).webhooks, 0, WEBHOOK_LOG_SIZE - 1)
+      .exec();
+    let nudged = false;
+    if (match) {
+      const rec = await store.getRow(match.campaign, match.row);
+      if (rec && !rec.outcome && rec.call_id === f.callId) {
+        if (status && status !== rec.status) await store.updateRow(match.campaign, match.row, { status });
+        await store.schedulePoll(match.campaign, match.row, Date.now());
+        nudged = true;
+      }
+    }
+    return { callId: f.callId, status, match, nudged };
+  }
+
+  /** By the number when the event names one (one HGET per campaign), else via an index of the ledgers' call ids. */
+  private async find(callId: string, phone?: string): Promise<{ campaign: string; row: number } | undefined> {
+    const ids = await this.activeCampaigns();
+    if (phone) {
+      for (const id of ids) {
+        const e = await this.rt.store.ledgerGet(id, phone);
+        if (e?.id === callId) return { campaign: id, row: e.r };
+      }
+    }
+    const hit = this.index.get(callId);
+    if (hit) return hit;
+    await this.rescan(ids);
+    return this.index.get(callId);
+  }
+
+  private async activeCampaigns(): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of await this.rt.store.listCampaigns()) {
+      const info = await this.rt.store.getCampaign(id);
+      if (info && info.state !== 'done') out.push(id);
+    }
+    return out;
+  }
+
+  /** Concurrent misses share one scan; scans are at least RESCAN_MS apart. */
+  private async rescan(ids: string[]): Promise<void> {
+    if (this.scan) return this.scan;
+    const wait = this.lastScan + RESCAN_MS - Date.now();
+    this.scan = (async () => {
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const next = new Map<string, { campaign: string; row: number }>();
+      for (const id of ids) {
+        for await (const [, e] of this.rt.store.ledgerEntries(id)) if (e.id) next.set(e.id, { campaign: id, row: e.r });
+      }
+      this.index = next;
+      this.lastScan = Date.now();
+    })().finally(() => {
+      this.scan = undefined;
+    });
+    return this.scan;
+  }
+}
