@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import type { Env } from '../config/env.js';
 import { openRuntime } from '../runtime.js';
 import { startSimulator } from '../simulator/index.js';
@@ -46,7 +47,7 @@ async function checkDialedOnce(resultsFile: string, requests: { method: string; 
     const n = (r.body as { phoneNumber?: string } | undefined)?.phoneNumber ?? '';
     posts.set(n, (posts.get(n) ?? 0) + 1);
   }
-  const lines = (await readFile(resultsFile, 'utf8')).trim().split('\n').length - 1;
+  const lines = parse(await readFile(resultsFile, 'utf8'), { columns: true }).length;
   const twice = [...posts.values()].filter((n) => n > 1).length;
   return `simulator log: ${[...posts.values()].reduce((a, b) => a + b, 0)} POST /calls to ${posts.size} distinct numbers, ${twice} numbers dialed more than once; results file: ${lines} rows`;
 }

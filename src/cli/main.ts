@@ -18,6 +18,10 @@ import { actionsCommand } from './actions.js';
 import { dlqCommand } from './dlq.js';
 import { scheduleCommand } from './schedule.js';
 import { onSignals } from './signals.js';
+import { serveCommand } from './serve.js';
+import { ScheduleService } from '../campaign/schedule.js';
+import { detachSmsActions, ensureSmsActions } from '../campaign/sms-actions.js';
+import { RetentionService } from '../privacy/retention.js';
 import { privacyCommands } from './privacy.js';
 import { safetyCommands } from './safety.js';
 import { createDialGate, createLoadScreen } from '../safety/gate.js';
@@ -72,6 +76,7 @@ program
   .action(async (file: string, o: { json?: boolean }) => {
     const c = await loadCampaignFile(file);
     await withRuntime(async (rt) => {
+      await ensureSmsActions(rt, c);
       const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
       print(o.json ? sum : `loaded ${c.name}: ${sum.rows} rows, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
     });
@@ -84,10 +89,18 @@ program
   .action(async (o: { campaign?: string[] }) => {
     await withRuntime(async (rt) => {
       await checkRedisDurability(rt);
+      rt.api(); // refuse at once, not at the first campaign, when the API settings are unsafe
       const svc = new WorkerService(rt, { campaigns: o.campaign, gate: createDialGate(rt), onCampaignFinished: (id) => void writeFinished(rt, id) });
+      // Scheduled runs get new campaign names: a worker limited to named campaigns leaves them to others.
+      const schedules = o.campaign ? undefined : new ScheduleService(rt);
+      const retention = new RetentionService({ store: rt.store, log: rt.log, queues: rt.queues }, { defaultDays: rt.env.retentionDays, now: () => rt.clock.now() });
       svc.start();
+      schedules?.start();
+      retention.start();
       rt.log.info({ worker: svc.id }, 'worker started');
-      await untilSignal(rt, (force) => svc.close(force));
+      await untilSignal(rt, async (force) => {
+        await Promise.all([svc.close(force), schedules?.close(force), retention.close()]);
+      });
     });
   });
 
@@ -240,12 +253,14 @@ privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
+serveCommand(program, env);
 
 async function writeFinished(rt: Runtime, id: string): Promise<void> {
   const info = await rt.store.getCampaign(id);
   if (!info) return;
   const r = await writeResults(rt.store, id, info.campaign.resultsPath).catch((e) => rt.log.error({ err: describeError(e) }, 'could not write results'));
   if (r) rt.log.info({ campaign: id, file: r.file, rows: r.rows }, 'campaign finished; results written');
+  if (info.campaign.detach_actions_on_finish) await detachSmsActions(rt, id).catch((e) => rt.log.error({ err: describeError(e) }, 'could not detach SMS actions'));
 }
 
 /** Runs until SIGTERM/SIGINT: the first drains, a second forces. */
@@ -281,5 +296,6 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   const err = coerceError(e);
   process.stderr.write(`error: ${err instanceof DialerError ? err.message : describeError(err)}\n`);
   if (env.debug) process.stderr.write(`${err.stack}\n`);
-  process.exitCode = err instanceof DialerError && err.code === 'USAGE' ? 2 : 1;
+  // Exit now: a half-open Redis connection would otherwise hold the process for its retry timer.
+  process.exit(err instanceof DialerError && err.code === 'USAGE' ? 2 : 1);
 });

@@ -5,6 +5,7 @@ import { WorkerService } from '../dialer/service.js';
 import { loadCampaign, type LoadSummary } from '../loader/load.js';
 import { Poller } from '../poller/poller.js';
 import { writeResults, type ResultsFormat } from '../results/export.js';
+import { detachSmsActions, ensureSmsActions } from '../campaign/sms-actions.js';
 import type { Runtime } from '../runtime.js';
 import { sleep } from '../util.js';
 import { createDialGate, createLoadScreen } from '../safety/gate.js';
@@ -32,6 +33,7 @@ export async function runCampaign(rt: Runtime, file: string, opts: RunOptions): 
   const poller = new Poller({ store: rt.store, api, log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: 100 });
   let bar: cliProgress.SingleBar | undefined;
   try {
+    await ensureSmsActions(rt, c);
     const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
     workers.start();
     poller.start();
@@ -50,6 +52,7 @@ export async function runCampaign(rt: Runtime, file: string, opts: RunOptions): 
     bar = undefined;
     await Promise.all([workers.close(), poller.close()]);
     const results = await writeResults(rt.store, c.name, c.resultsPath, opts.format);
+    if (c.detach_actions_on_finish && !opts.signal?.aborted) await detachSmsActions(rt, c.name);
     return { campaign: c, load, status: await campaignStatus(rt.store, rt.queues, c.name), results, interrupted: Boolean(opts.signal?.aborted) };
   } finally {
     bar?.stop();

@@ -134,7 +134,15 @@ export class Poller {
       return store.schedulePoll(c.name, rec.row, entry.t + this.deps.lockMs);
     }
     const sentAt = entry.sent ?? entry.t;
-    const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
+    let calls: CallDetails[];
+    try {
+      calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
+    } catch (e) {
+      // A lookup that keeps failing must not hold the row open forever; nor may it
+      // lead to a blind redial: past the poll timeout the row ends `unknown`.
+      if (now - sentAt <= c.poll.timeout_minutes * 60_000) throw e;
+      return this.finish(c, rec, { error: `could not find out whether a call was placed (${entry.e ?? 'ambiguous dial'}); lookup failing: ${describeError(e)}`, attempts: entry.a }, 'unknown');
+    }
     const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt });
     if (match) {
       if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
