@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const rt = await openRuntime({ ...readEnv(), prefix }, { log: createLogger('warn') });
   const campaign = (name: string): Campaign =>
     parseCampaign(JSON.stringify({ name, assistant_id: 'A1', contacts: 'contacts.csv', default_country: 'AU', calling_hours: { preset: 'au-telemarketing' } }), 'bench.json', dir);
+  console.log(`load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores (wall-clock figures need a quiet machine)`);
   try {
     // A realistic global list: 10k numbers, a few of which are in the file.
     await addManyToSuppression(rt.store, Array.from({ length: 10_000 }, (_, i) => `+61412${String(i * 40).padStart(6, '0')}`));
@@ -56,10 +57,13 @@ async function main(): Promise<void> {
     for (const [label, screened] of runs) {
       const c = campaign(`bench-${runs.findIndex((r) => r[0] === label)}`);
       const t0 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
       const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: screened ? createLoadScreen(rt) : undefined }, c);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       const zoned = screened ? Number(await rt.redis.hlen(rt.store.keys.rows(c.name))) : 0;
-      console.log(`${label.padEnd(40)} ${sum.rows} rows in ${ms.toFixed(0)} ms = ${Math.round(sum.rows / (ms / 1000)).toLocaleString('en')} rows/s (accepted ${sum.accepted}, screened ${sum.screened}, rejected ${sum.rejected}${screened ? `, ${zoned} rows stored` : ''})`);
+      console.log(`${label.padEnd(40)} ${sum.rows} rows in ${ms.toFixed(0)} ms = ${Math.round(sum.rows / (ms / 1000)).toLocaleString('en')} rows/s (accepted ${sum.accepted}, screened ${sum.screened}, rejected ${sum.rejected}${screened ? `, ${zoned} rows stored` : ''}); this process used ${cpuMs.toFixed(0)} ms CPU (all threads)`);
       await rt.queues.get(c.name).obliterate({ force: true });
     }
     // The screen alone (no load around it): its CPU cost per row.
