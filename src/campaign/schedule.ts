@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import { loadCampaign, type LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { ensureSmsActions } from './sms-actions.js';
+import { createLoadScreen } from '../safety/gate.js';
 
 /**
  * Recurring campaigns (`schedule: {cron, timezone}`) run on BullMQ job
@@ -33,7 +34,7 @@ export interface ScheduleJobData {
   campaign: Campaign;
 }
 
-type ScheduleRuntime = Pick<Runtime, 'redis' | 'store' | 'queues' | 'log' | 'clock' | 'api'>;
+type ScheduleRuntime = Runtime;
 
 export function scheduleQueue(rt: Pick<Runtime, 'redis' | 'store'>): Queue<ScheduleJobData> {
   return new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: rt.redis, prefix: rt.store.keys.prefix });
@@ -67,7 +68,7 @@ export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: n
   const existing = await rt.store.getCampaign(run.name);
   if (existing && existing.state !== 'loading') return { run, actions: [] };
   const actions = await ensureSmsActions(rt, run);
-  const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now() }, run);
+  const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, run);
   rt.log.info({ campaign: c.name, run: run.name, results: run.resultsPath, rows: load.rows }, 'scheduled run loaded');
   return { run, load, actions };
 }

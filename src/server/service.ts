@@ -6,6 +6,7 @@ import { writeResults } from '../results/export.js';
 import type { Runtime } from '../runtime.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ServerMetrics } from './metrics.js';
+import { createDialGate } from '../safety/gate.js';
 
 export interface ServeOptions extends ServerOptions {
   port: number;
@@ -38,7 +39,7 @@ export async function startServer(rt: Runtime, o: ServeOptions): Promise<Running
       metrics.observe(info);
     };
     const onCampaignFinished = (id: string) => void writeFinished(rt, id);
-    workers = new WorkerService(rt, { scanMs: o.workerScanMs, onCampaignFinished });
+    workers = new WorkerService(rt, { scanMs: o.workerScanMs, onCampaignFinished, gate: createDialGate(rt) });
     poller = new Poller({ store: rt.store, api, log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: o.pollerTickMs, onCampaignFinished });
   }
   const app = await buildServer(rt, { ...o, metrics });

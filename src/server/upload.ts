@@ -5,6 +5,7 @@ import { loadCampaign, type LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
 import { serverKeys } from './keys.js';
+import { createLoadScreen } from '../safety/gate.js';
 
 export interface UploadOptions {
   /** Name used in error messages ("contacts.csv: line 7: ..."). */
@@ -50,7 +51,7 @@ export async function uploadContacts(rt: Runtime, id: string, input: Readable, o
     const queue = queues.get(id);
     await queue.pause();
     try {
-      const sum = await loadCampaign({ store, queues, log, now: () => rt.clock.now() }, c, input);
+      const sum = await loadCampaign({ store, queues, log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
       if ((await store.getCampaign(id))?.state !== 'paused') await queue.resume();
       return sum;
     } catch (e) {
