@@ -51,8 +51,6 @@ const MAX_SLOT_WAIT_MS = 2000;
  * as the API counts it; the mean rate stays at 98% of the limit.
  */
 const RATE_MARGIN = 1.02;
-/** First look at a freshly placed call; later ones follow the campaign's poll interval. */
-const FIRST_POLL_MS = 1000;
 /** First lookup of an ambiguous dial. */
 const FIRST_RECONCILE_MS = 1000;
 
@@ -199,7 +197,8 @@ export class CampaignWorker {
     const now = Date.now();
     await store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 });
     await store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null });
-    await store.schedulePoll(id, row, now + (res.id ? FIRST_POLL_MS : FIRST_RECONCILE_MS));
+    // No call ends the moment it is placed: the first look waits a whole poll interval.
+    await store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS));
     await store.recordDial(id, now, row);
     await audit({ call_id: res.id, result: 'placed' });
     this.log.info({ row, attempt, callId: res.id }, 'call placed');
