@@ -27,10 +27,27 @@ import { safetyCommands } from './safety.js';
 import { createDialGate, createLoadScreen } from '../safety/gate.js';
 
 const env = readEnv();
+/** How long `worker` and `poller` wait for Redis at start before giving up. */
+const LONG_RUNNING_REDIS_WAIT_MS = 5 * 60_000;
 
-/** Opens the runtime for one command and always closes it. */
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, overrides: Partial<Env> = {}): Promise<T> {
-  const rt = await openRuntime({ ...env, ...overrides });
+/**
+ * Opens the runtime for one command and always closes it. Long-running
+ * commands pass `waitForRedisMs`: started while Redis is down (a restart, a
+ * container coming up first), they wait for it instead of exiting.
+ */
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, overrides: Partial<Env> = {}, waitForRedisMs = 0): Promise<T> {
+  const deadline = Date.now() + waitForRedisMs;
+  let rt: Runtime;
+  for (;;) {
+    try {
+      rt = await openRuntime({ ...env, ...overrides });
+      break;
+    } catch (e) {
+      if (!(e instanceof DialerError && e.code === 'REDIS_UNAVAILABLE') || Date.now() > deadline) throw e;
+      process.stderr.write(`waiting for Redis: ${e.message}\n`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
   try {
     return await fn(rt);
   } finally {
@@ -101,7 +118,7 @@ program
       await untilSignal(rt, async (force) => {
         await Promise.all([svc.close(force), schedules?.close(force), retention.close()]);
       });
-    });
+    }, {}, LONG_RUNNING_REDIS_WAIT_MS);
   });
 
 program
@@ -114,7 +131,7 @@ program
       poller.start();
       rt.log.info('poller started');
       await untilSignal(rt, () => poller.close());
-    });
+    }, {}, LONG_RUNNING_REDIS_WAIT_MS);
   });
 
 program
