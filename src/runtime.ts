@@ -4,7 +4,7 @@ import type { Env } from './config/env.js';
 import { DialQueues } from './dialer/jobs.js';
 import { DialerError, coerceError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { connectRedis, type RedisClient } from './store/redis.js';
+import { connectRedis, keyNodes, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
 import { once } from './util.js';
 
@@ -37,8 +37,10 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     ]);
   } catch (e) {
     redis.disconnect();
-    const where = env.redisClusterNodes?.length ? `Redis Cluster ${env.redisClusterNodes.join(',')}` : `Redis at ${safeRedisUrl(env.redisUrl)}`;
-    throw new DialerError('REDIS_UNAVAILABLE', `cannot reach ${where} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
+    if (env.redisClusterNodes?.length) {
+      throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis Cluster ${env.redisClusterNodes.join(',')} (${coerceError(e).message}); check REDIS_CLUSTER_NODES (host:port of one or more cluster nodes, comma-separated) and that the cluster reports cluster_state:ok`);
+    }
+    throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeRedisUrl(env.redisUrl)} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
   }
   const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
   const store = new Store(redis, prefix);
@@ -71,13 +73,18 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
 /** Warns when Redis could lose or evict the ledger (issue: durability). */
 export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
   const warnings: string[] = [];
-  try {
-    const [, policy] = (await rt.redis.config('GET', 'maxmemory-policy')) as [string, string];
-    const [, aof] = (await rt.redis.config('GET', 'appendonly')) as [string, string];
-    if (policy !== 'noeviction') warnings.push(`Redis maxmemory-policy is "${policy}": it may evict queued contacts and the dial ledger; set it to noeviction`);
-    if (aof !== 'yes') warnings.push('Redis runs without AOF (appendonly no): a Redis crash can forget dials and re-dial people; set appendonly yes');
-  } catch {
-    warnings.push('could not read Redis configuration (CONFIG GET refused); make sure it runs with appendonly yes and maxmemory-policy noeviction');
+  // A Cluster client would ask one node at random: ask every master, since our slot may sit on (or fail over to) any of them.
+  const nodes = keyNodes(rt.redis);
+  for (const node of nodes) {
+    const which = nodes.length > 1 ? `Redis node ${node.options.host}:${node.options.port}` : 'Redis';
+    try {
+      const [, policy] = (await node.config('GET', 'maxmemory-policy')) as [string, string];
+      const [, aof] = (await node.config('GET', 'appendonly')) as [string, string];
+      if (policy !== 'noeviction') warnings.push(`${which} maxmemory-policy is "${policy}": it may evict queued contacts and the dial ledger; set it to noeviction`);
+      if (aof !== 'yes') warnings.push(`${which} runs without AOF (appendonly no): a Redis crash can forget dials and re-dial people; set appendonly yes`);
+    } catch {
+      warnings.push(`could not read ${which} configuration (CONFIG GET refused); make sure it runs with appendonly yes and maxmemory-policy noeviction`);
+    }
   }
   for (const w of warnings) rt.log.warn(w);
   return warnings;

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync';
 import type { Env } from '../config/env.js';
 import { openRuntime } from '../runtime.js';
 import { startSimulator } from '../simulator/index.js';
+import { scanKeys, type RedisClient } from '../store/redis.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { formatSummary, runCampaign } from './run.js';
 
@@ -17,7 +18,8 @@ const EXAMPLE = 'campaigns/example.yaml';
 export async function runDemo(env: Env): Promise<void> {
   let local: LocalRedis | undefined;
   let redisUrl = env.redisUrl;
-  if (!(await redisAnswers(redisUrl))) {
+  // With REDIS_CLUSTER_NODES the demo runs on that cluster; REDIS_URL is not used.
+  if (!env.redisClusterNodes?.length && !(await redisAnswers(redisUrl))) {
     local = await startLocalRedis();
     redisUrl = local.url;
     process.stdout.write(`no Redis at ${env.redisUrl}; started a private redis-server on port ${local.port}\n`);
@@ -32,7 +34,8 @@ export async function runDemo(env: Env): Promise<void> {
     await sim.flushLog();
     process.stdout.write(await checkDialedOnce(r.results.file, sim.requests) + '\n');
   } finally {
-    await deleteByPrefix(rt.redis, prefix).catch(() => undefined);
+    // The store's prefix: in a Cluster it is the `{hash tag}` form of `prefix`.
+    await deleteByPrefix(rt.redis, rt.store.keys.prefix).catch(() => undefined);
     await rt.close();
     await sim.close();
     await local?.stop();
@@ -52,11 +55,6 @@ async function checkDialedOnce(resultsFile: string, requests: { method: string; 
   return `simulator log: ${[...posts.values()].reduce((a, b) => a + b, 0)} POST /calls to ${posts.size} distinct numbers, ${twice} numbers dialed more than once; results file: ${lines} rows`;
 }
 
-async function deleteByPrefix(redis: import('../store/redis.js').RedisClient, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+async function deleteByPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for await (const keys of scanKeys(redis, `${prefix}:*`)) await redis.unlink(...keys);
 }

@@ -21,3 +21,24 @@ export function connectRedis(env: Pick<Env, 'redisUrl' | 'redisClusterNodes'>, o
   }
   return new Redis(env.redisUrl, common);
 }
+
+/** The nodes that hold keys: every master of a Cluster, or the one server. */
+export function keyNodes(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/**
+ * Every key matching a SCAN `pattern`, in batches. A Cluster client would
+ * send SCAN to one node at random, so there each master is scanned in turn
+ * (with our `{prefix}` hash tag all our keys sit on one of them).
+ */
+export async function* scanKeys(redis: RedisClient, pattern: string, count = 1000): AsyncGenerator<string[]> {
+  for (const node of keyNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next;
+      if (keys.length) yield keys;
+    } while (cursor !== '0');
+  }
+}

@@ -16,7 +16,7 @@ import { loadCampaign, type LoadSummary } from '../../src/loader/load.js';
 import { createLogger } from '../../src/log.js';
 import { Poller } from '../../src/poller/poller.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import type { RedisClient } from '../../src/store/redis.js';
+import { scanKeys, type RedisClient } from '../../src/store/redis.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { createDialGate, createLoadScreen } from '../../src/safety/gate.js';
 
@@ -58,27 +58,20 @@ export async function withRuntime<T>(prefix: string, sim: Simulator | undefined,
   }
 }
 
-/** Deletes every key under `prefix` (ours and BullMQ's); returns how many were deleted. */
+/**
+ * Deletes every key under `prefix` (ours and BullMQ's); returns how many were deleted.
+ * On a Cluster pass the store's prefix (`{hash tag}`), so each batch is one slot.
+ */
 export async function deletePrefix(redis: RedisClient, prefix: string): Promise<number> {
   let n = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) n += await redis.del(...keys);
-  } while (cursor !== '0');
+  for await (const keys of scanKeys(redis, `${prefix}:*`)) n += await redis.del(...keys);
   return n;
 }
 
 /** Every key matching a SCAN `pattern` (for "nothing was left behind" checks). */
 export async function keysUnder(redis: RedisClient, pattern: string): Promise<string[]> {
   const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as Redis).scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
+  for await (const keys of scanKeys(redis, pattern)) out.push(...keys);
   return out.sort();
 }
 
