@@ -43,7 +43,11 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeRedisUrl(env.redisUrl)} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
   }
   const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
-  const store = new Store(redis, prefix);
+  // Our own commands go on a connection of their own that pipelines automatically;
+  // BullMQ keeps the plain one (its blocking commands must not share a pipeline).
+  const storeRedis = connectRedis(env, { autoPipelining: true });
+  storeRedis.on('error', () => undefined);
+  const store = new Store(storeRedis, prefix);
   const queues = new DialQueues(redis, store.keys);
   let client: CalleaseClient | undefined;
   return {
@@ -65,7 +69,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     },
     close: once(async () => {
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([redis, storeRedis].map((r) => r.quit().catch(() => r.disconnect())));
     }),
   };
 }

@@ -5,19 +5,18 @@ export type RedisClient = Redis | Cluster;
 
 /**
  * Opens a Redis connection (or a Cluster client when REDIS_CLUSTER_NODES is
- * set). `maxRetriesPerRequest: null` is what BullMQ workers need; short-lived
- * CLI commands pass `failFast` so an absent Redis is reported, not retried.
+ * set), with `maxRetriesPerRequest: null` as BullMQ workers need.
+ * `autoPipelining` sends the commands issued in one tick as one pipeline: the
+ * store's connection uses it, so many concurrent dials share round trips.
  */
-export function connectRedis(env: Pick<Env, 'redisUrl' | 'redisClusterNodes'>, opts: { failFast?: boolean } = {}): RedisClient {
-  const common: RedisOptions = opts.failFast
-    ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: (n) => (n > 2 ? null : 200) }
-    : { maxRetriesPerRequest: null };
+export function connectRedis(env: Pick<Env, 'redisUrl' | 'redisClusterNodes'>, opts: { autoPipelining?: boolean } = {}): RedisClient {
+  const common: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: opts.autoPipelining ?? false };
   if (env.redisClusterNodes?.length) {
     const nodes = env.redisClusterNodes.map((hp) => {
       const [host, port] = hp.split(':');
       return { host: host || '127.0.0.1', port: Number(port) || 6379 };
     });
-    return new Cluster(nodes, { redisOptions: common, enableOfflineQueue: true });
+    return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null }, enableOfflineQueue: true, enableAutoPipelining: opts.autoPipelining ?? false });
   }
   return new Redis(env.redisUrl, common);
 }

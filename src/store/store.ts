@@ -84,6 +84,10 @@ export class Store {
     };
   }
 
+  async campaignState(id: string): Promise<CampaignState | undefined> {
+    return ((await this.redis.hget(this.keys.campaign(id), 'state')) ?? undefined) as CampaignState | undefined;
+  }
+
   async setCampaignState(id: string, state: CampaignState): Promise<void> {
     await this.redis.hset(this.keys.campaign(id), 'state', state);
   }
