@@ -1,0 +1,43 @@
+/**
+ * Bench child: the raw stack's dial path — a BullMQ worker whose processor is
+ * one got.post to POST /calls, nothing else (no ledger, no rows, no gate, no
+ * rate limiter unless `limit` is given, in which case BullMQ's own
+ * fixed-window limiter is used). Jobs are added (untimed) unless `noadd`.
+ * argv: redisUrl simUrl csv concurrency queue [limit] [noadd]
+ */
+import { Queue, Worker } from 'bullmq';
+import { parse } from 'csv-parse/sync';
+import got from 'got';
+import { Redis } from 'ioredis';
+import { parsePhoneNumber } from 'libphonenumber-js/max';
+import { readFile } from 'node:fs/promises';
+import { heard, selfPeakRss, tell } from '../lib/proc.js';
+
+const [redisUrl, simUrl, csv, concurrency, name, limit, noadd] = process.argv.slice(2) as [string, string, string, string, string, string?, string?];
+const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+if (noadd !== 'noadd') {
+  const queue = new Queue(name, { connection, prefix: 'raw' });
+  // Setup, untimed: the raw worker gets numbers already in E.164.
+  const recs = parse(await readFile(csv), { columns: true }) as { name: string; phone: string; city: string }[];
+  const jobs = recs.map((r) => ({ name: 'dial', data: { name: r.name, phone: parsePhoneNumber(r.phone, 'AU').number, city: r.city } }));
+  for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+  await queue.close();
+  await tell({ type: 'loaded', jobs: jobs.length });
+}
+await heard('go');
+const worker = new Worker(
+  name,
+  async (job) =>
+    got
+      .post(`${simUrl}/calls`, {
+        json: { assistant_id: `A-${name}`, name: job.data.name, phoneNumber: job.data.phone, customVariables: [{ key: 'city', value: job.data.city }] },
+        headers: { authorization: 'Bearer sim-key' },
+      })
+      .json(),
+  { connection, prefix: 'raw', concurrency: Number(concurrency), limiter: limit ? { max: Number(limit), duration: 1000 } : undefined },
+);
+await tell({ type: 'started' });
+await heard('stop');
+await worker.close();
+await connection.quit();
+await tell({ type: 'done', peakRss: selfPeakRss() });

@@ -1,0 +1,85 @@
+/**
+ * Bench 2 — dial path, no rate limit. N contacts (20,000 at scale 1) through
+ * our WorkerService (campaign rate 100000/s, concurrency 50, the production
+ * gate) vs. a raw BullMQ worker doing got.post, same concurrency. Each variant
+ * in its own process with its own Redis and its own simulator process; the
+ * rate is taken from the simulator's log: 201s between the first and last POST.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { scaled, type BenchOptions } from './lib/args.js';
+import { contactsFile } from './lib/contacts.js';
+import { meanRate, postTimes } from './lib/measure.js';
+import { spawnTs } from './lib/proc.js';
+import { redisWork, withRedis } from './lib/redis.js';
+import { startSimProcess, until } from './lib/sim.js';
+import type { Row } from './lib/table.js';
+
+const CONCURRENCY = 50;
+const MB = 1024 * 1024;
+
+interface Result {
+  posted: number;
+  rate: number;
+  peakRss: number;
+  /** Redis commands and Redis CPU ms per contact, and the commands most run. */
+  cmds: number;
+  cpuMs: number;
+  top: string;
+}
+
+async function variant(n: number, child: string, args: (redis: string, sim: string) => string[], profile?: string): Promise<Result> {
+  return withRedis(async (redis) => {
+    const sim = await startSimProcess({ callDurationMs: { min: 60_000, max: 60_000 } });
+    const p = spawnTs(child, args(redis.url, sim.url), { profile });
+    try {
+      await p.message('loaded');
+      p.send({ type: 'go' });
+      const ok = await until(async () => (await sim.count()).posts >= n, Math.max(120_000, n * 20), 250);
+      p.send({ type: 'stop' });
+      const done = await p.message<{ peakRss: number }>('done', 60_000);
+      const times = postTimes((await sim.dump()).requests);
+      if (!ok) throw new Error(`${child}: only ${times.length} of ${n} contacts were POSTed in time`);
+      // Includes the untimed load (ours) or addBulk (raw): a few commands per contact.
+      const w = await redisWork(redis.url);
+      const top = [...w.calls].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', ');
+      return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top };
+    } finally {
+      await p.end();
+      await sim.close();
+    }
+  });
+}
+
+export async function dialBench(o: BenchOptions): Promise<Row[]> {
+  const n = scaled(20_000, o.scale, 100);
+  const csv = await contactsFile('clean', n);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-dial-'));
+  try {
+    const raw = await variant(n, 'bench/children/dial-raw.ts', (r, s) => [r, s, csv, String(CONCURRENCY), 'dial']);
+    const ours = await variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY)], o.profile ? 'dial-ours' : undefined);
+    // Quick runs skip the diagnostic variant (one process less in the smoke test).
+    const bare = o.scale < 0.05 ? null : await variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY), 'nogate']);
+    return [
+      {
+        bench: '2 dial', metric: `${n.toLocaleString('en')} contacts, concurrency ${CONCURRENCY}`, unit: 'calls/s', ours: ours.rate, raw: raw.rate,
+        target: 'ratio ≥ 0.7', met: ours.rate / raw.rate >= 0.7,
+        note: 'ours = WorkerService with the production dial gate (consent, erasure, suppression, window, frequency cap); rate between the first and last 201 in the simulator log',
+      },
+      ...(bare
+        ? [{
+            bench: '2 dial', metric: 'same, without the dial gate', unit: 'calls/s', ours: bare.rate, raw: raw.rate, target: '(diagnostic)', met: null,
+            note: 'what the safety gate costs: same worker, `gate` left out',
+          }]
+        : []),
+      { bench: '2 dial', metric: 'worker peak RSS', unit: 'MB', ours: ours.peakRss / MB, raw: raw.peakRss / MB, target: '', met: null },
+      {
+        bench: '2 dial', metric: 'Redis commands per contact', unit: '', ours: ours.cmds, raw: raw.cmds, target: '(diagnostic)', met: null,
+        note: `load/add included; Redis CPU per contact ours ${ours.cpuMs.toFixed(2)} ms, raw ${raw.cpuMs.toFixed(2)} ms; most run per contact — ours: ${ours.top}; raw: ${raw.top}`,
+      },
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

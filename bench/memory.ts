@@ -1,0 +1,121 @@
+/**
+ * Bench 4 — Redis memory per contact. On a private redis-server: INFO
+ * used_memory before and after loading N contacts (100,000 at scale 1) with our
+ * loader, then again once the campaign is done (workers + poller in this
+ * process, calls of 0.2–0.8 s on the simulator); where the bytes are, by key
+ * family (MEMORY USAGE). Baseline: raw addBulk of the same N jobs with minimal
+ * data ({phone}), then a no-op BullMQ worker with default options (completed
+ * jobs kept) run to the end.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import { parse } from 'csv-parse/sync';
+import { Redis } from 'ioredis';
+import { parsePhoneNumber } from 'libphonenumber-js/max';
+import { WorkerService } from '../src/dialer/service.js';
+import { loadCampaign } from '../src/loader/load.js';
+import { Poller } from '../src/poller/poller.js';
+import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
+import { scaled, type BenchOptions } from './lib/args.js';
+import { contactsFile } from './lib/contacts.js';
+import { benchCampaign, benchRuntime } from './lib/dialer.js';
+import { usedMemory, withRedis } from './lib/redis.js';
+import { startSimProcess, until } from './lib/sim.js';
+import type { Row } from './lib/table.js';
+
+/** Bytes by key family: the prefix and campaign id replaced by placeholders, ids and numbers by *. */
+async function breakdown(redis: Redis): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    const sizes = await Promise.all(keys.map((k) => redis.memory('USAGE', k, 'SAMPLES', '0') as Promise<number | null>));
+    keys.forEach((k, i) => {
+      const family = k.replace(/^bench:/, '').replace(/:c:[a-z0-9-]+/, ':c:<id>').replace(/^dial-[a-z0-9-]+:/, 'bull:').replace(/:[^:]*\d[^:]*$/, ':*').replace(/^freq:.*/, 'freq:*');
+      out.set(family, (out.get(family) ?? 0) + (sizes[i] ?? 0));
+    });
+  } while (cursor !== '0');
+  return out;
+}
+
+function top(m: Map<string, number>, n: number, per: number): string {
+  return [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k} ${Math.round(v / per)} B`).join(', ');
+}
+
+async function ours(csv: string, dir: string): Promise<{ queued: number; done: number; n: number; at: { queued: string; done: string } }> {
+  return withRedis(async (redis) => {
+    const sim = await startSimProcess({ callDurationMs: { min: 200, max: 800 } });
+    const rt = await benchRuntime(redis.url, 'bench', sim.url);
+    const r = new Redis(redis.url);
+    try {
+      const c = benchCampaign('mem', csv, dir, { rate: { calls: 100_000, per_seconds: 1 }, concurrency: 50, poll: { interval_seconds: 1 } });
+      await r.ping();
+      const before = await usedMemory(r);
+      const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
+      const queued = await usedMemory(r);
+      const atQueued = top(await breakdown(r), 6, sum.jobs);
+      const workers = new WorkerService(rt, { campaigns: [c.name], scanMs: 200, gate: createDialGate(rt) });
+      const poller = new Poller({ store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: 100 });
+      workers.start();
+      poller.start();
+      const finished = await until(async () => (await rt.store.getCampaign(c.name))?.state === 'done', Math.max(300_000, sum.jobs * 10), 500);
+      await Promise.all([workers.close(), poller.close()]);
+      if (!finished) throw new Error('memory bench: the campaign did not finish in time');
+      const done = await usedMemory(r);
+      return { queued: (queued - before) / sum.jobs, done: (done - before) / sum.jobs, n: sum.jobs, at: { queued: atQueued, done: top(await breakdown(r), 8, sum.jobs) } };
+    } finally {
+      r.disconnect();
+      await rt.close();
+      await sim.close();
+    }
+  });
+}
+
+async function raw(csv: string): Promise<{ queued: number; done: number }> {
+  return withRedis(async (redis) => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    try {
+      const recs = parse(await readFile(csv), { columns: true }) as { phone: string }[];
+      const jobs = recs.map((rec) => ({ name: 'dial', data: { phone: parsePhoneNumber(rec.phone, 'AU').number } }));
+      const queue = new Queue('raw', { connection, prefix: 'raw' });
+      await queue.waitUntilReady();
+      const before = await usedMemory(connection);
+      for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+      const queued = await usedMemory(connection);
+      const worker = new Worker('raw', async () => 'ok', { connection, prefix: 'raw', concurrency: 50 });
+      const finished = await until(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= jobs.length, 600_000, 500);
+      await worker.close();
+      await queue.close();
+      if (!finished) throw new Error('memory bench: the raw worker did not finish in time');
+      const done = await usedMemory(connection);
+      return { queued: (queued - before) / jobs.length, done: (done - before) / jobs.length };
+    } finally {
+      await connection.quit();
+    }
+  });
+}
+
+export async function memoryBench(o: BenchOptions): Promise<Row[]> {
+  const n = scaled(100_000, o.scale, 200);
+  const csv = await contactsFile('clean', n);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-mem-'));
+  try {
+    const r = await raw(csv);
+    const w = await ours(csv, dir);
+    return [
+      {
+        bench: '4 redis memory', metric: `per queued contact (${w.n.toLocaleString('en')})`, unit: 'B', ours: w.queued, raw: r.queued, target: '≤ 1536 B', met: w.queued <= 1536,
+        note: `ours per contact by key family: ${w.at.queued}`,
+      },
+      {
+        bench: '4 redis memory', metric: 'per contact after completion', unit: 'B', ours: w.done, raw: r.done, target: '(trimmed, compact)', met: null,
+        note: `ours: ${w.at.done}; raw keeps every completed job (BullMQ defaults)`,
+      },
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
