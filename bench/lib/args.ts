@@ -4,6 +4,8 @@
  *   --only <a,b> / BENCH_ONLY   run only these benches (loader, dial, rate, memory, poller, drain)
  *   --no-record / BENCH_RECORD=0  don't append to bench/RESULTS.md
  *   --profile / BENCH_PROFILE=1   run our side of each bench with `node --cpu-prof` (profiles in bench/profiles/)
+ *   --repeat <n> / BENCH_REPEAT   runs of each variant of the throughput benches, raw and ours alternating
+ *                                 (medians reported; default 3 for dial, 1 for the long loader bench)
  *   --parallel / BENCH_PARALLEL=1 run the benches at the same time (the smoke test: figures then mean little)
  *   --no-build / BENCH_BUILD=0    run the measured processes from source through tsx instead of a tsc build
  *                                 (quicker to start; RSS then includes tsx's loader thread and its copy in the phone worker)
@@ -18,6 +20,8 @@ export interface BenchOptions {
   profile: boolean;
   build: boolean;
   parallel: boolean;
+  /** Undefined: each bench's own default. */
+  repeat?: number;
 }
 
 function flag(argv: string[], name: string): string | undefined {
@@ -30,6 +34,9 @@ function flag(argv: string[], name: string): string | undefined {
 export function readOptions(argv = process.argv.slice(2), env = process.env): BenchOptions {
   const scale = Number(flag(argv, '--scale') ?? env.BENCH_SCALE ?? 1);
   if (!Number.isFinite(scale) || scale <= 0) throw new Error(`--scale must be a positive number, got ${flag(argv, '--scale') ?? env.BENCH_SCALE}`);
+  const repeatRaw = flag(argv, '--repeat') ?? env.BENCH_REPEAT;
+  const repeat = repeatRaw === undefined ? undefined : Number(repeatRaw);
+  if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat must be a whole number ≥ 1, got ${repeatRaw}`);
   const onlyRaw = flag(argv, '--only') ?? env.BENCH_ONLY;
   const only = onlyRaw ? onlyRaw.split(',').map((s) => s.trim()).filter(Boolean) : [...BENCHES];
   for (const b of only) if (!(BENCHES as readonly string[]).includes(b)) throw new Error(`unknown bench "${b}" (expected ${BENCHES.join(', ')})`);
@@ -40,6 +47,7 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Be
     profile: argv.includes('--profile') || env.BENCH_PROFILE === '1',
     build: !argv.includes('--no-build') && env.BENCH_BUILD !== '0',
     parallel: argv.includes('--parallel') || env.BENCH_PARALLEL === '1',
+    repeat,
   };
 }
 

@@ -46,3 +46,7 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+export function median(xs: number[]): number {
+  return percentile(xs, 50);
+}
