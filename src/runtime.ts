@@ -43,9 +43,9 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeRedisUrl(env.redisUrl)} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
   }
   const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
-  // Our own commands go on a connection of their own that pipelines automatically;
-  // BullMQ keeps the plain one (its blocking commands must not share a pipeline).
-  const storeRedis = connectRedis(env, { autoPipelining: true });
+  // Our own commands go on a connection of their own, apart from BullMQ's.
+  // (ioredis auto-pipelining was tried here: it broke MULTI results in the upload path.)
+  const storeRedis = connectRedis(env);
   storeRedis.on('error', () => undefined);
   const store = new Store(storeRedis, prefix);
   const queues = new DialQueues(redis, store.keys);

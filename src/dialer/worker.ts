@@ -95,7 +95,7 @@ export class CampaignWorker {
     const c = this.campaign;
     const id = c.name;
     const row = job.data.row;
-    // One round trip for both (the store's connection pipelines what is issued together).
+    // Both in flight at once: one round trip of waiting.
     const [rec, state] = await Promise.all([store.getRow(id, row), store.campaignState(id)]);
     if (!rec || rec.outcome) return 'final';
     if (state === 'canceled') {
@@ -197,7 +197,7 @@ export class CampaignWorker {
     // retry policy, which would mark the contact `failed` and dial it again:
     // the job fails, the ledger stays `sending` and reconciliation finds the call.
     const now = Date.now();
-    // Issued together, these go to Redis as one pipeline and run in this order.
+    // Issued together, these are in flight at once and Redis runs them in this order.
     await Promise.all([
       store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 }),
       store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null }),
