@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { writePrivateFile } from '../results/private-file.js';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../store/store.js';
@@ -85,27 +85,13 @@ export async function writeAudit(store: Store, id: string, file: string, format:
     }
     return { records, file };
   }
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    let buf = [header];
+  async function* lines(): AsyncGenerator<string> {
+    yield header;
     for await (const r of auditRecords(store, id)) {
-      buf.push(line(r));
       records++;
-      if (buf.length >= CHUNK) {
-        await fh.write(buf.join(''));
-        buf = [];
-      }
+      yield line(r);
     }
-    await fh.write(buf.join(''));
-    await fh.sync();
-    await fh.close();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
   }
-  await rename(tmp, file);
+  await writePrivateFile(file, lines(), CHUNK);
   return { records, file };
 }

@@ -1,7 +1,6 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../store/store.js';
+import { writePrivateFile } from './private-file.js';
 import { RESULT_COLUMNS, type RowRecord } from './row.js';
 
 export type ResultsFormat = 'csv' | 'jsonl';
@@ -38,29 +37,15 @@ export async function* campaignRows(store: Store, id: string): AsyncGenerator<Ro
  * the previous file whole. Mode 0600: it holds personal data.
  */
 export async function writeResults(store: Store, id: string, file: string, format: ResultsFormat = 'csv'): Promise<{ rows: number; file: string }> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fh = await open(tmp, 'w', 0o600);
   let rows = 0;
-  try {
-    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS as unknown as string[]])] : [];
+  async function* lines(): AsyncGenerator<string> {
+    if (format === 'csv') yield stringify([RESULT_COLUMNS as unknown as string[]]);
     for await (const rec of campaignRows(store, id)) {
       const r = resultRow(rec);
-      buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');
       rows++;
-      if (buf.length >= CHUNK) {
-        await fh.write(buf.join(''));
-        buf = [];
-      }
+      yield format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n';
     }
-    await fh.write(buf.join(''));
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
   }
-  await fh.close();
-  await rename(tmp, file);
+  await writePrivateFile(file, lines(), CHUNK);
   return { rows, file };
 }
