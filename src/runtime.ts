@@ -47,7 +47,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   // (ioredis auto-pipelining was tried here: it broke MULTI results in the upload path.)
   const storeRedis = connectRedis(env);
   storeRedis.on('error', () => undefined);
-  const store = new Store(storeRedis, prefix);
+  const store = new Store(storeRedis, prefix, env.rowLeaseMs);
   const queues = new DialQueues(redis, store.keys);
   let client: CalleaseClient | undefined;
   return {

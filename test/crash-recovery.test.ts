@@ -100,7 +100,7 @@ describe('crash and failure recovery', () => {
     await rt.queues.get(c.name).remove(`${c.name}-1`);
     const entry = { s: 'pending', r: 1, a: 1, t: Date.now() - 5000, sent: Date.now() - 5000, e: 'not found after ambiguous dial: API_SERVER_ERROR' };
     await rt.redis.hset(rt.store.keys.ledger(c.name), PHONE, JSON.stringify(entry));
-    await rt.store.updateRow(c.name, 1, { attempts: 1, status: 'ambiguous' });
+    await rt.store.moveRow(c.name, 1, { to: 'ambiguous', patch: { attempts: 1, status: 'ambiguous', job: null } });
     await rt.store.schedulePoll(c.name, 1, Date.now());
     await dialUntilFinal(rt, c.name, 10_000);
     expect(await rt.store.getRow(c.name, 1)).toMatchObject({ outcome: 'completed', attempts: 2 });

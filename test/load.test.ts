@@ -60,7 +60,7 @@ describe('loadCampaign on Redis', () => {
 
     const r = await rows('mixed');
     expect([...r.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(r.get(1)).toEqual({ row: 1, name: 'Ann', phone: '+61412000001', vars: { name: 'Ann', plan: 'gold' } });
+    expect(r.get(1)).toEqual({ row: 1, name: 'Ann', phone: '+61412000001', vars: { name: 'Ann', plan: 'gold' }, state: 'queued', job: 'mixed-1' });
     expect(r.get(3)).toMatchObject({ row: 3, name: 'Cat', phone: '+12122010001' });
     expect(r.get(6)).toMatchObject({ row: 6, name: 'Fay', phone: '+61412000006' });
     for (const n of [1, 3, 6]) expect(r.get(n)!.outcome).toBeUndefined();

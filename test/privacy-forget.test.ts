@@ -115,7 +115,7 @@ describe('dialer forget', () => {
     const d = await camp('fd', 'name,phone\nAnnabel Again,+61 (0)412 000 301\nCarl New,+61412000303\n');
     const loadD = await dialToEnd(rt, d);
     expect(loadD).toMatchObject({ screened: 1, jobs: 1 });
-    expect(await rt.store.getRow('fd', 1)).toEqual({ row: 1, name: '', phone: '', outcome: 'suppressed', error: 'number erased on request' });
+    expect(await rt.store.getRow('fd', 1)).toEqual({ row: 1, name: '', phone: '', outcome: 'suppressed', error: 'number erased on request', state: 'final' });
     expect(postsByNumber(sim).get(TARGET) ?? 0).toBe(before);
     expect(postsByNumber(sim).get('+61412000303')).toBe(1);
     expect(await searchRedis(redis, prefix, [DIGITS, 'Annabel'])).toEqual([]);
@@ -149,15 +149,15 @@ describe('dialer forget', () => {
     const { rt } = t;
     const f = await campaignIn(path.join(dir, 'ff'), { name: 'ff', assistant_id: 'CE_1' }, 'name,phone,plan\nIn Flight,+61412000501,gold\n');
     await loadWithScreen(rt, f);
-    expect((await rt.store.ledgerBegin('ff', '+61412000501', Date.now())).ok).toBe(true); // a worker is sending right now
+    expect((await rt.store.ledgerBegin('ff', '+61412000501', Date.now(), 'test-token', 60_000)).ok).toBe(true); // a worker is sending right now
     const r = await forgetNumber({ store: rt.store, log: rt.log, hashKey: KEY }, '+61412000501');
     expect(r.campaigns).toMatchObject([{ campaign: 'ff', rows: 0, deferred: 1, ledger: 0 }]);
-    expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '+61412000501' });
+    expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '+61412000501', state: 'sending', job: 'ff-1' });
     expect(await rt.store.ledgerGet('ff', '+61412000501')).toMatchObject({ s: 'sending' });
     expect(await completePendingErasures({ store: rt.store, log: rt.log })).toBe(0); // still in flight
     await rt.store.updateRow('ff', 1, { call_id: 'call-9', summary: 'talked about gold' }, 'completed'); // the poller finishes it
     expect(await completePendingErasures({ store: rt.store, log: rt.log })).toBe(1);
-    expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '', outcome: 'completed', call_id: 'call-9' });
+    expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '', outcome: 'completed', call_id: 'call-9', state: 'final', job: 'ff-1' });
     expect(await rt.store.ledgerGet('ff', '+61412000501')).toBeUndefined();
     expect(await rt.redis.scard(rt.store.keys.erasePending)).toBe(0);
   });

@@ -54,10 +54,10 @@ describe('retention purge', () => {
     const rd = await camp('rd', 4); // loaded long ago, never dialed: not finished
     await loadWithScreen(rt, rd);
     await redis.hset(rt.store.keys.campaign('rd'), 'created_at', ago(400));
-    const rf = await camp('rf', 5, { retention_days: 30 }); // canceled (no finished_at) long ago
+    const rf = await camp('rf', 5, { retention_days: 30 }); // canceled long ago
     await loadWithScreen(rt, rf);
-    await cancelCampaign(rt, 'rf');
-    await redis.hset(rt.store.keys.campaign('rf'), 'created_at', ago(40));
+    expect((await cancelCampaign(rt, 'rf')).state).toBe('canceled');
+    await redis.hset(rt.store.keys.campaign('rf'), 'created_at', ago(40), 'finished_at', ago(40));
 
     const rowsOf = async (id: string) => redis.hgetall(rt.store.keys.rows(id));
     const before = { ra: await rowsOf('ra'), rc: await rowsOf('rc'), rd: await rowsOf('rd') };

@@ -194,7 +194,7 @@ describe('POST /campaigns', () => {
     const second = await call('POST', '/campaigns/json-one/contacts', { body: csv(numbers(3, 61412000200)), type: 'text/csv' });
     expect(second.status).toBe(409);
     expect(second.json.error).toMatch(/already has 3 contacts/);
-    expect((await call('POST', '/campaigns/json-one/cancel')).json).toEqual({ campaign: 'json-one', state: 'canceled', canceled: 3 });
+    expect((await call('POST', '/campaigns/json-one/cancel')).json).toEqual({ campaign: 'json-one', state: 'canceled', canceled: 3, in_flight: 0 });
   });
 
   it('404 for control, status and results of an unknown campaign; 404 for an upload before the campaign exists', async () => {

@@ -82,12 +82,12 @@ describe('campaign SMS actions', () => {
       expect(ids2).toEqual([ids1[0]]);
       expect(sim.actions.size).toBe(2);
 
-      await rt.store.setCampaignState('sms-one', 'done');
+      await rt.store.redis.hset(rt.store.keys.campaign('sms-one'), 'state', 'done');
       expect(await detachSmsActions(rt, 'sms-one')).toEqual([ids1[1]]);
       expect(sim.actions.get(ids1[0]!)!.attached_to).toEqual(['CE_SMS']);
       expect(sim.actions.get(ids1[1]!)!.attached_to).toEqual([]);
 
-      await rt.store.setCampaignState('sms-two', 'done');
+      await rt.store.redis.hset(rt.store.keys.campaign('sms-two'), 'state', 'done');
       expect(await detachSmsActions(rt, 'sms-two')).toEqual([ids1[0]]);
       expect(sim.actions.get(ids1[0]!)!.attached_to).toEqual([]);
     });

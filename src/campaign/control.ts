@@ -1,6 +1,7 @@
 import { DialerError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import type { CampaignState } from '../store/store.js';
+import type { CampaignState } from './lifecycle.js';
+import { sleep } from '../util.js';
 
 type ControlRuntime = Pick<Runtime, 'store' | 'queues'>;
 
@@ -11,47 +12,68 @@ async function requireState(rt: ControlRuntime, id: string): Promise<CampaignSta
 }
 
 /**
- * Stops new dials of one campaign on every worker (BullMQ's queue pause is
- * global); calls in flight finish. The state is in Redis, so a worker started
- * later obeys it too.
+ * BullMQ's pause flag follows the campaign state, never the other way round:
+ * the state in Redis is the truth (every dial checks it atomically before its
+ * POST); a paused queue only saves workers from picking jobs they would give
+ * back. Called after every state change and by the reaper, so a flag left by
+ * a crash (or set from elsewhere) is put right.
+ */
+export async function syncQueue(rt: ControlRuntime, id: string, state?: CampaignState): Promise<void> {
+  const s = state ?? (await rt.store.campaignState(id));
+  if (!s) return;
+  const queue = rt.queues.get(id);
+  const paused = await queue.isPaused();
+  const want = s !== 'running';
+  if (want && !paused) await queue.pause();
+  else if (!want && paused) await queue.resume();
+}
+
+/**
+ * Stops new dials of one campaign on every worker; calls in flight finish.
+ * The state is in Redis, so a worker started later obeys it too.
  */
 export async function pauseCampaign(rt: ControlRuntime, id: string): Promise<CampaignState> {
-  const state = await requireState(rt, id);
-  if (state === 'done' || state === 'canceled') return state;
-  await rt.queues.get(id).pause();
-  await rt.store.setCampaignState(id, 'paused');
-  return 'paused';
+  await requireState(rt, id);
+  const r = await rt.store.moveCampaign(id, 'paused');
+  await syncQueue(rt, id, r.state);
+  return r.state!;
 }
 
 export async function resumeCampaign(rt: ControlRuntime, id: string): Promise<CampaignState> {
   const state = await requireState(rt, id);
   if (state !== 'paused') return state;
-  await rt.store.setCampaignState(id, 'running');
-  await rt.queues.get(id).resume();
-  return 'running';
+  const r = await rt.store.moveCampaign(id, 'running');
+  await syncQueue(rt, id, r.state);
+  return r.state!;
+}
+
+export interface CancelReport {
+  canceled: number;
+  /** Calls placed (or possibly placed) that go on to their real outcome. */
+  in_flight: number;
+  state: CampaignState;
 }
 
 /**
- * Removes the contacts not yet dialed: they end `canceled`. Contacts whose
- * call is already placed (or may be) are followed to their real outcome.
+ * Ends the contacts not yet dialed as `canceled`; contacts whose call is
+ * placed (or may be) are followed to their real outcome, and none of them is
+ * redialed. When this returns no POST of the campaign is under way: the
+ * state forbids new ones atomically, and the ones already started have been
+ * waited for (up to `waitMs`).
  */
-export async function cancelCampaign(rt: ControlRuntime, id: string): Promise<{ canceled: number }> {
+export async function cancelCampaign(rt: ControlRuntime, id: string, opts: { waitMs?: number } = {}): Promise<CancelReport> {
   const state = await requireState(rt, id);
-  if (state === 'done') return { canceled: 0 };
+  if (state === 'done') return { canceled: 0, in_flight: 0, state };
+  await rt.store.moveCampaign(id, 'canceling');
   const queue = rt.queues.get(id);
   await queue.pause();
-  await rt.store.setCampaignState(id, 'canceled');
-  // Rows are canceled first (atomically against the ledger), then their jobs go:
-  // a worker that already holds a job finds the row final and never sends.
+  // Rows first (atomically against the ledger), then their jobs: a worker that
+  // already holds a job finds its row final and never sends.
   let canceled = 0;
-  let cursor = '0';
-  do {
-    const [next, flat] = await rt.store.redis.hscan(rt.store.keys.rows(id), cursor, 'COUNT', 1000);
-    cursor = next;
-    const open: number[] = [];
-    for (let i = 0; i < flat.length; i += 2) if (!flat[i + 1]!.includes('"outcome"')) open.push(Number(flat[i]));
-    canceled += await rt.store.cancelRows(id, open);
-  } while (cursor !== '0');
+  for await (const rows of rt.store.openRowBatches(id)) canceled += await rt.store.cancelRows(id, rows);
   await queue.drain(true);
-  return { canceled };
+  const deadline = Date.now() + (opts.waitMs ?? 20_000);
+  while ((await rt.store.rowStates(id)).sending > 0 && Date.now() < deadline) await sleep(100);
+  const states = await rt.store.rowStates(id);
+  return { canceled, in_flight: states.sending + states.placed + states.ambiguous, state: (await rt.store.campaignState(id)) ?? 'canceling' };
 }

@@ -69,7 +69,7 @@ export async function listDeadLetters(rt: Pick<Runtime, 'store'>, id: string): P
  */
 export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reason?: string } = {}): Promise<RetryReport> {
   const info = await requireCampaign(rt, id);
-  if (info.state === 'canceled') throw new DialerError('USAGE', `campaign "${id}" was canceled; its dead letters can't be retried`);
+  if (info.state === 'canceled' || info.state === 'canceling') throw new DialerError('USAGE', `campaign "${id}" was canceled; its dead letters can't be retried`);
   const { store } = rt;
   const c = info.campaign;
   const queue = rt.queues.get(id);
@@ -95,11 +95,12 @@ export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reaso
       skip(`the number may have been called (ledger ${entry?.s ?? 'missing'})`);
       continue;
     }
-    if (!(await store.reopenRow(id, row, 'dead-letter'))) {
+    const job = dialJob(c, row, 'dlq1');
+    if (!(await store.reopenRow(id, row, 'dead-letter', job.opts.jobId!))) {
       skip('no longer a dead letter');
       continue;
     }
-    await store.updateRow(id, row, { dlq_retried: true, status: 'queued' });
+    await store.updateRow(id, row, { status: 'queued' });
     if (entry.s === 'failed' && !(await store.ledgerMove(id, rec.phone, ['failed'], { s: 'pending', t: Date.now() }))) {
       // The entry changed under us: it may be sending now. Put the row back as it was.
       const now = await store.ledgerGet(id, rec.phone);
@@ -109,7 +110,6 @@ export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reaso
         continue;
       }
     }
-    const job = dialJob(c, row, 'dlq1');
     await queue.add(job.name, job.data, job.opts);
     await store.appendAudit(id, { type: 'dlq-retry', row, at: new Date().toISOString(), error: rec.error });
     report.retried.push(row);

@@ -63,10 +63,17 @@ export function scheduledRun(c: Campaign, atMs: number): Campaign {
  * One tick: attach the SMS actions, load the run. Idempotent (a retried tick
  * has the same run name; a run already loaded is left alone).
  */
-export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: number): Promise<{ run: Campaign; load?: LoadSummary; actions: string[] }> {
+export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: number): Promise<{ run: Campaign; load?: LoadSummary; actions: string[]; skipped?: string }> {
   const run = scheduledRun(c, atMs);
   const existing = await rt.store.getCampaign(run.name);
   if (existing && existing.state !== 'loading') return { run, actions: [] };
+  // Runs of one schedule never overlap: while an earlier run is open, this tick is skipped.
+  const claim = await rt.store.claimScheduleRun(c.name, run.name);
+  if (!claim.claimed) {
+    rt.log.warn({ campaign: c.name, run: run.name, open: claim.open }, 'scheduled tick skipped: the previous run is still open');
+    await rt.store.appendAudit(c.name, { type: 'tick-skipped', at: new Date().toISOString(), run: run.name, open: claim.open });
+    return { run, actions: [], skipped: claim.open };
+  }
   const actions = await ensureSmsActions(rt, run);
   const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, run);
   rt.log.info({ campaign: c.name, run: run.name, results: run.resultsPath, rows: load.rows }, 'scheduled run loaded');

@@ -1,6 +1,6 @@
 import { DialerError } from '../errors.js';
 import { OUTCOMES, type Outcome, type RowRecord } from '../results/row.js';
-import type { Store } from '../store/store.js';
+import type { RowState, Store } from '../store/store.js';
 import type { DialQueues } from '../dialer/jobs.js';
 
 export interface CampaignStatus {
@@ -13,8 +13,10 @@ export interface CampaignStatus {
   finished: number;
   /** Count per final outcome (every outcome listed, zeros included). */
   outcomes: Record<Outcome, number>;
-  /** Calls placed and still being followed, or dials being reconciled. */
+  /** Calls placed and still being followed, or dials being reconciled (POSTs under way included). */
   in_flight: number;
+  /** Open rows in each lifecycle state (campaign/lifecycle.ts). */
+  rows_by_state: Record<RowState, number>;
   /** Dial jobs waiting in the queue (including delayed: windows, redials, backoff). */
   queued: number;
   /** Of those, delayed until a later time. */
@@ -41,12 +43,13 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
-  const [inFlight, dials, jobCounts, waiting] = await Promise.all([
-    store.pendingPolls(id),
+  const [byState, dials, jobCounts, waiting] = await Promise.all([
+    store.rowStates(id),
     store.redis.zcount(store.keys.dials(id), now - 60_000, '+inf'),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
   ]);
+  const inFlight = byState.sending + byState.placed + byState.ambiguous;
   const pending = Math.max(0, total - finished);
   const toDial = Math.max(0, pending - inFlight);
   const eta = pending === 0 ? 0 : dials > 0 ? Math.round((toDial / dials) * 60) : null;
@@ -59,6 +62,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     ...outcomes,
     outcomes,
     in_flight: inFlight,
+    rows_by_state: byState,
     queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0),
     waiting_for_time: jobCounts.delayed ?? 0,
     waiting_for_window: waiting.count,

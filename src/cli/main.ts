@@ -256,7 +256,7 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
       await withRuntime(async (rt) => {
         if (verb === 'cancel') {
           const r = await cancelCampaign(rt, id);
-          print(o.json ? { campaign: id, state: 'canceled', ...r } : `canceled ${id}: ${r.canceled} contacts not dialed`, Boolean(o.json));
+          print(o.json ? { campaign: id, ...r } : `canceled ${id}: ${r.canceled} contacts not dialed${r.in_flight ? `; ${r.in_flight} calls already placed go on to their outcome (state ${r.state})` : ''}`, Boolean(o.json));
         } else {
           const state = verb === 'pause' ? await pauseCampaign(rt, id) : await resumeCampaign(rt, id);
           print(o.json ? { campaign: id, state } : `${id} is ${state}`, Boolean(o.json));

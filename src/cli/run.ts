@@ -42,7 +42,7 @@ export async function runCampaign(rt: Runtime, file: string, opts: RunOptions): 
       bar.start(load.rows, 0, { dials: 0 });
     }
     let status = await campaignStatus(rt.store, rt.queues, c.name);
-    while (status.state !== 'done' && !(status.state === 'canceled' && status.pending === 0) && !opts.signal?.aborted) {
+    while (status.state !== 'done' && status.state !== 'canceled' && !opts.signal?.aborted) {
       bar?.update(status.finished, { dials: status.dials_last_minute });
       await sleep(250, opts.signal).catch(() => undefined);
       status = await campaignStatus(rt.store, rt.queues, c.name);

@@ -33,6 +33,10 @@ export interface Env {
   lockMs: number;
   /** Template for fetching one call, `{id}` replaced. */
   getCallPath: string;
+  /** How long an open row's owner is trusted before the reaper checks it (ms). */
+  rowLeaseMs: number;
+  /** How often a worker looks for open rows whose owner is gone (ms). */
+  reapEveryMs: number;
 }
 
 function positive(name: string, raw: string | undefined): number | undefined {
@@ -61,5 +65,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     httpTimeoutMs: positive('DIALER_HTTP_TIMEOUT_MS', env.DIALER_HTTP_TIMEOUT_MS) ?? 15_000,
     lockMs: positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000,
     getCallPath: env.CALLEASE_GET_CALL_PATH || '/calls?id={id}',
+    rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
+    reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,
   };
 }

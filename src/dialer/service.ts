@@ -1,6 +1,7 @@
 import { describeError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { sleep } from '../util.js';
+import { reap } from './reaper.js';
 import { CampaignWorker, type DialGate } from './worker.js';
 
 export interface WorkerServiceOptions {
@@ -14,8 +15,8 @@ export interface WorkerServiceOptions {
 
 /**
  * The `dialer worker` process: one BullMQ worker per active campaign, found
- * in Redis as campaigns come and go, plus a sweep that hands dials left
- * `sending` by a dead process to reconciliation.
+ * in Redis as campaigns come and go, plus the reaper (one worker at a time)
+ * that gives open rows whose owner is gone a new one.
  */
 export class WorkerService {
   private readonly workers = new Map<string, CampaignWorker>();
@@ -30,13 +31,13 @@ export class WorkerService {
   }
 
   private async run(): Promise<void> {
-    let lastSweep = 0;
+    let lastReap = 0;
     while (!this.stop.signal.aborted) {
       try {
         await this.sync();
-        if (Date.now() - lastSweep > this.rt.env.lockMs / 2) {
-          await this.sweep();
-          lastSweep = Date.now();
+        if (Date.now() - lastReap >= this.rt.env.reapEveryMs) {
+          lastReap = Date.now();
+          await reap({ store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
         }
         await this.rt.redis.hset(this.rt.store.keys.workers, this.id, Date.now());
       } catch (e) {
@@ -64,26 +65,6 @@ export class WorkerService {
       } else if (!active && w) {
         this.workers.delete(id);
         await w.close();
-      }
-    }
-  }
-
-  /**
-   * A ledger entry still `sending` long after any live request would have
-   * ended belongs to a process that died mid-POST: the call may exist, so it
-   * goes to reconciliation, never back to the queue.
-   */
-  private async sweep(): Promise<void> {
-    const { store } = this.rt;
-    const cutoff = Date.now() - this.rt.env.lockMs;
-    for (const id of this.workers.keys()) {
-      for await (const [num, e] of store.ledgerEntries(id)) {
-        if (e.s !== 'sending' || e.t > cutoff) continue;
-        const moved = await store.ledgerMove(id, num, ['sending'], { s: 'ambiguous', t: Date.now(), e: 'worker stopped mid-request' });
-        if (moved) {
-          await store.schedulePoll(id, e.r, Date.now(), true);
-          this.rt.log.warn({ campaign: id, row: e.r }, 'found a dial left sending; reconciling');
-        }
       }
     }
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { CalleaseClient, CreateCallResult } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
@@ -53,6 +54,8 @@ const MAX_SLOT_WAIT_MS = 2000;
 const RATE_MARGIN = 1.02;
 /** First lookup of an ambiguous dial. */
 const FIRST_RECONCILE_MS = 1000;
+/** A job of a campaign that may not dial now (paused, loading) looks again after this long. */
+const PAUSED_RECHECK_MS = 5000;
 
 /** Carries the policy's backoff to BullMQ's `backoffStrategy`. */
 class RetryLater extends Error {
@@ -91,17 +94,19 @@ export class CampaignWorker {
   }
 
   private async process(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<string> {
-    const { store, api } = this.deps;
+    const { store } = this.deps;
     const c = this.campaign;
     const id = c.name;
     const row = job.data.row;
     // Both in flight at once: one round trip of waiting.
     const [rec, state] = await Promise.all([store.getRow(id, row), store.campaignState(id)]);
     if (!rec || rec.outcome) return 'final';
-    if (state === 'canceled') {
-      await this.finish(row, {}, 'canceled');
+    if (rec.job && rec.job !== job.id) return 'not-owner';
+    if (state === 'canceling' || state === 'canceled') {
+      await store.cancelRows(id, [row]);
       return 'canceled';
     }
+    if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
 
     const gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
     if (gate.action === 'skip') {
@@ -110,9 +115,8 @@ export class CampaignWorker {
     }
     if (gate.action === 'delay') {
       // Outside the window: wait for the next opening without using an attempt.
-      await store.updateRow(id, row, { status: 'waiting', error: gate.reason, next_at: gate.nextAt });
-      await job.moveToDelayed(Date.now() + gate.delayMs, token);
-      throw new DelayedError();
+      await store.moveRow(id, row, { to: 'waiting', patch: { status: 'waiting', error: gate.reason, next_at: gate.nextAt }, leaseMs: gate.delayMs + store.leaseMs });
+      return this.later(job, token, gate.delayMs);
     }
 
     // The account-wide cap on requests in flight, shared by every campaign and worker.
@@ -125,10 +129,16 @@ export class CampaignWorker {
     }
     try {
       await this.takeSlot(gate, signal);
-      return await this.send(job, rec, gate, signal);
+      return await this.send(job, rec, gate, token, signal);
     } finally {
       if (cap) await store.release('account', holder);
     }
+  }
+
+  /** Gives the job back to BullMQ until `delayMs` from now, using no attempt. */
+  private async later(job: Job<DialJobData>, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
   }
 
   /**
@@ -162,16 +172,25 @@ export class CampaignWorker {
     }
   }
 
-  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, signal?: AbortSignal): Promise<string> {
+  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal?: AbortSignal): Promise<string> {
     const { store, api } = this.deps;
     const c = this.campaign;
     const id = c.name;
     const row = rec.row;
-    const begin = await store.ledgerBegin(id, rec.phone, Date.now());
+    // Unique per try of this job, and the same if ioredis resends the command.
+    const attemptToken = `${job.id}|${job.attemptsStarted}|${randomUUID()}`;
+    const begin = await store.ledgerBegin(id, rec.phone, Date.now(), attemptToken, this.deps.lockMs);
     if (!begin.ok) {
-      // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       await gate.release?.();
+      if (begin.why === 'final') return 'final';
+      if (begin.why === 'canceling' || begin.why === 'canceled') {
+        await store.cancelRows(id, [row]);
+        return 'canceled';
+      }
+      if (begin.why !== 'dialed' && begin.why !== 'missing') return this.later(job, token, PAUSED_RECHECK_MS);
+      // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
+      await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });
       await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
       return 'already-dialed';
     }
@@ -200,7 +219,7 @@ export class CampaignWorker {
     // Issued together, these are in flight at once and Redis runs them in this order.
     await Promise.all([
       store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 }),
-      store.updateRow(id, row, { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null }),
+      store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
       // No call ends the moment it is placed: the first look waits a whole poll interval.
       store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),
       store.recordDial(id, now, row),
@@ -223,11 +242,12 @@ export class CampaignWorker {
       case 'rate-limited':
         // A 429 is not an attempt: give it back, and hold the whole campaign queue.
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'pending', a: attempt - 1, t: Date.now() });
+        await store.moveRow(id, row, { to: 'queued', from: ['sending'] });
         await this.worker.rateLimit(d.delayMs);
         throw Worker.RateLimitError();
       case 'retry':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
-        await store.updateRow(id, row, { attempts: attempt, error, http_status: status });
+        await store.moveRow(id, row, { to: 'queued', from: ['sending'], patch: { attempts: attempt, error, http_status: status }, leaseMs: d.delayMs + store.leaseMs });
         throw new RetryLater(d.delayMs, err);
       case 'dead-letter':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
@@ -235,7 +255,7 @@ export class CampaignWorker {
         throw new UnrecoverableError(d.reason);
       case 'ambiguous':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'ambiguous', t: Date.now(), e: error });
-        await store.updateRow(id, row, { attempts: attempt, status: 'ambiguous', error, http_status: status });
+        await store.moveRow(id, row, { to: 'ambiguous', from: ['sending'], patch: { attempts: attempt, status: 'ambiguous', error, http_status: status, job: null } });
         await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS);
         return 'ambiguous';
     }

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Readable } from 'node:stream';
+import { syncQueue } from '../campaign/control.js';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,6 +18,8 @@ export interface LoadDeps {
   now: () => number;
   /** Extra verdicts at load time (suppression, consent); return a final record to stop a row. */
   screen?: (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
+  /** A broken CSV keeps the whole chunks written before the error (the caller finishes the load). */
+  keepOnCsvError?: boolean;
 }
 
 export interface LoadSummary {
@@ -30,27 +35,55 @@ export interface LoadSummary {
 
 const CHUNK = 1000;
 
+/** A loader's lease on a campaign being loaded, renewed at every chunk. */
+const LOAD_LEASE_MS = 15_000;
+
 /**
  * Streams a campaign's CSV into Redis: one row record per data row, the
  * number claimed in the dial ledger (a later row with the same number is a
  * duplicate), and a dial job per contact to call, in chunks with
  * deterministic ids so a second load adds nothing twice.
  *
- * A new campaign's queue stays paused while loading; if the file turns out to
- * be broken half-way, everything written is removed, so no half list is ever
- * dialed.
+ * A new campaign stays `loading` (nothing dials) until the whole file is in;
+ * if the file turns out to be broken half-way, everything written is removed,
+ * so no half list is ever dialed. A load that died half-way (its lease ran
+ * out, or its process is gone) is taken over by the next load, which starts
+ * that campaign afresh: nothing of it can have been dialed yet.
+ * Loading again into a campaign that runs adds only rows it does not have.
  */
 export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable): Promise<LoadSummary> {
   const { store, queues, log } = deps;
-  const existing = await store.getCampaign(c.name);
-  if (existing?.state === 'canceled') {
+  const ctl = { store, queues };
+  let existing = await store.getCampaign(c.name);
+  if (existing?.state === 'canceled' || existing?.state === 'canceling') {
     throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was canceled; load the list under a new name`);
   }
-  const fresh = !existing;
+  const owner = `${os.hostname()}|${process.pid}|${randomUUID()}`;
+  const fresh = !existing || existing.state === 'loading';
+  if (existing?.state === 'loading') {
+    const cur = await store.loadOwner(c.name);
+    if (cur.owner && (cur.until ?? 0) > Date.now() && ownerAlive(cur.owner)) {
+      throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is being loaded by another process (until ${new Date(cur.until!).toISOString()} at the latest); try again then`);
+    }
+    // An earlier load died half-way: nothing of it was dialed (a loading campaign never dials).
+    await queues.get(c.name).obliterate({ force: true }).catch(() => undefined);
+    await store.deleteCampaign(c.name);
+    if (cur.owner) log.warn({ campaign: c.name }, 'an earlier load of this campaign broke off; loading it afresh');
+    existing = undefined;
+  }
   const stream = input ?? (await openContacts(c.contactsPath));
   const queue = queues.get(c.name);
-  if (fresh) await queue.pause();
-  await store.saveCampaign(c, existing?.state === 'paused' ? 'paused' : 'loading');
+  if (fresh) {
+    await store.saveCampaign(c, 'loading');
+    await syncQueue(ctl, c.name, 'loading');
+  } else {
+    await store.saveConfig(c);
+  }
+  const renew = async () => {
+    const l = await store.loadLease(c.name, owner, Date.now() + LOAD_LEASE_MS);
+    if (!l.held) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was taken over by another load; this one stops`);
+  };
+  if (fresh) await renew();
   await queue.setGlobalConcurrency(c.concurrency);
 
   const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
@@ -58,9 +91,11 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   let chunk: ContactVerdict[] = [];
 
   const flush = async () => {
+    if (fresh) await renew();
     const accepted = chunk.filter((v) => v.verdict === 'accepted');
     const owners = await store.claimNumbers(c.name, accepted.map((v) => [v.phone, v.row]), Date.now());
     const ownerOf = new Map(accepted.map((v, i) => [v.row, owners[i]!]));
+    const delay = startAt ? startAt - deps.now() : undefined;
     const recs: RowRecord[] = [];
     for (const v of chunk) {
       let rec: RowRecord = { row: v.row, name: v.name, phone: v.phone };
@@ -77,12 +112,14 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       } else {
         if (deps.screen) rec = await deps.screen(c, rec);
         if (rec.outcome) sum.screened++;
-        else sum.accepted++;
+        else {
+          sum.accepted++;
+          rec.job = dialJob(c, v.row).opts.jobId;
+        }
       }
       recs.push(rec);
     }
     const needsJob = await store.loadRows(c.name, recs);
-    const delay = startAt ? startAt - deps.now() : undefined;
     const jobs = recs.filter((_, i) => needsJob[i]).map((r) => dialJob(c, r.row, undefined, delay));
     if (jobs.length) await queue.addBulk(jobs);
     sum.jobs += jobs.length;
@@ -97,15 +134,28 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
     }
     await flush();
   } catch (e) {
-    if (fresh) {
+    const keep = deps.keepOnCsvError && e instanceof DialerError && e.code === 'CSV_INVALID';
+    if (fresh && !keep && !(e instanceof DialerError && /taken over/.test(e.message))) {
       await queue.obliterate({ force: true }).catch(() => undefined);
       await store.deleteCampaign(c.name);
       log.warn({ campaign: c.name }, 'load failed; nothing of it was kept');
     }
     throw e;
   }
-  await store.finishLoading(c.name, sum.rows);
-  if (fresh && (await store.getCampaign(c.name))?.state !== 'paused') await queue.resume();
-  log.info({ ...sum }, 'campaign loaded');
+  const state = await store.finishLoading(c.name, sum.rows);
+  await syncQueue(ctl, c.name, state);
+  log.info({ ...sum, state }, 'campaign loaded');
   return sum;
+}
+
+/** Whether the process named in a loader id may still be running (certain only on this host). */
+function ownerAlive(owner: string): boolean {
+  const [host, pid] = owner.split('|');
+  if (host !== os.hostname()) return true;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -9,6 +9,8 @@ import type { Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { matchCall } from './reconcile.js';
+import { decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
+import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
 import { addToSuppression, detectOptOut } from '../safety/index.js';
 
@@ -90,11 +92,11 @@ export class Poller {
     const { store, log } = this.deps;
     const c = await this.campaign(id);
     const rec = c && (await store.getRow(id, row));
-    if (!c || !rec || rec.outcome) return store.unschedulePoll(id, row);
-    // A row waiting for its redial shows its last call; that call is already settled.
-    if (rec.status?.startsWith('redial after')) return store.unschedulePoll(id, row);
+    // Only a row whose state the poll schedule owns is looked at (a redial due shows its last call, already settled).
+    const state = rec ? rowStateOf(rec) : 'final';
+    if (!c || !rec || !(POLL_OWNED as string[]).includes(state) && state !== 'sending') return store.unschedulePoll(id, row);
     try {
-      if (rec.call_id) await this.follow(c, rec, rec.call_id);
+      if (rec.call_id && state === 'placed') await this.follow(c, rec, rec.call_id);
       else await this.reconcile(c, rec);
     } catch (e) {
       log.warn({ campaign: id, row, err: describeError(e) }, 'poll failed; will try again');
@@ -104,104 +106,120 @@ export class Poller {
 
   private async follow(c: Campaign, rec: RowRecord, callId: string): Promise<void> {
     const { store, api } = this.deps;
-    const call = await api.getCall(callId, { signal: this.stop.signal });
+    const placedAt = rec.placed_at ?? Date.now();
+    const overdue = Date.now() - placedAt > c.poll.timeout_minutes * 60_000;
+    let call: CallDetails | undefined;
+    try {
+      call = await api.getCall(callId, { signal: this.stop.signal });
+    } catch (e) {
+      // A call whose lookups always fail still ends, `unknown`, at the poll timeout.
+      if (!overdue || this.stop.signal.aborted) throw e;
+      return this.finish(c, rec, { error: `call ${callId} could not be looked up for ${c.poll.timeout_minutes} min: ${describeError(e)}` }, 'unknown');
+    }
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
     if (call && status.final) {
       if (await this.redial(c, rec, status.outcome, details(call))) return;
       return this.finish(c, rec, details(call), status.outcome);
     }
-    const placedAt = rec.placed_at ?? Date.now();
-    if (Date.now() - placedAt > c.poll.timeout_minutes * 60_000) {
+    if (overdue) {
       return this.finish(c, rec, { error: `call still ${call?.status ?? 'not found'} after ${c.poll.timeout_minutes} min` }, 'unknown');
     }
-    if (call && call.status !== rec.status) await store.updateRow(c.name, rec.row, { status: call.status });
+    if (call && call.status !== rec.status) await store.moveRow(c.name, rec.row, { from: ['placed'], patch: { status: call.status } });
     await store.schedulePoll(c.name, rec.row, Date.now() + c.poll.interval_seconds * 1000);
   }
 
   private async reconcile(c: Campaign, rec: RowRecord): Promise<void> {
     const { store, api, log } = this.deps;
     const entry = await store.ledgerGet(c.name, rec.phone);
-    if (!entry || entry.s === 'pending' || entry.s === 'failed') {
-      // Never sent: a dial job owns this row, nothing to look for. Except a
-      // redial decided below whose job a dying poller never queued (the entry
-      // still carries the redial's mark; a dial clears it): queue it now, under
-      // the same job id, so a job already queued is not doubled.
-      if (entry?.s === 'pending' && entry.e?.startsWith(REDIAL_MARK)) await this.queueRedial(c, rec.row, entry.a);
-      return store.unschedulePoll(c.name, rec.row);
+    const input: ReconcileInput = {
+      entry, now: Date.now(), lockMs: this.deps.lockMs, graceMs: c.ambiguous_grace_seconds * 1000,
+      timeoutMs: c.poll.timeout_minutes * 60_000, onAmbiguous: c.on_ambiguous,
+    };
+    let d = decideReconcile(input);
+    if (d.action === 'lookup' && entry) {
+      const sentAt = entry.sent ?? entry.t;
+      try {
+        const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
+        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt });
+        if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
+        input.lookup = { found: match ? { id: match.id, status: match.status } : undefined };
+      } catch (e) {
+        if (this.stop.signal.aborted) throw e;
+        input.lookup = { failed: describeError(e) };
+      }
+      d = decideReconcile(input);
     }
     const now = Date.now();
-    if (entry.s === 'sending' && now - entry.t < this.deps.lockMs) {
-      return store.schedulePoll(c.name, rec.row, entry.t + this.deps.lockMs);
+    switch (d.action) {
+      case 'not-sent':
+        // A redial decided below whose job a dying poller never queued: queue it now.
+        if (entry?.s === 'pending' && entry.e?.startsWith(REDIAL_MARK) && rowStateOf(rec) === 'ambiguous') return this.queueAmbiguousRedial(c, rec, entry.a);
+        return store.unschedulePoll(c.name, rec.row);
+      case 'lookup':
+      case 'wait':
+        return store.schedulePoll(c.name, rec.row, d.action === 'wait' ? d.atMs : now);
+      case 'adopt': {
+        const n = (entry?.n ?? 0) + (d.countCall ? 1 : 0);
+        await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous', 'placed'], { s: 'placed', id: d.callId, t: now, n });
+        await store.moveRow(c.name, rec.row, { to: 'placed', from: ['ambiguous', 'sending', 'placed'], patch: { call_id: d.callId, status: d.status ?? 'queued', attempts: entry?.a, placed_at: rec.placed_at ?? entry?.sent ?? now, error: null } });
+        log.info({ campaign: c.name, row: rec.row, callId: d.callId }, 'ambiguous dial reconciled: call found');
+        return store.schedulePoll(c.name, rec.row, now);
+      }
+      case 'unknown':
+        return this.finish(c, rec, { error: d.error, attempts: entry?.a }, 'unknown');
+      case 'redial': {
+        // The lookup says no call exists, so another POST places only one.
+        const moved = await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous'], { s: 'pending', t: now, e: `${REDIAL_MARK}${d.why}`, amb: (entry?.amb ?? 0) + 1 });
+        if (moved) return this.queueAmbiguousRedial(c, rec, moved.a, d.why);
+        return store.schedulePoll(c.name, rec.row, now);
+      }
     }
-    const sentAt = entry.sent ?? entry.t;
-    let calls: CallDetails[];
-    try {
-      calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
-    } catch (e) {
-      // A lookup that keeps failing must not hold the row open forever; nor may it
-      // lead to a blind redial: past the poll timeout the row ends `unknown`.
-      if (now - sentAt <= c.poll.timeout_minutes * 60_000) throw e;
-      return this.finish(c, rec, { error: `could not find out whether a call was placed (${entry.e ?? 'ambiguous dial'}); lookup failing: ${describeError(e)}`, attempts: entry.a }, 'unknown');
-    }
-    const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt });
-    if (match) {
-      if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
-      await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous', 'placed'], { s: 'placed', id: match.id, t: now });
-      await store.updateRow(c.name, rec.row, { call_id: match.id, status: match.status, attempts: entry.a, placed_at: sentAt, error: null });
-      log.info({ campaign: c.name, row: rec.row, callId: match.id }, 'ambiguous dial reconciled: call found');
-      return store.schedulePoll(c.name, rec.row, now);
-    }
-    if (now - sentAt < c.ambiguous_grace_seconds * 1000) {
-      return store.schedulePoll(c.name, rec.row, now + Math.min(2000, c.poll.interval_seconds * 1000));
-    }
-    const why = entry.e ?? 'the request\'s outcome is unknown';
-    if (entry.s === 'placed' || c.on_ambiguous === 'skip') {
-      const error = entry.s === 'placed'
-        ? `call placed but its id was never found within ${c.ambiguous_grace_seconds}s`
-        : `POST /calls may have placed a call (${why}); none found within ${c.ambiguous_grace_seconds}s; not redialed (on_ambiguous: skip)`;
-      return this.finish(c, rec, { error, attempts: entry.a }, 'unknown');
-    }
-    // on_ambiguous: redial — the lookup says no call exists, so another POST places only one.
-    const moved = await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous'], { s: 'pending', t: now, e: `${REDIAL_MARK}${why}` });
-    if (moved) {
-      await this.queueRedial(c, rec.row, entry.a);
-      await store.updateRow(c.name, rec.row, { status: 'redialing', error: `no call found after: ${why}; redialing (on_ambiguous: redial)` });
-    }
-    await store.unschedulePoll(c.name, rec.row);
   }
 
-  /** The dial job of an `on_ambiguous: redial`; its id is fixed by the attempts so far. */
-  private async queueRedial(c: Campaign, row: number, attempts: number): Promise<void> {
-    const job = dialJob(c, row, `r${attempts}`);
-    await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
+  /** The dial job after an ambiguous dial found no call; its id is fixed by the attempts so far. */
+  private async queueAmbiguousRedial(c: Campaign, rec: RowRecord, attempts: number, why?: string): Promise<void> {
+    const { store } = this.deps;
+    const job = dialJob(c, rec.row, `r${attempts}`);
+    const error = why ? `no call found after: ${why}; redialing once` : rec.error;
+    const r = await store.moveRow(c.name, rec.row, { to: 'redial-due', from: ['ambiguous', 'sending'], patch: { status: 'redialing', error, job: job.opts.jobId } });
+    if (r === 'no-new-calls') {
+      await this.finish(c, rec, { error: `${error ?? 'no call found after an unknown result'}; not redialed: the campaign was canceled` }, 'unknown');
+      return;
+    }
+    if (r === 'applied') await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
+    await store.unschedulePoll(c.name, rec.row);
   }
 
   /**
-   * Schedules another attempt for a redialable outcome, `after_minutes` later
+   * Schedules another call for a redialable outcome, `after_minutes` later
    * (the dial gate keeps it inside the calling window and the frequency cap).
-   * The row shows the last call meanwhile.
+   * The row shows the last call meanwhile. A canceled campaign gets none.
    */
   private async redial(c: Campaign, rec: RowRecord, outcome: Outcome, last: Partial<Record<keyof RowRecord, unknown>>): Promise<boolean> {
     const { store } = this.deps;
-    if (!c.redial || !(c.redial.outcomes as string[]).includes(outcome)) return false;
     const entry = await store.ledgerGet(c.name, rec.phone);
-    const calls = entry?.n ?? 1;
-    if (calls > c.redial.max) return false;
-    const moved = await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() });
-    if (!moved) return false;
-    const delay = c.redial.after_minutes * 60_000;
-    await store.updateRow(c.name, rec.row, { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + delay).toISOString() });
-    const job = dialJob(c, rec.row, `redial${calls}`, delay);
+    const d = decideAfterCall(c.redial, outcome, entry?.n ?? 1);
+    if (d.action !== 'redial') return false;
+    if (!(await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() }))) return false;
+    const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs);
+    const r = await store.moveRow(c.name, rec.row, {
+      to: 'redial-due', from: ['placed'], leaseMs: d.delayMs + store.leaseMs,
+      patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId },
+    });
+    if (r !== 'applied') {
+      await store.ledgerMove(c.name, rec.phone, ['pending'], { s: 'placed', t: Date.now() });
+      return false;
+    }
     await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
     await store.unschedulePoll(c.name, rec.row);
-    this.deps.log.info({ campaign: c.name, row: rec.row, outcome, calls }, 'redial scheduled');
+    this.deps.log.info({ campaign: c.name, row: rec.row, outcome, calls: entry?.n ?? 1 }, 'redial scheduled');
     return true;
   }
 
   private async finish(c: Campaign, rec: RowRecord, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {
     // The person asked not to be called again: no campaign calls this number any more.
     if (detectOptOut(patch) && (await addToSuppression(this.deps.store, rec.phone))) this.deps.log.info({ campaign: c.name, row: rec.row }, 'opt-out heard; number added to the suppression list');
-    const r = await this.deps.store.updateRow(c.name, rec.row, { ...patch, next_at: null }, outcome);
+    const r = await this.deps.store.updateRow(c.name, rec.row, { ...patch, next_at: null, job: null }, outcome);
     await this.deps.store.unschedulePoll(c.name, rec.row);
     if (r === 'finished-campaign') this.deps.onCampaignFinished?.(c.name);
   }

@@ -26,6 +26,12 @@ export interface RowRecord {
   phone: string;
   /** customVariables to send. */
   vars?: Record<string, string>;
+  /** Where the row stands in its lifecycle (campaign/lifecycle.ts); kept by the store's scripts. */
+  state?: import('../campaign/lifecycle.js').RowState;
+  /** Id of the dial job that owns the row while it is queued, waiting or due a redial. */
+  job?: string;
+  /** Times the reaper gave the row a new dial job because its own was gone. */
+  reaped?: number;
   /** Final outcome; absent while the row is still in progress. */
   outcome?: Outcome;
   /** Last known call status while not final. */

@@ -27,7 +27,8 @@ export async function registerBoard(app: FastifyInstance, rt: Runtime): Promise<
     synced = Date.now();
     const ids = new Set(await rt.store.listCampaigns());
     for (const id of ids) {
-      if (!shown.has(id)) board.addQueue(new BullMQAdapter(rt.queues.get(id), { displayName: id }));
+      // Read-only: pause, empty and promote go through the campaign lifecycle (the HTTP API), never behind it.
+      if (!shown.has(id)) board.addQueue(new BullMQAdapter(rt.queues.get(id), { displayName: id, readOnlyMode: true }));
       shown.add(id);
     }
     for (const id of shown) {

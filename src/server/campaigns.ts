@@ -63,7 +63,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
 
   app.post('/campaigns/:name/pause', async (req: Named) => ({ campaign: req.params.name, state: await pauseCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/resume', async (req: Named) => ({ campaign: req.params.name, state: await resumeCampaign(rt, req.params.name) }));
-  app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, state: 'canceled', ...(await cancelCampaign(rt, req.params.name)) }));
+  app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, ...(await cancelCampaign(rt, req.params.name)) }));
 
   await app.register(async (scope) => {
     // The body reaches the handler as a stream: a CSV of any size is read row by row, never held whole.

@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
 import { serverKeys } from './keys.js';
 import { createLoadScreen } from '../safety/gate.js';
+import { syncQueue } from '../campaign/control.js';
 
 export interface UploadOptions {
   /** Name used in error messages ("contacts.csv: line 7: ..."). */
@@ -44,22 +45,20 @@ export async function uploadContacts(rt: Runtime, id: string, input: Readable, o
     if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}" (create it with POST /campaigns first)`);
     if (info.state === 'canceled') throw new HttpError(409, `campaign "${id}" was canceled; create a new campaign for this list`);
     const rows = await rt.redis.hlen(store.keys.rows(id));
-    if (info.total !== undefined || rows > 0) {
+    // A campaign still `loading` holds only what an upload that broke off wrote: the load starts it afresh.
+    if (info.state !== 'loading' && (info.total !== undefined || rows > 0)) {
       throw new HttpError(409, `campaign "${id}" already has ${info.total ?? rows} contacts; create a new campaign for another list`);
     }
     const c = { ...info.campaign, contactsPath: o.source };
     const queue = queues.get(id);
-    await queue.pause();
     try {
-      const sum = await loadCampaign({ store, queues, log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
-      if ((await store.getCampaign(id))?.state !== 'paused') await queue.resume();
-      return sum;
+      return await loadCampaign({ store, queues, log, now: () => rt.clock.now(), screen: createLoadScreen(rt), keepOnCsvError: o.keepPartial }, c, input);
     } catch (e) {
       if (o.keepPartial && e instanceof DialerError && e.code === 'CSV_INVALID') return keep(rt, id, e);
       await queue.obliterate({ force: true }).catch((err: unknown) => log.warn({ campaign: id, err: describeError(err) }, 'could not empty the queue'));
       await store.deleteCampaign(id);
       await store.saveCampaign(info.campaign, info.state);
-      if (info.state === 'paused') await queue.pause();
+      await syncQueue(rt, id, info.state);
       log.warn({ campaign: id, err: describeError(e) }, 'upload failed; nothing of it was kept');
       throw e;
     }
@@ -72,8 +71,7 @@ export async function uploadContacts(rt: Runtime, id: string, input: Readable, o
 async function keep(rt: Runtime, id: string, e: DialerError): Promise<UploadResult> {
   const { store, queues } = rt;
   const kept = await rt.redis.hlen(store.keys.rows(id));
-  await store.finishLoading(id, kept);
-  if ((await store.getCampaign(id))?.state !== 'paused') await queues.get(id).resume();
+  await syncQueue(rt, id, await store.finishLoading(id, kept));
   const counts = await store.counts(id);
   const detail = csvErrorDetail(e.message);
   rt.log.warn({ campaign: id, kept, err: e.message }, 'upload broke off; kept the rows before the error (partial=keep)');

@@ -59,10 +59,11 @@ export class WebhookHandler {
       .ltrim(serverKeys(store.keys).webhooks, 0, WEBHOOK_LOG_SIZE - 1)
       .exec();
     let nudged = false;
-    if (match) {
-      const rec = await store.getRow(match.campaign, match.row);
-      if (rec && !rec.outcome && rec.call_id === f.callId) {
-        if (status && status !== rec.status) await store.updateRow(match.campaign, match.row, { status });
+    if (match && f.callId) {
+      // Only a row following this very call (placed) is touched: an event for an
+      // earlier call of a row now due a redial, or of a final row, changes nothing.
+      const r = await store.moveRow(match.campaign, match.row, { from: ['placed'], callId: f.callId, patch: status ? { status } : {} });
+      if (r === 'applied') {
         await store.schedulePoll(match.campaign, match.row, Date.now());
         nudged = true;
       }

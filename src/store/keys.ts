@@ -26,6 +26,18 @@ export class Keys {
   ledger(id: string): string {
     return `${this.prefix}:c:${id}:ledger`;
   }
+  /** Sorted set: open row number → when its lease ends (ms); the reaper checks the owner of each expired one. */
+  open(id: string): string {
+    return `${this.prefix}:c:${id}:open`;
+  }
+  /** String: the run of a recurring campaign now open (one run at a time). */
+  scheduleActive(name: string): string {
+    return `${this.prefix}:sched:${name}:active`;
+  }
+  /** Lock (SET NX PX) so that one worker at a time reaps. */
+  get reaperLock(): string {
+    return `${this.prefix}:reaper:lock`;
+  }
   /** Sorted set: dead-lettered row numbers by time (ms). */
   dlq(id: string): string {
     return `${this.prefix}:c:${id}:dlq`;

@@ -1,58 +1,114 @@
+import { luaTables } from '../campaign/lifecycle.js';
+
 /**
  * Lua scripts: every state change that must not race between processes.
  * Times are epoch ms passed in by the caller (real time, not DIALER_NOW).
  */
 
+const L = luaTables();
+
 /**
- * Merge a patch into a row record unless the row is already final; with an
- * outcome, make it final and count it exactly once. When the last row of a
- * loaded campaign becomes final, the campaign's state becomes `done`.
- * A dead-lettered row is also listed in the campaign's dead-letter set.
- * KEYS: rows, counts, campaign, dlq  ARGV: row, patchJson, outcome|'', nowIso, nowMs
- * Returns 1 if applied, 2 if applied and the campaign just finished, 0 if the row was already final.
+ * Move one row along its lifecycle (see campaign/lifecycle.ts), merging a
+ * patch. With an outcome the row becomes final, counted exactly once; when
+ * the last open row of a loaded campaign ends, the campaign settles (done,
+ * or canceled after a cancel). An open row's lease in the open index is
+ * renewed; a final row leaves the index.
+ * KEYS: rows, counts, campaign, dlq, open
+ * ARGV: row, toState|'' (keep), patchJson, outcome|'', nowIso, nowMs, leaseMs, fromStates|'' (comma list), callId|'' (row must carry it)
+ * Returns 1 applied, 2 applied and the campaign settled, 0 not applied (final,
+ * not in an expected state, other call), -1 illegal move, -2 the campaign
+ * takes no new calls (canceling/canceled) for a move to redial-due.
  */
-export const ROW_UPDATE = `
+export const ROW_MOVE = L + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local rec = {}
-if cur then rec = cjson.decode(cur) end
-if rec.outcome then return 0 end
-for k, v in pairs(cjson.decode(ARGV[2])) do
+if not cur then return 0 end
+local rec = cjson.decode(cur)
+local from = row_state(rec)
+if from == 'final' then return 0 end
+local to = ARGV[2]
+if ARGV[4] ~= '' then to = 'final' elseif to == '' then to = from end
+if ARGV[8] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[8], '[^,]+') do if s == from then ok = true end end
+  if not ok then return 0 end
+end
+if ARGV[9] ~= '' and rec.call_id ~= ARGV[9] then return 0 end
+if not can_move_row(from, to) then return -1 end
+local cstate = redis.call('HGET', KEYS[3], 'state') or 'running'
+if to == 'redial-due' and not NEW_CALL[cstate] then return -2 end
+for k, v in pairs(cjson.decode(ARGV[3])) do
   if v == cjson.null then rec[k] = nil else rec[k] = v end
 end
-if ARGV[3] ~= '' then
-  rec.outcome = ARGV[3]
-  redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
-  if ARGV[3] == 'dead-letter' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1]) end
-  local finished = redis.call('HINCRBY', KEYS[2], 'finished', 1)
+rec.state = to
+if from ~= to then
+  redis.call('HINCRBY', KEYS[2], 'state:' .. from, -1)
+  if to ~= 'final' then redis.call('HINCRBY', KEYS[2], 'state:' .. to, 1) end
+end
+if to ~= 'final' then
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
-  local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
-  if finished == total and redis.call('HGET', KEYS[3], 'state') ~= 'canceled' then
-    redis.call('HSET', KEYS[3], 'state', 'done', 'finished_at', ARGV[4])
-    return 2
-  end
+  redis.call('ZADD', KEYS[5], tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[1])
   return 1
 end
+rec.outcome = ARGV[4]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+if ARGV[4] == 'dead-letter' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
+local finished = redis.call('HINCRBY', KEYS[2], 'finished', 1)
+local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
+if finished == total and SETTLED[cstate] then
+  redis.call('HSET', KEYS[3], 'state', SETTLED[cstate], 'finished_at', ARGV[5])
+  return 2
+end
 return 1
 `;
 
 /**
- * Take a final row back to in-progress (dead-letter retry). Only when its
- * outcome is the expected one, so a concurrent finish is never undone.
- * KEYS: rows, counts, campaign, dlq  ARGV: row, expectedOutcome
+ * Take a final row back to queued (dead-letter retry) under a new dial job.
+ * Only when its outcome is the expected one, so a concurrent finish is never
+ * undone, and only while the campaign takes new calls.
+ * KEYS: rows, counts, campaign, dlq, open  ARGV: row, expectedOutcome, jobId, nowMs, leaseMs
  */
-export const ROW_REOPEN = `
+export const ROW_REOPEN = L + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
 if rec.outcome ~= ARGV[2] then return 0 end
+local cstate = redis.call('HGET', KEYS[3], 'state') or 'running'
+if not NEW_CALL[cstate] then return 0 end
 rec.outcome = nil
+rec.state = 'queued'
+rec.job = ARGV[3]
+rec.dlq_retried = true
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 redis.call('HINCRBY', KEYS[2], 'finished', -1)
+redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
-if redis.call('HGET', KEYS[3], 'state') == 'done' then redis.call('HSET', KEYS[3], 'state', 'running') end
+redis.call('ZADD', KEYS[5], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[1])
+if cstate == 'done' then redis.call('HSET', KEYS[3], 'state', 'running') end
 return 1
+`;
+
+/**
+ * Move a campaign to another state if the lifecycle allows it; a campaign
+ * whose rows are all final settles at once (a cancel of a finished load).
+ * KEYS: campaign, counts  ARGV: toState, nowIso
+ * Returns {1|0, stateNow}.
+ */
+export const CAMPAIGN_MOVE = L + `
+local from = redis.call('HGET', KEYS[1], 'state')
+if not from then return {0, ''} end
+if not can_move_campaign(from, ARGV[1]) then return {0, from} end
+local to = ARGV[1]
+redis.call('HSET', KEYS[1], 'state', to)
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '-1')
+local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
+if total >= 0 and finished >= total and SETTLED[to] then
+  to = SETTLED[to]
+  redis.call('HSET', KEYS[1], 'state', to, 'finished_at', ARGV[2])
+end
+return {1, to}
 `;
 
 /**
@@ -77,28 +133,44 @@ return out
 `;
 
 /**
- * The step into \`sending\`, taken before the HTTP request. Allowed only from
- * pending or a definite (retryable) failure; otherwise returns the entry so the
- * caller knows the person may already have been called.
- * A row that became final meanwhile (canceled) is never sent either.
- * KEYS: ledger, rows  ARGV: number, now
- * Returns {1, entryJson} when the caller may send, {0, entryJson} when not.
+ * The step into `sending`, taken before the HTTP request: the ledger entry
+ * and the row move together. Allowed only from a pending or definitely failed
+ * entry, a row a dial job owns, and a campaign that is running. The token
+ * makes a resent command (ioredis replays unanswered commands after a
+ * reconnect) find its own step instead of an "already dialed" contact.
+ * KEYS: ledger, rows, campaign, counts, open  ARGV: number, nowMs, token, leaseMs
+ * Returns {1, entryJson, 'ok'|'resent'} when the caller may send, else
+ * {0, entryJson, why}: 'dialed' (the person may already have been called),
+ * 'final', 'missing', or the campaign state that forbids dialing.
  */
-export const LEDGER_BEGIN = `
+export const LEDGER_BEGIN = L + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return {0, ''} end
+if not cur then return {0, '', 'missing'} end
 local e = cjson.decode(cur)
-if e.s ~= 'pending' and e.s ~= 'failed' then return {0, cur} end
-local rec = redis.call('HGET', KEYS[2], tostring(e.r))
-if rec and cjson.decode(rec).outcome then return {0, cur} end
+if e.s == 'sending' and e.tok == ARGV[3] then return {1, cur, 'resent'} end
+if e.s ~= 'pending' and e.s ~= 'failed' then return {0, cur, 'dialed'} end
+local raw = redis.call('HGET', KEYS[2], tostring(e.r))
+if not raw then return {0, cur, 'missing'} end
+local rec = cjson.decode(raw)
+local rs = row_state(rec)
+if rs == 'final' then return {0, cur, 'final'} end
+local cs = redis.call('HGET', KEYS[3], 'state') or 'running'
+if not DIALING[cs] then return {0, cur, cs} end
+if not can_move_row(rs, 'sending') then return {0, cur, 'dialed'} end
 e.s = 'sending'
 e.a = (e.a or 0) + 1
 e.t = tonumber(ARGV[2])
 e.sent = e.t
 e.e = nil
+e.tok = ARGV[3]
 local v = cjson.encode(e)
 redis.call('HSET', KEYS[1], ARGV[1], v)
-return {1, v}
+rec.state = 'sending'
+redis.call('HSET', KEYS[2], tostring(e.r), cjson.encode(rec))
+redis.call('HINCRBY', KEYS[4], 'state:' .. rs, -1)
+redis.call('HINCRBY', KEYS[4], 'state:sending', 1)
+redis.call('ZADD', KEYS[5], e.t + tonumber(ARGV[4]), tostring(e.r))
+return {1, v, 'ok'}
 `;
 
 /**
@@ -160,72 +232,96 @@ return due
 `;
 
 /**
- * Loading ended with `total` rows: record it and, if every row is already
- * final (all rejected, or workers were quick), mark the campaign done — in one
- * step, so a row finishing at the same moment can't leave it running forever.
+ * Loading ended with `total` rows: record it, end the loader's lease and, if
+ * every row is already final (all rejected, or workers were quick), settle
+ * the campaign, in one step, so a row finishing at the same moment can't
+ * leave it open forever. A fresh load starts running.
  * KEYS: campaign, counts  ARGV: total, nowIso
+ * Returns the campaign state after.
  */
-export const FINISH_LOADING = `
+export const FINISH_LOADING = L + `
 redis.call('HSET', KEYS[1], 'total', ARGV[1])
+redis.call('HDEL', KEYS[1], 'load_owner', 'load_until')
 local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
-local state = redis.call('HGET', KEYS[1], 'state')
-if finished >= tonumber(ARGV[1]) and state ~= 'canceled' then
-  redis.call('HSET', KEYS[1], 'state', 'done', 'finished_at', ARGV[2])
-  return 1
+local state = redis.call('HGET', KEYS[1], 'state') or 'loading'
+if state == 'loading' then state = 'running' end
+-- Rows added to a finished campaign open it again.
+if state == 'done' and finished < tonumber(ARGV[1]) then state = 'running' end
+if finished >= tonumber(ARGV[1]) and SETTLED[state] then
+  state = SETTLED[state]
+  redis.call('HSET', KEYS[1], 'finished_at', ARGV[2])
 end
-if state == 'loading' then redis.call('HSET', KEYS[1], 'state', 'running') end
-return 0
+redis.call('HSET', KEYS[1], 'state', state)
+return state
 `;
 
 /**
- * Write one loaded chunk of rows. A record with an outcome (rejected,
- * duplicate...) is final at once and counted once; one without is inserted
- * only if absent, so loading again never resets a row that is in progress.
- * KEYS: rows, counts  ARGV: record JSON... (each with .row and maybe .outcome)
- * Returns per record 1 when it is in progress (needs a dial job), else 0.
+ * Write one loaded chunk of rows. A row already there is left exactly as it
+ * is (loading again never resets or re-screens a row in progress). A new
+ * record with an outcome (rejected, duplicate, screened) is final at once; a
+ * new contact of a campaign being canceled ends `canceled`; any other new
+ * contact is queued under the dial job named in its `job`, with a lease.
+ * KEYS: rows, counts, campaign, open  ARGV: nowMs, leaseMs, record JSON...
+ * Returns per record 1 when its dial job must be added, else 0.
  */
 export const LOAD_ROWS = `
+local cs = redis.call('HGET', KEYS[3], 'state')
+local canceled = cs == 'canceling' or cs == 'canceled'
+local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
 local out = {}
-for i = 1, #ARGV do
+for i = 3, #ARGV do
   local rec = cjson.decode(ARGV[i])
   local field = tostring(rec.row)
-  local cur = redis.call('HGET', KEYS[1], field)
-  local curFinal = cur and cjson.decode(cur).outcome
-  if rec.outcome then
-    if not curFinal then
-      redis.call('HSET', KEYS[1], field, ARGV[i])
+  out[i - 2] = 0
+  if redis.call('HEXISTS', KEYS[1], field) == 0 then
+    if not rec.outcome and canceled then
+      rec.outcome = 'canceled'
+      rec.job = nil
+    end
+    if rec.outcome then
+      rec.state = 'final'
+      redis.call('HSET', KEYS[1], field, cjson.encode(rec))
       redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
       redis.call('HINCRBY', KEYS[2], 'finished', 1)
+    else
+      rec.state = 'queued'
+      redis.call('HSET', KEYS[1], field, cjson.encode(rec))
+      redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
+      redis.call('ZADD', KEYS[4], lease, field)
+      out[i - 2] = 1
     end
-    out[i] = 0
-  else
-    if not cur then redis.call('HSET', KEYS[1], field, ARGV[i]) end
-    if curFinal then out[i] = 0 else out[i] = 1 end
   end
 end
 return out
 `;
 
 /**
- * Cancel the rows of a campaign that nobody has dialed: final \`canceled\`,
- * counted once. A row whose number is sending, placed or ambiguous keeps
- * going: its call may exist and will end with its real outcome.
- * KEYS: rows, counts, ledger  ARGV: row...
+ * Cancel the rows of a campaign that nobody has dialed: those a dial job
+ * owns whose number is not being dialed end `canceled`, counted once. A row
+ * whose number is sending, placed or ambiguous keeps going: its call may
+ * exist and will end with its real outcome. Settles the campaign when the
+ * last open row ended.
+ * KEYS: rows, counts, ledger, open, campaign  ARGV: nowIso, row...
  * Returns how many rows were canceled.
  */
-export const CANCEL_ROWS = `
+export const CANCEL_ROWS = L + `
 local n = 0
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
   if cur then
     local rec = cjson.decode(cur)
-    if not rec.outcome then
+    local rs = row_state(rec)
+    if JOB_OWNED[rs] then
       local l = redis.call('HGET', KEYS[3], rec.phone)
       local s = l and cjson.decode(l).s or 'pending'
       if s == 'pending' or s == 'failed' then
         rec.outcome = 'canceled'
+        rec.state = 'final'
         rec.status = nil
+        rec.next_at = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        redis.call('ZREM', KEYS[4], ARGV[i])
+        redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'canceled', 1)
         redis.call('HINCRBY', KEYS[2], 'finished', 1)
         n = n + 1
@@ -233,7 +329,46 @@ for i = 1, #ARGV do
     end
   end
 end
+local total = tonumber(redis.call('HGET', KEYS[5], 'total') or '-1')
+local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
+local cs = redis.call('HGET', KEYS[5], 'state') or ''
+if total >= 0 and finished >= total and SETTLED[cs] then
+  redis.call('HSET', KEYS[5], 'state', SETTLED[cs], 'finished_at', ARGV[1])
+end
 return n
+`;
+
+/**
+ * A loader takes (or renews) the lease of a campaign being loaded: a second
+ * loader is refused while the first one's lease runs, unless it is the same
+ * owner. KEYS: campaign  ARGV: owner, untilMs, nowMs
+ * Returns {1, ''} when held, {0, currentOwner, untilMs} when another holds it.
+ */
+export const LOAD_LEASE = `
+local owner = redis.call('HGET', KEYS[1], 'load_owner')
+local until_ = tonumber(redis.call('HGET', KEYS[1], 'load_until') or '0')
+if owner and owner ~= ARGV[1] and until_ > tonumber(ARGV[3]) then return {0, owner, until_} end
+redis.call('HSET', KEYS[1], 'load_owner', ARGV[1], 'load_until', ARGV[2])
+return {1, '', 0}
+`;
+
+/**
+ * One run of a recurring campaign at a time: a tick claims the schedule only
+ * when no earlier run is open. KEYS: active (string: run name), previous
+ * run's campaign hash (any key when none)  ARGV: expectedPrevious|'', newRun
+ * Returns {1, ''} claimed; {0, prev} an earlier run is still open;
+ * {-1, current} the active run changed meanwhile (read again).
+ */
+export const SCHEDULE_CLAIM = `
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return {-1, cur} end
+if cur == ARGV[2] then return {1, ''} end
+if cur ~= '' then
+  local st = redis.call('HGET', KEYS[2], 'state')
+  if st and st ~= 'done' and st ~= 'canceled' then return {0, cur} end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, ''}
 `;
 
 /**

@@ -1,3 +1,4 @@
+import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../results/row.js';
 import { Keys } from './keys.js';
@@ -22,9 +23,17 @@ export interface LedgerEntry {
   n?: number;
   /** Last error. */
   e?: string;
+  /** Token of the dial attempt that stepped into `sending` (a resent step finds its own). */
+  tok?: string;
+  /** Redials made after an ambiguous dial found no call. */
+  amb?: number;
 }
 
-export type CampaignState = 'loading' | 'running' | 'paused' | 'canceled' | 'done';
+export type { CampaignState, RowState };
+/** How long an open row's owner is trusted before the reaper looks (ms), by default. */
+export const OPEN_LEASE_MS = 60_000;
+export type RowPatch = Partial<Record<keyof RowRecord, unknown>>;
+export type MoveResult = 'applied' | 'finished-campaign' | 'skipped' | 'illegal' | 'no-new-calls';
 export interface CampaignInfo {
   campaign: Campaign;
   state: CampaignState;
@@ -41,10 +50,14 @@ export class Store {
   readonly keys: Keys;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
-  constructor(readonly redis: RedisClient, prefix: string) {
+  /**
+   * @param leaseMs how long an open row's owner is trusted before the reaper
+   *   checks it is still there (ms); default 60 s.
+   */
+  constructor(readonly redis: RedisClient, prefix: string, readonly leaseMs = OPEN_LEASE_MS) {
     this.keys = new Keys(prefix);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 2, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2, CANCEL_ROWS: 3, SEMAPHORE_ACQUIRE: 1,
+      ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2, SEMAPHORE_ACQUIRE: 1,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -68,6 +81,11 @@ export class Store {
       .exec();
   }
 
+  /** Updates a campaign's settings, keeping its state. */
+  async saveConfig(c: Campaign): Promise<void> {
+    await this.redis.hset(this.keys.campaign(c.name), 'config', JSON.stringify(c));
+  }
+
   async listCampaigns(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.campaigns)).sort();
   }
@@ -88,18 +106,41 @@ export class Store {
     return ((await this.redis.hget(this.keys.campaign(id), 'state')) ?? undefined) as CampaignState | undefined;
   }
 
-  async setCampaignState(id: string, state: CampaignState): Promise<void> {
-    await this.redis.hset(this.keys.campaign(id), 'state', state);
+  /** Moves a campaign along its lifecycle; returns whether it moved and the state now. */
+  async moveCampaign(id: string, to: CampaignState): Promise<{ moved: boolean; state: CampaignState | undefined }> {
+    const [ok, state] = (await this.scripts.CAMPAIGN_MOVE.fn(this.keys.campaign(id), this.keys.counts(id), to, new Date().toISOString())) as [number, string];
+    return { moved: ok === 1, state: (state || undefined) as CampaignState | undefined };
   }
 
-  /** Marks loading finished with `total` data rows; true when the campaign is already done (e.g. every row rejected). */
-  async finishLoading(id: string, total: number): Promise<boolean> {
-    return (await this.scripts.FINISH_LOADING.fn(this.keys.campaign(id), this.keys.counts(id), total, new Date().toISOString())) === 1;
+  /** Marks loading finished with `total` data rows; returns the campaign state after (settled when every row is final). */
+  async finishLoading(id: string, total: number): Promise<CampaignState> {
+    return (await this.scripts.FINISH_LOADING.fn(this.keys.campaign(id), this.keys.counts(id), total, new Date().toISOString())) as CampaignState;
   }
 
+  /** Takes or renews a loader's lease on a campaign; when another loader holds it, who and until when. */
+  async loadLease(id: string, owner: string, untilMs: number): Promise<{ held: boolean; owner?: string; until?: number }> {
+    const [ok, other, until] = (await this.scripts.LOAD_LEASE.fn(this.keys.campaign(id), owner, untilMs, Date.now())) as [number, string, number];
+    return ok === 1 ? { held: true } : { held: false, owner: other, until };
+  }
+
+  async loadOwner(id: string): Promise<{ owner?: string; until?: number }> {
+    const [owner, until] = await this.redis.hmget(this.keys.campaign(id), 'load_owner', 'load_until');
+    return { owner: owner ?? undefined, until: until ? Number(until) : undefined };
+  }
+
+  /** Rows in each open state (maintained by the lifecycle scripts). */
+  async rowStates(id: string): Promise<Record<RowState, number>> {
+    const states = ['queued', 'waiting', 'sending', 'placed', 'ambiguous', 'redial-due'] as const;
+    const vs = await this.redis.hmget(this.keys.counts(id), ...states.map((s) => `state:${s}`));
+    const out = {} as Record<RowState, number>;
+    states.forEach((s, i) => (out[s] = Math.max(0, Number(vs[i] ?? 0))));
+    return out;
+  }
+
+  /** Rows per final outcome, and `finished`. */
   async counts(id: string): Promise<Record<string, number>> {
     const h = await this.redis.hgetall(this.keys.counts(id));
-    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+    return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('state:')).map(([k, v]) => [k, Number(v)]));
   }
 
   // ---- rows -----------------------------------------------------------------
@@ -109,6 +150,11 @@ export class Store {
     return v ? (JSON.parse(v) as RowRecord) : undefined;
   }
 
+  /** Rows written so far. */
+  async rowCount(id: string): Promise<number> {
+    return this.redis.hlen(this.keys.rows(id));
+  }
+
   async getRows(id: string, rows: number[]): Promise<(RowRecord | undefined)[]> {
     if (rows.length === 0) return [];
     const vs = await this.redis.hmget(this.keys.rows(id), ...rows.map(String));
@@ -116,42 +162,91 @@ export class Store {
   }
 
   /**
-   * Applies `patch` to a row unless it is final; `outcome` makes it final and
-   * counts it once. Returns 'applied', 'finished-campaign' or 'already-final'.
+   * Moves a row along its lifecycle (keeping its state when `to` is absent),
+   * merging `patch`; `outcome` makes it final and counts it once. `from`
+   * limits the states it may come from, `callId` requires the row's call.
    */
-  async updateRow(id: string, row: number, patch: Partial<Record<keyof RowRecord, unknown>>, outcome?: Outcome): Promise<'applied' | 'finished-campaign' | 'already-final'> {
+  async moveRow(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }): Promise<MoveResult> {
     const k = this.keys;
     const now = new Date();
-    const r = await this.scripts.ROW_UPDATE.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), row, JSON.stringify(patch), outcome ?? '', now.toISOString(), now.getTime());
-    if (outcome && r !== 0) {
+    const r = await this.scripts.ROW_MOVE.fn(
+      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id),
+      row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '',
+    );
+    if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
-      await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome, call_id: patch.call_id as string, error: patch.error as string });
+      await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome: m.outcome, call_id: m.patch?.call_id as string, error: m.patch?.error as string });
     }
-    return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : 'already-final';
+    return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : r === -1 ? 'illegal' : r === -2 ? 'no-new-calls' : 'skipped';
   }
 
-  async reopenRow(id: string, row: number, expected: Outcome): Promise<boolean> {
+  /** A patch to an open row that keeps its state; `outcome` makes it final. */
+  async updateRow(id: string, row: number, patch: RowPatch, outcome?: Outcome): Promise<MoveResult> {
+    return this.moveRow(id, row, { patch, outcome });
+  }
+
+  /** A dead letter back to queued under the dial job `jobId` (only while the campaign takes new calls). */
+  async reopenRow(id: string, row: number, expected: Outcome, jobId: string): Promise<boolean> {
     const k = this.keys;
-    return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), row, expected)) === 1;
+    return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
   }
 
-  /** Writes a loaded chunk; per record, true when it is in progress and needs a dial job. */
+  /** Writes a loaded chunk; per record, true when it is new and queued (its dial job must be added). */
   async loadRows(id: string, recs: RowRecord[]): Promise<boolean[]> {
     if (recs.length === 0) return [];
-    const r = (await this.scripts.LOAD_ROWS.fn(this.keys.rows(id), this.keys.counts(id), ...recs.map((x) => JSON.stringify(x)))) as number[];
+    const k = this.keys;
+    const r = (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), this.leaseMs, ...recs.map((x) => JSON.stringify(x)))) as number[];
     return r.map((x) => x === 1);
+  }
+
+  /** Open rows whose owner's lease ended before `now`, oldest first. */
+  async expiredRows(id: string, now: number, limit: number): Promise<number[]> {
+    return (await this.redis.zrangebyscore(this.keys.open(id), '-inf', now, 'LIMIT', 0, limit)).map(Number);
+  }
+
+  /** Renews the lease of an open row (only if it is still open). */
+  async extendLease(id: string, row: number, untilMs: number): Promise<void> {
+    await this.redis.zadd(this.keys.open(id), 'XX', untilMs, String(row));
+  }
+
+  /** Takes a row out of the open index (it is final). */
+  async dropOpen(id: string, row: number): Promise<void> {
+    await this.redis.zrem(this.keys.open(id), String(row));
+  }
+
+  /** Every open row of a campaign, in batches (for cancel). */
+  async *openRowBatches(id: string, batch = 1000): AsyncGenerator<number[]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(this.keys.open(id), cursor, 'COUNT', batch);
+      cursor = next;
+      const rows: number[] = [];
+      for (let i = 0; i < flat.length; i += 2) rows.push(Number(flat[i]));
+      if (rows.length) yield rows;
+    } while (cursor !== '0');
+  }
+
+  /** One run of a recurring campaign at a time: claims `run` unless an earlier run is still open. */
+  async claimScheduleRun(schedule: string, run: string): Promise<{ claimed: boolean; open?: string }> {
+    for (;;) {
+      const prev = (await this.redis.get(this.keys.scheduleActive(schedule))) ?? '';
+      const [r, other] = (await this.scripts.SCHEDULE_CLAIM.fn(this.keys.scheduleActive(schedule), this.keys.campaign(prev || run), prev, run)) as [number, string];
+      if (r === 1) return { claimed: true };
+      if (r === 0) return { claimed: false, open: other };
+    }
   }
 
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.limiter(`c:${id}`)).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`)).srem(k.campaigns, id).exec();
   }
 
-  /** Cancels the given rows unless their number is already being dialed; returns how many. */
+  /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */
   async cancelRows(id: string, rows: number[]): Promise<number> {
     if (rows.length === 0) return 0;
-    return (await this.scripts.CANCEL_ROWS.fn(this.keys.rows(id), this.keys.counts(id), this.keys.ledger(id), ...rows)) as number;
+    const k = this.keys;
+    return (await this.scripts.CANCEL_ROWS.fn(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), new Date().toISOString(), ...rows)) as number;
   }
 
   // ---- ledger ---------------------------------------------------------------
@@ -167,10 +262,15 @@ export class Store {
     return v ? (JSON.parse(v) as LedgerEntry) : undefined;
   }
 
-  /** Atomically steps into `sending`; `ok: false` means the person may already have been called. */
-  async ledgerBegin(id: string, number: string, now: number): Promise<{ ok: boolean; entry?: LedgerEntry }> {
-    const [ok, v] = (await this.scripts.LEDGER_BEGIN.fn(this.keys.ledger(id), this.keys.rows(id), number, now)) as [number, string];
-    return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined };
+  /**
+   * Atomically steps the number and its row into `sending`. `ok: false` says
+   * why not: 'dialed' (the person may already have been called), 'final',
+   * 'missing', or the campaign state that forbids dialing now.
+   */
+  async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
+    const k = this.keys;
+    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), number, now, token, leaseMs)) as [number, string, string];
+    return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
   }
 
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
@@ -225,6 +325,15 @@ export class Store {
   async schedulePoll(id: string, row: number, at: number, onlyIfAbsent = false): Promise<void> {
     if (onlyIfAbsent) await this.redis.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
     else await this.redis.zadd(this.keys.polls, at, `${id}|${row}`);
+  }
+
+  async isPollScheduled(id: string, row: number): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.polls, `${id}|${row}`)) !== null;
+  }
+
+  /** Takes the reaper's turn (one worker at a time, for `ms`). */
+  async takeReaperTurn(holder: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.reaperLock, holder, 'PX', ms, 'NX')) === 'OK';
   }
 
   async unschedulePoll(id: string, row: number): Promise<void> {

@@ -1,0 +1,110 @@
+import { decideReap } from '../campaign/reap.js';
+import { rowStateOf, type CampaignState } from '../campaign/lifecycle.js';
+import { syncQueue } from '../campaign/control.js';
+import type { Campaign } from '../config/campaign.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { dialJob, type DialQueues } from './jobs.js';
+
+export interface ReaperDeps {
+  store: Store;
+  queues: DialQueues;
+  log: Logger;
+  lockMs: number;
+}
+
+const BATCH = 500;
+const DEAD_JOB_STATES = new Set(['completed', 'failed', 'unknown']);
+
+/**
+ * Finds open rows whose owner is gone (a crash between two steps, a job
+ * BullMQ gave up on or that was removed, a campaign no worker serves) and
+ * gives each one an owner again. Reads only rows whose lease ran out (the
+ * open index), so it costs nothing while owners keep their rows.
+ * Also puts BullMQ's pause flag back in line with the campaign state.
+ */
+export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now()): Promise<number> {
+  const { store, log } = deps;
+  const info = await store.getCampaign(id);
+  if (!info) return 0;
+  await syncQueue(deps, id, info.state);
+  if (info.state === 'canceling' && info.total === undefined) {
+    // Canceled while loading, and the loader is gone: the rows it wrote are the list.
+    const lease = await store.loadOwner(id);
+    if (!lease.until || lease.until < now) await store.finishLoading(id, await store.rowCount(id));
+  }
+  const rows = await store.expiredRows(id, now, BATCH);
+  if (rows.length === 0) return 0;
+  const recs = await store.getRows(id, rows);
+  const queue = deps.queues.get(id);
+  let acted = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const rec = recs[i];
+    if (!rec) {
+      await store.dropOpen(id, row);
+      continue;
+    }
+    const state = rowStateOf(rec);
+    const jobState = rec.job && state !== 'final' ? await queue.getJobState(rec.job) : 'unknown';
+    const [entry, pollScheduled] = await Promise.all([store.ledgerGet(id, rec.phone), store.isPollScheduled(id, row)]);
+    const d = decideReap({
+      state, campaign: info.state as CampaignState, jobAlive: !DEAD_JOB_STATES.has(jobState), pollScheduled, entry,
+      now, lockMs: deps.lockMs, reaped: rec.reaped ?? 0,
+    });
+    if (d.action === 'extend') {
+      await store.extendLease(id, row, now + store.leaseMs);
+      continue;
+    }
+    acted++;
+    log.warn({ campaign: id, row, state, action: d.action }, 'open row without an owner; reaping');
+    switch (d.action) {
+      case 'drop':
+        await store.dropOpen(id, row);
+        break;
+      case 'cancel':
+        if ((await store.cancelRows(id, [row])) === 0) await store.extendLease(id, row, now + store.leaseMs);
+        break;
+      case 'requeue':
+        await requeue(deps, info.campaign, row, state, (rec.reaped ?? 0) + 1);
+        break;
+      case 'dead-letter':
+        await store.moveRow(id, row, { outcome: 'dead-letter', patch: { error: d.error, job: null } });
+        break;
+      case 'poll':
+        await store.schedulePoll(id, row, now, true);
+        await store.extendLease(id, row, now + store.leaseMs);
+        break;
+      case 'to-ambiguous':
+        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'ambiguous', t: now, e: 'worker stopped mid-request' });
+        await store.moveRow(id, row, { to: 'ambiguous', from: ['sending'], patch: { status: 'ambiguous', job: null } });
+        await store.schedulePoll(id, row, now, true);
+        break;
+      case 'to-placed':
+        await store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: d.callId ?? null, status: 'queued', placed_at: entry?.t ?? now, job: null } });
+        await store.schedulePoll(id, row, now, true);
+        break;
+    }
+  }
+  return acted;
+}
+
+async function requeue(deps: ReaperDeps, c: Campaign, row: number, state: string, n: number): Promise<void> {
+  const job = dialJob(c, row, `k${n}`);
+  const to = state === 'sending' ? 'queued' : undefined;
+  const r = await deps.store.moveRow(c.name, row, { to, from: [state as 'queued'], patch: { job: job.opts.jobId, reaped: n } });
+  if (r === 'applied') await deps.queues.get(c.name).add(job.name, job.data, job.opts);
+}
+
+/** One reaping pass over the given campaigns (or every open one), by one worker at a time. */
+export async function reap(deps: ReaperDeps, holder: string, everyMs: number, campaigns?: string[]): Promise<number> {
+  const { store } = deps;
+  if (!(await store.takeReaperTurn(holder, Math.max(500, everyMs - 100)))) return 0;
+  let n = 0;
+  for (const id of campaigns ?? (await store.listCampaigns())) {
+    const state = await store.campaignState(id);
+    if (!state || state === 'done' || state === 'canceled') continue;
+    n += await reapCampaign(deps, id);
+  }
+  return n;
+}

@@ -1,0 +1,68 @@
+import type { Campaign } from '../config/campaign.js';
+import type { Outcome } from '../results/row.js';
+import type { LedgerEntry } from '../store/store.js';
+
+/** What to do once a call has ended with `outcome`. */
+export type AfterCall = { action: 'finish' } | { action: 'redial'; delayMs: number; jobSuffix: string };
+
+/**
+ * A redial follows a redialable outcome while the contact has had fewer than
+ * `max` redials (`calls` counts the calls placed so far, this one included).
+ */
+export function decideAfterCall(redial: Campaign['redial'], outcome: Outcome, calls: number): AfterCall {
+  if (!redial || !(redial.outcomes as string[]).includes(outcome)) return { action: 'finish' };
+  if (calls > redial.max) return { action: 'finish' };
+  return { action: 'redial', delayMs: redial.after_minutes * 60_000, jobSuffix: `redial${calls}` };
+}
+
+export interface ReconcileInput {
+  entry?: LedgerEntry;
+  now: number;
+  /** A `sending` entry younger than this may still be a live request. */
+  lockMs: number;
+  graceMs: number;
+  timeoutMs: number;
+  onAmbiguous: 'skip' | 'redial';
+  /** The lookup's answer: the call found, none found, or the lookup failed. */
+  lookup?: { found?: { id: string; status?: string }; failed?: string };
+}
+
+/** Redials an ambiguous dial may lead to, in the life of one contact. */
+export const MAX_AMBIGUOUS_REDIALS = 1;
+
+export type ReconcileDecision =
+  /** Never sent (a dial job owns the row), or a redial whose job may be lost. */
+  | { action: 'not-sent' }
+  /** Look (again) at `atMs`; `lookup` says whether a GET /calls is needed now. */
+  | { action: 'wait'; atMs: number }
+  | { action: 'lookup' }
+  | { action: 'adopt'; callId: string; status?: string; countCall: boolean }
+  | { action: 'unknown'; error: string }
+  | { action: 'redial'; why: string };
+
+/**
+ * Reconciliation of a dial whose result is unknown, as a pure step: first
+ * without a lookup (`lookup` absent), then with its answer.
+ */
+export function decideReconcile(i: ReconcileInput): ReconcileDecision {
+  const e = i.entry;
+  if (!e || e.s === 'pending' || e.s === 'failed') return { action: 'not-sent' };
+  if (e.s === 'sending' && i.now - e.t < i.lockMs) return { action: 'wait', atMs: e.t + i.lockMs };
+  // A placed entry that knows its call: that call is ours.
+  if (e.s === 'placed' && e.id) return { action: 'adopt', callId: e.id, countCall: false };
+  const sentAt = e.sent ?? e.t;
+  const why = e.e ?? "the request's outcome is unknown";
+  if (!i.lookup) return { action: 'lookup' };
+  if (i.lookup.found) return { action: 'adopt', callId: i.lookup.found.id, status: i.lookup.found.status, countCall: e.s !== 'placed' };
+  if (i.lookup.failed !== undefined) {
+    // A lookup that keeps failing must not hold the row open forever; nor may it lead to a blind redial.
+    if (i.now - sentAt > i.timeoutMs) return { action: 'unknown', error: `could not find out whether a call was placed (${why}); lookup failing: ${i.lookup.failed}` };
+    return { action: 'wait', atMs: i.now + Math.min(5000, i.graceMs || 1000) };
+  }
+  if (i.now - sentAt < i.graceMs) return { action: 'wait', atMs: i.now + Math.min(2000, Math.max(250, i.graceMs / 10)) };
+  const grace = Math.round(i.graceMs / 1000);
+  if (e.s === 'placed') return { action: 'unknown', error: `call placed but its id was never found within ${grace}s` };
+  if (i.onAmbiguous === 'skip') return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; not redialed (on_ambiguous: skip)` };
+  if ((e.amb ?? 0) >= MAX_AMBIGUOUS_REDIALS) return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; already redialed once after an unknown result` };
+  return { action: 'redial', why };
+}
