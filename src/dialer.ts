@@ -5,7 +5,7 @@ import { campaignStatus, type CampaignStatus } from './campaign/status.js';
 import type { Campaign } from './config/campaign.js';
 import { WorkerService } from './dialer/service.js';
 import { coerceError, describeError } from './errors.js';
-import { loadCampaign, type LoadSummary } from './loader/load.js';
+import { loadCampaign, type LoadDeps, type LoadSummary } from './loader/load.js';
 import { Poller } from './poller/poller.js';
 import { RetentionService } from './privacy/retention.js';
 import { writeResults, type ResultsFormat } from './results/export.js';
@@ -68,6 +68,9 @@ export interface RunToEndResult {
   interrupted: boolean;
 }
 
+/** What a caller of `load` may set: everything in LoadDeps but the wiring. */
+export type LoadOptions = Omit<LoadDeps, 'store' | 'queues' | 'log' | 'now' | 'screen'>;
+
 /** A started service, as `close()` sees it. */
 interface Part {
   close(force?: boolean): Promise<void>;
@@ -82,10 +85,14 @@ export class Dialer {
 
   constructor(readonly rt: Runtime, private readonly opts: DialerOptions = {}) {}
 
-  /** Loads a campaign's contacts (its CSV, or `input`) with the load screen; the only place LoadDeps are put together. */
-  load(c: Campaign, input?: Readable): Promise<LoadSummary> {
+  /**
+   * Loads a campaign's contacts (its CSV, or `input`) through the load screen:
+   * the only place LoadDeps are put together. `options`: the loader's own
+   * switches, passed through as they are.
+   */
+  load(c: Campaign, input?: Readable, options: LoadOptions = {}): Promise<LoadSummary> {
     const { rt } = this;
-    return loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
+    return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
   }
 
   /**
@@ -103,6 +110,7 @@ export class Dialer {
     }));
     svc.start();
     if (o.bare) return svc;
+    // Scheduled runs get new campaign names: a worker limited to named campaigns leaves them to others.
     if (!o.campaigns) this.track(new ScheduleService(rt, { load: (run) => this.load(run) })).start();
     this.track(new RetentionService({ store: rt.store, log: rt.log, queues: rt.queues }, { defaultDays: rt.env.retentionDays, now: () => rt.clock.now() })).start();
     return svc;
@@ -127,7 +135,7 @@ export class Dialer {
    */
   async runToEnd(c: Campaign, o: RunToEndOptions = {}): Promise<RunToEndResult> {
     const { rt } = this;
-    rt.api();
+    rt.api(); // no usable API settings: fail before anything is loaded
     const parts: Part[] = [];
     const stop = async () => {
       await Promise.all(parts.map((p) => p.close()));
