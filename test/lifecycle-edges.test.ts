@@ -15,6 +15,7 @@ import { cancelCampaign } from '../src/campaign/control.js';
 import { runScheduledTick } from '../src/campaign/schedule.js';
 import { reap } from '../src/dialer/reaper.js';
 import { WorkerService } from '../src/dialer/service.js';
+import { Dialer } from '../src/dialer.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
 import type { Runtime } from '../src/runtime.js';
@@ -246,13 +247,15 @@ describe('never twice', () => {
     await withRuntime(prefix, undefined, async ({ rt }) => {
       const c = await campaign('cron', numbers(3, 61415820000), { schedule: { cron: '*/5 * * * *', timezone: 'UTC' } });
       const t0 = Date.parse('2026-12-01T09:00:00Z');
-      const first = await runScheduledTick(rt, c, t0);
+      const dialer = new Dialer(rt);
+      const loadRun = (run: Campaign) => dialer.load(run);
+      const first = await runScheduledTick(rt, c, t0, loadRun);
       expect(first.load?.accepted).toBe(3);
-      const second = await runScheduledTick(rt, c, t0 + 5 * 60_000);
+      const second = await runScheduledTick(rt, c, t0 + 5 * 60_000, loadRun);
       expect(second).toMatchObject({ skipped: first.run.name });
       expect(await rt.store.getCampaign(second.run.name)).toBeUndefined();
       await cancelCampaign(rt, first.run.name);
-      const third = await runScheduledTick(rt, c, t0 + 10 * 60_000);
+      const third = await runScheduledTick(rt, c, t0 + 10 * 60_000, loadRun);
       expect(third.load?.accepted).toBe(3);
     });
   });

@@ -4,10 +4,9 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
 import { loadCampaignFile, type Campaign } from '../config/campaign.js';
 import { describeError } from '../errors.js';
-import { loadCampaign, type LoadSummary } from '../loader/load.js';
+import type { LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { ensureSmsActions } from './sms-actions.js';
-import { createLoadScreen } from '../safety/gate.js';
 
 /**
  * Recurring campaigns (`schedule: {cron, timezone}`) run on BullMQ job
@@ -35,6 +34,8 @@ export interface ScheduleJobData {
 }
 
 type ScheduleRuntime = Runtime;
+/** Loads one run's contacts: `Dialer.load`, passed in so this module needs no wiring of its own. */
+export type LoadRun = (run: Campaign) => Promise<LoadSummary>;
 
 export function scheduleQueue(rt: Pick<Runtime, 'redis' | 'store'>): Queue<ScheduleJobData> {
   return new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: rt.redis, prefix: rt.store.keys.prefix });
@@ -63,7 +64,7 @@ export function scheduledRun(c: Campaign, atMs: number): Campaign {
  * One tick: attach the SMS actions, load the run. Idempotent (a retried tick
  * has the same run name; a run already loaded is left alone).
  */
-export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: number): Promise<{ run: Campaign; load?: LoadSummary; actions: string[]; skipped?: string }> {
+export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: number, loadRun: LoadRun): Promise<{ run: Campaign; load?: LoadSummary; actions: string[]; skipped?: string }> {
   const run = scheduledRun(c, atMs);
   const existing = await rt.store.getCampaign(run.name);
   if (existing && existing.state !== 'loading') return { run, actions: [] };
@@ -75,7 +76,7 @@ export async function runScheduledTick(rt: ScheduleRuntime, c: Campaign, atMs: n
     return { run, actions: [], skipped: claim.open };
   }
   const actions = await ensureSmsActions(rt, run);
-  const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, run);
+  const load = await loadRun(run);
   rt.log.info({ campaign: c.name, run: run.name, results: run.resultsPath, rows: load.rows }, 'scheduled run loaded');
   return { run, load, actions };
 }
@@ -90,12 +91,12 @@ function dueAt(job: Job): number {
 export class ScheduleService {
   private worker?: Worker<ScheduleJobData>;
 
-  constructor(private readonly rt: ScheduleRuntime, private readonly opts: { onRun?: (run: Campaign) => void } = {}) {}
+  constructor(private readonly rt: ScheduleRuntime, private readonly opts: { load: LoadRun; onRun?: (run: Campaign) => void }) {}
 
   start(): void {
     if (this.worker) return;
     this.worker = new Worker<ScheduleJobData>(SCHEDULE_QUEUE, async (job) => {
-      const r = await runScheduledTick(this.rt, job.data.campaign, dueAt(job));
+      const r = await runScheduledTick(this.rt, job.data.campaign, dueAt(job), this.opts.load);
       if (r.load) this.opts.onRun?.(r.run);
       return r.run.name;
     }, { connection: this.rt.redis, prefix: this.rt.store.keys.prefix, concurrency: 1 });

@@ -4,11 +4,8 @@ import { Command, Option } from 'commander';
 import { campaignStatus } from '../campaign/status.js';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { readEnv, type Env } from '../config/env.js';
-import { WorkerService } from '../dialer/service.js';
 import { DialerError, coerceError, describeError } from '../errors.js';
-import { loadCampaign } from '../loader/load.js';
 import { loadCampaignFile } from '../config/campaign.js';
-import { Poller } from '../poller/poller.js';
 import { writeResults, type ResultsFormat } from '../results/export.js';
 import { checkRedisDurability, openRuntime, type Runtime } from '../runtime.js';
 import { formatSimulatorBanner, parseOutcomeWeights, parseRange, startSimulator } from '../simulator/index.js';
@@ -19,12 +16,10 @@ import { dlqCommand } from './dlq.js';
 import { scheduleCommand } from './schedule.js';
 import { onSignals } from './signals.js';
 import { serveCommand } from './serve.js';
-import { ScheduleService } from '../campaign/schedule.js';
-import { detachSmsActions, ensureSmsActions } from '../campaign/sms-actions.js';
-import { RetentionService } from '../privacy/retention.js';
+import { ensureSmsActions } from '../campaign/sms-actions.js';
+import { Dialer } from '../dialer.js';
 import { privacyCommands } from './privacy.js';
 import { safetyCommands } from './safety.js';
-import { createDialGate, createLoadScreen } from '../safety/gate.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -94,7 +89,7 @@ program
     const c = await loadCampaignFile(file);
     await withRuntime(async (rt) => {
       await ensureSmsActions(rt, c);
-      const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
+      const sum = await new Dialer(rt).load(c);
       print(o.json ? sum : `loaded ${c.name}: ${sum.rows} rows, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
     });
   });
@@ -106,18 +101,10 @@ program
   .action(async (o: { campaign?: string[] }) => {
     await withRuntime(async (rt) => {
       await checkRedisDurability(rt);
-      rt.api(); // refuse at once, not at the first campaign, when the API settings are unsafe
-      const svc = new WorkerService(rt, { campaigns: o.campaign, gate: createDialGate(rt), onCampaignFinished: (id) => void writeFinished(rt, id) });
-      // Scheduled runs get new campaign names: a worker limited to named campaigns leaves them to others.
-      const schedules = o.campaign ? undefined : new ScheduleService(rt);
-      const retention = new RetentionService({ store: rt.store, log: rt.log, queues: rt.queues }, { defaultDays: rt.env.retentionDays, now: () => rt.clock.now() });
-      svc.start();
-      schedules?.start();
-      retention.start();
+      const dialer = new Dialer(rt);
+      const svc = dialer.startWorkers({ campaigns: o.campaign });
       rt.log.info({ worker: svc.id }, 'worker started');
-      await untilSignal(rt, async (force) => {
-        await Promise.all([svc.close(force), schedules?.close(force), retention.close()]);
-      });
+      await untilSignal(rt, (force) => dialer.close(force));
     }, {}, LONG_RUNNING_REDIS_WAIT_MS);
   });
 
@@ -127,10 +114,10 @@ program
   .option('--concurrency <n>', 'most GET /calls in flight', (v) => Number(v), 20)
   .action(async (o: { concurrency: number }) => {
     await withRuntime(async (rt) => {
-      const poller = new Poller({ store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, concurrency: o.concurrency, onCampaignFinished: (id) => void writeFinished(rt, id) });
-      poller.start();
+      const dialer = new Dialer(rt);
+      dialer.startPoller({ concurrency: o.concurrency });
       rt.log.info('poller started');
-      await untilSignal(rt, () => poller.close());
+      await untilSignal(rt, (force) => dialer.close(force));
     }, {}, LONG_RUNNING_REDIS_WAIT_MS);
   });
 
@@ -271,14 +258,6 @@ safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 serveCommand(program, env);
-
-async function writeFinished(rt: Runtime, id: string): Promise<void> {
-  const info = await rt.store.getCampaign(id);
-  if (!info) return;
-  const r = await writeResults(rt.store, id, info.campaign.resultsPath).catch((e) => rt.log.error({ err: describeError(e) }, 'could not write results'));
-  if (r) rt.log.info({ campaign: id, file: r.file, rows: r.rows }, 'campaign finished; results written');
-  if (info.campaign.detach_actions_on_finish) await detachSmsActions(rt, id).catch((e) => rt.log.error({ err: describeError(e) }, 'could not detach SMS actions'));
-}
 
 /** Runs until SIGTERM/SIGINT: the first drains, a second forces. */
 async function untilSignal(rt: Runtime, close: (force: boolean) => Promise<void>): Promise<void> {

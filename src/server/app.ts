@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Dialer } from '../dialer.js';
 import type { Runtime } from '../runtime.js';
 import { authorized, bearer, BOARD_PATH, modeOf, secretMatches, sessionCookie, unauthorized, type AuthMode } from './auth.js';
 import { registerBoard } from './board.js';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   workerStaleMs?: number;
   /** Receives every Callease API request this process makes (in-process workers). */
   metrics?: ServerMetrics;
+  /** Loads uploaded contact lists (`startServer` passes the one its workers use). */
+  dialer?: Dialer;
 }
 
 const pub = { config: { auth: 'public' as AuthMode } };
@@ -76,7 +79,7 @@ export async function buildServer(rt: Runtime, o: ServerOptions): Promise<Fastif
     return reply.code(202).send({ received: true, matched: Boolean(r.match), nudged: r.nudged });
   });
 
-  await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir });
+  await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir, dialer: o.dialer ?? new Dialer(rt) });
   await registerBoard(app, rt);
   return app;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { campaignStatus } from '../campaign/status.js';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { DialerError } from '../errors.js';
+import type { Dialer } from '../dialer.js';
 import type { Runtime } from '../runtime.js';
 import { parseCampaignBody } from './campaign-input.js';
 import { HttpError } from './errors.js';
@@ -15,6 +16,8 @@ import { uploadContacts, type UploadResult } from './upload.js';
 export interface CampaignRouteOptions {
   uploadLimitBytes: number;
   resultsDir: string;
+  /** Loads the uploaded contacts. */
+  dialer: Dialer;
 }
 
 type Named = FastifyRequest<{ Params: { name: string } }>;
@@ -82,7 +85,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
       const run = async (input: Readable, source: string) => {
         const body = limitedCopy(input, o.uploadLimitBytes);
         try {
-          result = await uploadContacts(rt, id, body, { source, keepPartial });
+          result = await uploadContacts(o.dialer, id, body, { source, keepPartial });
         } catch (e) {
           failure = e;
           body.destroy();

@@ -1,17 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { WorkerService } from '../dialer/service.js';
-import { describeError } from '../errors.js';
-import { Poller } from '../poller/poller.js';
-import { writeResults } from '../results/export.js';
+import { Dialer } from '../dialer.js';
 import type { Runtime } from '../runtime.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ServerMetrics } from './metrics.js';
-import { createDialGate } from '../safety/gate.js';
 
 export interface ServeOptions extends ServerOptions {
   port: number;
   host: string;
-  /** Also dial and poll in this process (one container can do everything). */
+  /** Also do in this process what `dialer worker` and `dialer poller` do (one container can do everything). */
   withWorkers?: boolean;
   /** Scan/tick periods of the in-process worker service and poller (ms); tests shorten them. */
   workerScanMs?: number;
@@ -26,11 +22,10 @@ export interface RunningServer {
   close(force?: boolean): Promise<void>;
 }
 
-/** `dialer serve`: the HTTP API, and with `withWorkers` a WorkerService and a Poller beside it. */
+/** `dialer serve`: the HTTP API, and with `withWorkers` the services of `dialer worker` and `dialer poller` beside it. */
 export async function startServer(rt: Runtime, o: ServeOptions): Promise<RunningServer> {
   const metrics = o.metrics ?? new ServerMetrics(rt, o.workerStaleMs ?? 30_000);
-  let workers: WorkerService | undefined;
-  let poller: Poller | undefined;
+  const dialer = new Dialer(rt, { workerScanMs: o.workerScanMs, pollerTickMs: o.pollerTickMs });
   if (o.withWorkers) {
     const api = rt.api();
     const before = api.onRequest;
@@ -38,14 +33,11 @@ export async function startServer(rt: Runtime, o: ServeOptions): Promise<Running
       before?.(info);
       metrics.observe(info);
     };
-    const onCampaignFinished = (id: string) => void writeFinished(rt, id);
-    workers = new WorkerService(rt, { scanMs: o.workerScanMs, onCampaignFinished, gate: createDialGate(rt) });
-    poller = new Poller({ store: rt.store, api, log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: o.pollerTickMs, onCampaignFinished });
   }
-  const app = await buildServer(rt, { ...o, metrics });
+  const app = await buildServer(rt, { ...o, metrics, dialer });
   const address = await app.listen({ port: o.port, host: o.host });
-  workers?.start();
-  poller?.start();
+  const workers = o.withWorkers ? dialer.startWorkers() : undefined;
+  if (o.withWorkers) dialer.startPoller();
   rt.log.info({ url: address, withWorkers: Boolean(o.withWorkers), worker: workers?.id }, 'dialer API listening');
   let closing: Promise<void> | undefined;
   return {
@@ -56,21 +48,9 @@ export async function startServer(rt: Runtime, o: ServeOptions): Promise<Running
       if (closing && !force) return closing;
       closing = (async () => {
         await app.close();
-        await Promise.all([workers?.close(force), poller?.close()]);
+        await dialer.close(force);
       })();
       return closing;
     },
   };
-}
-
-/** Like `dialer worker`: a finished campaign's results file is written where its config says. */
-async function writeFinished(rt: Runtime, id: string): Promise<void> {
-  const info = await rt.store.getCampaign(id);
-  if (!info) return;
-  try {
-    const r = await writeResults(rt.store, id, info.campaign.resultsPath);
-    rt.log.info({ campaign: id, file: r.file, rows: r.rows }, 'campaign finished; results written');
-  } catch (e) {
-    rt.log.error({ campaign: id, err: describeError(e) }, 'could not write results');
-  }
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { DialerError, describeError } from '../errors.js';
-import { loadCampaign, type LoadSummary } from '../loader/load.js';
+import type { Dialer } from '../dialer.js';
+import type { LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
 import { serverKeys } from './keys.js';
-import { createLoadScreen } from '../safety/gate.js';
 import { syncQueue } from '../campaign/control.js';
 
 export interface UploadOptions {
@@ -33,7 +33,8 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
  * only into a campaign that has no contacts yet: row numbers restart at 1 in
  * every file, so a second list would collide with the first.
  */
-export async function uploadContacts(rt: Runtime, id: string, input: Readable, o: UploadOptions): Promise<UploadResult> {
+export async function uploadContacts(dialer: Dialer, id: string, input: Readable, o: UploadOptions): Promise<UploadResult> {
+  const { rt } = dialer;
   const { store, queues, log } = rt;
   const lockKey = serverKeys(store.keys).uploadLock(id);
   const lock = randomUUID();
@@ -52,7 +53,7 @@ export async function uploadContacts(rt: Runtime, id: string, input: Readable, o
     const c = { ...info.campaign, contactsPath: o.source };
     const queue = queues.get(id);
     try {
-      return await loadCampaign({ store, queues, log, now: () => rt.clock.now(), screen: createLoadScreen(rt), keepOnCsvError: o.keepPartial }, c, input);
+      return await dialer.load(c, input, { keepOnCsvError: o.keepPartial });
     } catch (e) {
       if (o.keepPartial && e instanceof DialerError && e.code === 'CSV_INVALID') return keep(rt, id, e);
       await queue.obliterate({ force: true }).catch((err: unknown) => log.warn({ campaign: id, err: describeError(err) }, 'could not empty the queue'));

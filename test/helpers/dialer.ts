@@ -11,14 +11,12 @@ import { Redis } from 'ioredis';
 import { stringify as toYaml } from 'yaml';
 import { loadCampaignFile, type Campaign } from '../../src/config/campaign.js';
 import { readEnv, type Env } from '../../src/config/env.js';
-import { WorkerService } from '../../src/dialer/service.js';
-import { loadCampaign, type LoadSummary } from '../../src/loader/load.js';
+import { Dialer } from '../../src/dialer.js';
+import type { LoadSummary } from '../../src/loader/load.js';
 import { createLogger } from '../../src/log.js';
-import { Poller } from '../../src/poller/poller.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { scanKeys, type RedisClient } from '../../src/store/redis.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { createDialGate, createLoadScreen } from '../../src/safety/gate.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -124,19 +122,16 @@ export interface Dialing {
 
 /** Loads `c` and dials it in this process: a WorkerService for it and a Poller, as `dialer run` does. */
 export async function startDialing(rt: Runtime, c: Campaign): Promise<Dialing> {
-  const load = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
-  const workers = new WorkerService(rt, { campaigns: [c.name], scanMs: 100, gate: createDialGate(rt) });
-  const poller = new Poller({ store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, tickMs: 50 });
-  workers.start();
-  poller.start();
+  const dialer = new Dialer(rt, { workerScanMs: 100, pollerTickMs: 50 });
+  const load = await dialer.load(c);
+  dialer.startWorkers({ campaigns: [c.name], bare: true });
+  dialer.startPoller({ bare: true });
   return {
     load,
     done: async (timeoutMs = 20_000) => {
       await waitFor(async () => (await rt.store.getCampaign(c.name))?.state === 'done', `campaign ${c.name} to be done`, timeoutMs, 100);
     },
-    stop: async () => {
-      await Promise.all([workers.close(), poller.close()]);
-    },
+    stop: () => dialer.close(),
   };
 }
 
