@@ -1,5 +1,6 @@
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../results/row.js';
+import { Durability, type DurableDials } from './durability.js';
 import { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
@@ -39,10 +40,14 @@ type Script = (...args: (string | number)[]) => Promise<unknown>;
 /** Typed access to the dialer's Redis state. The only place that spells keys. */
 export class Store {
   readonly keys: Keys;
+  /** Confirms writes on disk or a replica, on this store's own connection. */
+  readonly durability: Durability;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
-  constructor(readonly redis: RedisClient, prefix: string) {
+  /** `durableDials`: DIALER_DURABLE_DIALS, default 'auto'. */
+  constructor(readonly redis: RedisClient, prefix: string, opts: { durableDials?: DurableDials } = {}) {
     this.keys = new Keys(prefix);
+    this.durability = new Durability(redis, opts.durableDials ?? 'auto');
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_UPDATE: 4, ROW_REOPEN: 4, LEDGER_CLAIM: 1, LEDGER_BEGIN: 2, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 2, CANCEL_ROWS: 3, SEMAPHORE_ACQUIRE: 1,
     };
@@ -171,6 +176,18 @@ export class Store {
   async ledgerBegin(id: string, number: string, now: number): Promise<{ ok: boolean; entry?: LedgerEntry }> {
     const [ok, v] = (await this.scripts.LEDGER_BEGIN.fn(this.keys.ledger(id), this.keys.rows(id), number, now)) as [number, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined };
+  }
+
+  /**
+   * After `ledgerBegin`, before the POST: true when the `sending` just written
+   * is on disk or a replica as far as the server allows (see durability.ts).
+   * False: the entry went back to `pending` without using an attempt, and
+   * the POST must not go out.
+   */
+  async ensureDurable(id: string, number: string, begun: LedgerEntry): Promise<boolean> {
+    if (await this.durability.confirm()) return true;
+    await this.ledgerMove(id, number, ['sending'], { s: 'pending', a: begun.a - 1, t: Date.now() });
+    return false;
   }
 
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
