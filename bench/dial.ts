@@ -19,7 +19,7 @@ import type { Row } from './lib/table.js';
 const CONCURRENCY = 50;
 const MB = 1024 * 1024;
 
-interface Result {
+export interface Result {
   posted: number;
   rate: number;
   peakRss: number;
@@ -27,9 +27,11 @@ interface Result {
   cmds: number;
   cpuMs: number;
   top: string;
+  /** WAIT commands per contact (the durable-dial confirmation). */
+  waits: number;
 }
 
-async function variant(n: number, child: string, args: (redis: string, sim: string) => string[], profile?: string): Promise<Result> {
+export async function variant(n: number, child: string, args: (redis: string, sim: string) => string[], profile?: string, opts: { replica?: boolean } = {}): Promise<Result> {
   return withRedis(async (redis) => {
     const sim = await startSimProcess({ callDurationMs: { min: 60_000, max: 60_000 } });
     const p = spawnTs(child, args(redis.url, sim.url), { profile });
@@ -44,12 +46,12 @@ async function variant(n: number, child: string, args: (redis: string, sim: stri
       // Includes the untimed load (ours) or addBulk (raw): a few commands per contact.
       const w = await redisWork(redis.url);
       const top = [...w.calls].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', ');
-      return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top };
+      return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top, waits: (w.calls.get('wait') ?? 0) / n };
     } finally {
       await p.end();
       await sim.close();
     }
-  });
+  }, opts);
 }
 
 export async function dialBench(o: BenchOptions): Promise<Row[]> {

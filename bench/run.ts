@@ -11,6 +11,7 @@ import { buildForBench, REPO, runsBuilt } from './lib/proc.js';
 import { formatTable, type Row } from './lib/table.js';
 import { dialBench } from './dial.js';
 import { drainBench } from './drain.js';
+import { durableBench } from './durable.js';
 import { loaderBench } from './loader.js';
 import { memoryBench } from './memory.js';
 import { pollerBench } from './poller.js';
@@ -23,6 +24,7 @@ const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   memory: memoryBench,
   poller: pollerBench,
   drain: drainBench,
+  durable: durableBench,
 };
 
 const o = readOptions();
@@ -51,7 +53,7 @@ if (o.parallel) rows.push(...(await Promise.all(o.only.map(one))).flat());
 else for (const name of o.only) rows.push(...(await one(name)));
 const mode = runsBuilt() ? 'measured processes run tsc output with plain node (as the dialer bin)' : 'measured processes run from source through tsx (--no-build): RSS includes tsx';
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${os.platform()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`;
-const flags = [o.only.length < 6 ? `--only ${o.only.join(',')}` : '', o.parallel ? '--parallel' : '', o.build ? '' : '--no-build', o.profile ? '--profile' : '', o.repeat ? `--repeat ${o.repeat}` : ''].filter(Boolean).join(' ');
+const flags = [o.only.length < BENCHES.length ? `--only ${o.only.join(',')}` : '', o.parallel ? '--parallel' : '', o.build ? '' : '--no-build', o.profile ? '--profile' : '', o.repeat ? `--repeat ${o.repeat}` : ''].filter(Boolean).join(' ');
 const command = `BENCH_SCALE=${o.scale} npm run bench${flags ? ` -- ${flags}` : ''}`;
 const table = formatTable(rows);
 process.stdout.write(`\n${command}\n${machine}\n${mode}\n\n${table}\n`);

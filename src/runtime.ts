@@ -47,7 +47,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   // (ioredis auto-pipelining was tried here: it broke MULTI results in the upload path.)
   const storeRedis = connectRedis(env);
   storeRedis.on('error', () => undefined);
-  const store = new Store(storeRedis, prefix, env.rowLeaseMs);
+  const store = new Store(storeRedis, prefix, { leaseMs: env.rowLeaseMs, durableDials: env.durableDials });
   const queues = new DialQueues(redis, store.keys);
   let client: CalleaseClient | undefined;
   return {
@@ -74,7 +74,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   };
 }
 
-/** Warns when Redis could lose or evict the ledger (issue: durability). */
+/** Warns when Redis could lose or evict the ledger; refuses when DIALER_DURABLE_DIALS=required and nothing can confirm a write. */
 export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
   const warnings: string[] = [];
   // A Cluster client would ask one node at random: ask every master, since our slot may sit on (or fail over to) any of them.
@@ -91,5 +91,11 @@ export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
     }
   }
   for (const w of warnings) rt.log.warn(w);
+  // What stands between a Redis crash and a second call to the same person (DIALER_DURABLE_DIALS).
+  const d = await rt.store.durability.detect();
+  rt.log.info({ mode: d.mode, setting: rt.env.durableDials }, `dial ledger durability: ${d.reason}`);
+  if (rt.env.durableDials === 'required' && d.mode === 'none') {
+    throw new DialerError('CONFIG_INVALID', `DIALER_DURABLE_DIALS=required, but this Redis cannot confirm a write before the POST (${d.reason}); add a replica, set appendfsync always, use Redis >= 7.2 with AOF, or set DIALER_DURABLE_DIALS=auto`);
+  }
   return warnings;
 }

@@ -81,6 +81,26 @@ describe('faults', () => {
     expect((await req(s, 'GET', '/calls?phoneNumber=%2B61412345678')).body.data[0].id).toBe(call!.id);
   });
 
+  it('5xx after create answers 500/502/503, yet the call exists and a lookup finds it', async () => {
+    const s = await sim({ faults: { error5xxAfterCreateRate: 1 } });
+    const rs = await Promise.all(numbers(30).map((n) => req(s, 'POST', '/calls', { body: callBody(n) })));
+    for (const r of rs) expect([500, 502, 503]).toContain(r.status);
+    expect(s.calls.size).toBe(30);
+    const entries = s.requests.filter((e) => e.method === 'POST');
+    expect(entries.every((e) => e.fault === '5xx-after-create' && e.call_id && s.calls.has(e.call_id))).toBe(true);
+    const first = entries[0]!;
+    const phone = encodeURIComponent(s.calls.get(first.call_id!)!.phoneNumber);
+    expect((await req(s, 'GET', `/calls?phoneNumber=${phone}`)).body.data[0].id).toBe(first.call_id);
+    // GETs are not touched by this fault.
+    expect((await req(s, 'GET', `/calls?id=${first.call_id}`)).status).toBe(200);
+    s.setOptions({ faults: { error5xxAfterCreateRate: 0.5 } });
+    const half = await Promise.all(numbers(200, 61500000000).map((n) => req(s, 'POST', '/calls', { body: callBody(n) })));
+    const failed = half.filter((r) => r.status >= 500).length;
+    expect(failed).toBeGreaterThan(60);
+    expect(failed).toBeLessThan(140);
+    expect(s.calls.size).toBe(230);
+  });
+
   it('hang never answers, is logged at receive time, and close() is still prompt', async () => {
     const s = await sim({ faults: { hangRate: 1 } });
     const ac = new AbortController();

@@ -3,16 +3,17 @@
  * WorkerService — the `dialer worker` process's code: gate (consent, erasure,
  * suppression, window, frequency cap), GCRA slot, ledger step, POST, ledger
  * placed, row update, poll scheduled, dial recorded, audit — until "stop".
- * argv: redisUrl simUrl csv dir rate concurrency [nogate]
+ * argv: redisUrl simUrl csv dir rate concurrency [gate|nogate] [auto|off|required (DIALER_DURABLE_DIALS)]
  */
 import { WorkerService } from '../../src/dialer/service.js';
 import { loadCampaign } from '../../src/loader/load.js';
 import { createDialGate, createLoadScreen } from '../../src/safety/gate.js';
+import type { DurableDials } from '../../src/store/durability.js';
 import { benchCampaign, benchRuntime } from '../lib/dialer.js';
 import { heard, selfPeakRss, tell } from '../lib/proc.js';
 
-const [redisUrl, simUrl, csv, dir, rate, concurrency, gate] = process.argv.slice(2) as [string, string, string, string, string, string, string?];
-const rt = await benchRuntime(redisUrl, 'bench', simUrl);
+const [redisUrl, simUrl, csv, dir, rate, concurrency, gate, durable] = process.argv.slice(2) as [string, string, string, string, string, string, string?, DurableDials?];
+const rt = await benchRuntime(redisUrl, 'bench', simUrl, durable ? { durableDials: durable } : {});
 const c = benchCampaign('dial', csv, dir, { rate: { calls: Number(rate), per_seconds: 1 }, concurrency: Number(concurrency) });
 const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
 await tell({ type: 'loaded', jobs: sum.jobs });

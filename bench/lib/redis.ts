@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { startLocalRedis, type LocalRedis } from '../../src/cli/local-redis.js';
+import { startLocalRedis, startLocalReplica, type LocalRedis } from '../../src/cli/local-redis.js';
 
 /**
  * A private redis-server for one bench variant: nobody else's keys in it (INFO
@@ -18,11 +18,14 @@ export async function privateRedis(): Promise<LocalRedis> {
   return r;
 }
 
-export async function withRedis<T>(fn: (r: LocalRedis) => Promise<T>): Promise<T> {
+/** `replica`: the server gets one connected replica of its own (for the durable-dial bench). */
+export async function withRedis<T>(fn: (r: LocalRedis) => Promise<T>, opts: { replica?: boolean } = {}): Promise<T> {
   const r = await privateRedis();
+  const replica = opts.replica ? await startLocalReplica(r).catch(async (e: unknown) => (await r.stop(), Promise.reject(e))) : undefined;
   try {
     return await fn(r);
   } finally {
+    await replica?.stop();
     await r.stop();
   }
 }

@@ -41,8 +41,12 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-/** Starts a private redis-server on a free port in a temp directory (AOF on, noeviction, as in production). */
-export async function startLocalRedis(opts: { port?: number; dir?: string; appendfsync?: string } = {}): Promise<LocalRedis> {
+/**
+ * Starts a private redis-server on a free port in a temp directory (AOF on,
+ * noeviction, as in production); `args` are added to its command line (e.g.
+ * `--replicaof 127.0.0.1 <port>` for a replica).
+ */
+export async function startLocalRedis(opts: { port?: number; dir?: string; appendfsync?: string; args?: string[] } = {}): Promise<LocalRedis> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new DialerError('REDIS_UNAVAILABLE',
       'no Redis answers at REDIS_URL and redis-server is not installed; install it (Debian/Ubuntu: "sudo apt-get install -y redis-server", macOS: "brew install redis") or run "docker run -d -p 6379:6379 redis:7", or set REDIS_URL');
@@ -51,7 +55,7 @@ export async function startLocalRedis(opts: { port?: number; dir?: string; appen
   const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dialer-redis-')));
   const child = spawn('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--maxmemory-policy', 'noeviction',
+    '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--maxmemory-policy', 'noeviction', ...(opts.args ?? []),
   ], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100 && !(await redisAnswers(url)); i++) await sleep(50);
@@ -70,4 +74,21 @@ export async function startLocalRedis(opts: { port?: number; dir?: string; appen
       if (!opts.dir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts a private replica of `master` (AOF on, like it) and waits until the master counts it as connected. */
+export async function startLocalReplica(master: Pick<LocalRedis, 'url' | 'port'>): Promise<LocalRedis> {
+  const replica = await startLocalRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  const m = new Redis(master.url, { maxRetriesPerRequest: 1 });
+  m.on('error', () => undefined);
+  try {
+    for (let i = 0; i < 200; i++) {
+      if (/^slave0:.*state=online/m.test(await m.info('replication'))) return replica;
+      await sleep(50);
+    }
+  } finally {
+    m.disconnect();
+  }
+  await replica.stop();
+  throw new DialerError('REDIS_UNAVAILABLE', `replica on port ${replica.port} did not come online with its master on port ${master.port}`);
 }

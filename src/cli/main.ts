@@ -179,6 +179,7 @@ program
   .option('--latency-ms <ms|min-max>', 'added latency')
   .option('--hang-rate <f>', 'fraction of requests never answered', (v) => Number(v))
   .option('--drop-rate <f>', 'fraction of calls created and then the connection dropped', (v) => Number(v))
+  .option('--error-after-create-rate <f>', 'fraction of calls created and then answered 5xx', (v) => Number(v))
   .option('--log <path>', 'JSONL request log')
   .action(async (o: Record<string, string | number | undefined>) => {
     const lat = o.latencyMs as string | undefined;
@@ -195,6 +196,7 @@ program
         error5xxRate: o.errorRate as number | undefined,
         hangRate: o.hangRate as number | undefined,
         dropAfterCreateRate: o.dropRate as number | undefined,
+        error5xxAfterCreateRate: o.errorAfterCreateRate as number | undefined,
         latencyMs: lat === undefined ? undefined : lat.includes('-') ? parseRange(lat) : Number(lat),
       },
       logPath: o.log as string | undefined,

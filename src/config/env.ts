@@ -1,4 +1,5 @@
 import { DialerError } from '../errors.js';
+import type { DurableDials } from '../store/durability.js';
 
 /** The production API. */
 export const DEFAULT_BASE_URL = 'https://api.callease.ai/api/v1';
@@ -37,6 +38,20 @@ export interface Env {
   rowLeaseMs: number;
   /** How often a worker looks for open rows whose owner is gone (ms). */
   reapEveryMs: number;
+  /**
+   * DIALER_DURABLE_DIALS: confirm the ledger's `sending` on disk or a replica
+   * before each POST. `auto` (default) uses what the server offers, `off`
+   * never waits, `required` refuses to dial when the server cannot confirm.
+   */
+  durableDials: DurableDials;
+}
+
+const DURABLE_DIALS: readonly DurableDials[] = ['auto', 'off', 'required'];
+
+function durableDials(raw: string | undefined): DurableDials {
+  if (raw === undefined || raw === '') return 'auto';
+  if ((DURABLE_DIALS as readonly string[]).includes(raw)) return raw as DurableDials;
+  throw new DialerError('CONFIG_INVALID', `DIALER_DURABLE_DIALS must be one of ${DURABLE_DIALS.join(', ')}, got "${raw}"`);
 }
 
 function positive(name: string, raw: string | undefined): number | undefined {
@@ -67,5 +82,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     getCallPath: env.CALLEASE_GET_CALL_PATH || '/calls?id={id}',
     rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
     reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,
+    durableDials: durableDials(env.DIALER_DURABLE_DIALS),
   };
 }

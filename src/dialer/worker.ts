@@ -194,6 +194,13 @@ export class CampaignWorker {
       await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
       return 'already-dialed';
     }
+    // `sending` must survive a Redis crash before anyone's phone can ring; else give the job back.
+    if (!(await store.ensureDurable(id, rec.phone, begin.entry!))) {
+      await gate.release?.();
+      this.log.warn({ row, durability: store.durability.reason }, 'Redis could not confirm the dial ledger write; job given back');
+      await this.worker.rateLimit(1000);
+      throw Worker.RateLimitError();
+    }
     const attempt = begin.entry!.a;
     const audit = (fields: Record<string, string | number | undefined | null>) =>
       store.appendAudit(id, {

@@ -41,7 +41,7 @@ export function formatSimulatorBanner(sim: Simulator): string {
     `  seed:       ${o.seed ?? 1}   call duration: ${d.min}-${d.max} ms`,
     `  assistants: ${o.assistants && o.assistants.length > 0 ? o.assistants.join(', ') : 'any'}`,
     `  rate limit: ${o.rateLimitPerSecond ? `${o.rateLimitPerSecond}/s (${o.rateLimitScope ?? 'calls'})` : 'none'}`,
-    `  faults:     5xx ${f.error5xxRate ?? 0}, hang ${f.hangRate ?? 0}, drop ${f.dropAfterCreateRate ?? 0}, latency ${lat} ms`,
+    `  faults:     5xx ${f.error5xxRate ?? 0}, hang ${f.hangRate ?? 0}, drop ${f.dropAfterCreateRate ?? 0}, 5xx after create ${f.error5xxAfterCreateRate ?? 0}, latency ${lat} ms`,
     `  request log: ${o.logPath ?? 'memory only'}`,
   ].join('\n');
 }

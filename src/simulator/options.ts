@@ -34,6 +34,7 @@ export interface Config {
   latency: Range | null;
   hangRate: number;
   dropRate: number;
+  error5xxAfterCreateRate: number;
   getShape: NonNullable<SimulatorOptions['getShape']>;
   createShape: NonNullable<SimulatorOptions['createShape']>;
 }
@@ -97,6 +98,7 @@ export function buildConfig(o: SimulatorOptions): Config {
     latency,
     hangRate: fraction('faults.hangRate', f.hangRate),
     dropRate: fraction('faults.dropAfterCreateRate', f.dropAfterCreateRate),
+    error5xxAfterCreateRate: fraction('faults.error5xxAfterCreateRate', f.error5xxAfterCreateRate),
     getShape: o.getShape ?? DEFAULT_OPTIONS.getShape,
     createShape: o.createShape ?? DEFAULT_OPTIONS.createShape,
   };

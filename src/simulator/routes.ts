@@ -71,6 +71,8 @@ function postCall(s: SimState, req: Request): Reply {
   s.attempts.set(input.phoneNumber, attempt);
   const rng: Rng = keyedRng(cfg.seed, `fault|${input.phoneNumber}|${attempt}`);
   const [r5xx, rCode, rHang, rDrop, rLatency] = [rng(), rng(), rng(), rng(), rng()];
+  // Drawn last, so that adding this fault left every earlier draw (and seeded run) as it was.
+  const r5xxAfter = rng();
   if (r5xx < cfg.error5xxRate) return { ...serverError(rCode), latencyDraw: rLatency };
   if (rHang < cfg.hangRate) return { status: 0, kind: 'hang', fault: 'hang' };
 
@@ -80,6 +82,8 @@ function postCall(s: SimState, req: Request): Reply {
   s.byNumber.set(input.phoneNumber, list);
   s.calls.set(call.id, call);
   if (rDrop < cfg.dropRate) return { status: 0, kind: 'drop', fault: 'drop', callId: call.id, latencyDraw: rLatency };
+  // The call exists and rings, yet the client sees a 5xx: only a lookup can tell.
+  if (r5xxAfter < cfg.error5xxAfterCreateRate) return { ...serverError(rCode), fault: '5xx-after-create', callId: call.id, latencyDraw: rLatency };
 
   const created = { status: 'queued', created_at: new Date(call.createdAt).toISOString() };
   const body =

@@ -23,6 +23,8 @@ export interface SimulatorFaults {
   hangRate?: number;
   /** Fraction of POST /calls that create the call and then cut the socket without a response. */
   dropAfterCreateRate?: number;
+  /** Fraction of POST /calls that create the call and then answer 500/502/503 (a gateway that lost the reply). */
+  error5xxAfterCreateRate?: number;
 }
 
 export interface SimulatorOptions {
@@ -102,7 +104,7 @@ export interface RequestLogEntry {
   /** HTTP status sent; 0 when none was (hang, drop). */
   status: number;
   call_id?: string;
-  fault?: '5xx' | 'hang' | 'drop' | '429';
+  fault?: '5xx' | '5xx-after-create' | 'hang' | 'drop' | '429';
 }
 
 export interface Simulator {

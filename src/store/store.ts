@@ -1,6 +1,7 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../results/row.js';
+import { Durability, type DurableDials } from './durability.js';
 import { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
@@ -48,14 +49,20 @@ type Script = (...args: (string | number)[]) => Promise<unknown>;
 /** Typed access to the dialer's Redis state. The only place that spells keys. */
 export class Store {
   readonly keys: Keys;
+  /** Confirms writes on disk or a replica, on this store's own connection. */
+  readonly durability: Durability;
+  readonly leaseMs: number;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
-   * @param leaseMs how long an open row's owner is trusted before the reaper
-   *   checks it is still there (ms); default 60 s.
+   * @param opts.leaseMs how long an open row's owner is trusted before the
+   *   reaper checks it is still there (ms); default 60 s.
+   * @param opts.durableDials DIALER_DURABLE_DIALS, default 'auto'.
    */
-  constructor(readonly redis: RedisClient, prefix: string, readonly leaseMs = OPEN_LEASE_MS) {
+  constructor(readonly redis: RedisClient, prefix: string, opts: { leaseMs?: number; durableDials?: DurableDials } = {}) {
+    this.leaseMs = opts.leaseMs ?? OPEN_LEASE_MS;
     this.keys = new Keys(prefix);
+    this.durability = new Durability(redis, opts.durableDials ?? 'auto');
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2, SEMAPHORE_ACQUIRE: 1,
     };
@@ -271,6 +278,19 @@ export class Store {
     const k = this.keys;
     const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), number, now, token, leaseMs)) as [number, string, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
+  }
+
+  /**
+   * After `ledgerBegin`, before the POST: true when the `sending` just written
+   * is on disk or a replica as far as the server allows (see durability.ts).
+   * False: the entry went back to `pending` without using an attempt, and
+   * the POST must not go out.
+   */
+  async ensureDurable(id: string, number: string, begun: LedgerEntry): Promise<boolean> {
+    if (await this.durability.confirm()) return true;
+    await this.ledgerMove(id, number, ['sending'], { s: 'pending', a: begun.a - 1, t: Date.now() });
+    await this.moveRow(id, begun.r, { to: 'queued', from: ['sending'] });
+    return false;
   }
 
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */

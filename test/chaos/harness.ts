@@ -44,6 +44,8 @@ export interface ChaosOptions {
   workers: number;
   seed: number;
   onAmbiguous: 'skip' | 'redial';
+  /** Which faults the simulator injects (see FAULT_MIXES). */
+  faultMix: FaultMix;
   graceSeconds: number;
   /** Keep the run's directory (logs, results) even when every guarantee held. */
   keep: boolean;
@@ -53,8 +55,20 @@ export interface ChaosOptions {
 export const DEFAULT_CHAOS: ChaosOptions = {
   contacts: 2000, kills: 20, pollerKills: 0, redisKills: 0, redisDownMs: 2000, appendfsync: 'everysec',
   killEveryMs: { min: 500, max: 2000 }, timeoutMs: 600_000, rate: 100, simRateLimit: 40, latencyMs: '10-200', concurrency: 10,
-  workers: 3, seed: 7, onAmbiguous: 'redial', graceSeconds: 3, keep: false,
+  workers: 3, seed: 7, onAmbiguous: 'redial', faultMix: 'default', graceSeconds: 3, keep: false,
 };
+
+/**
+ * Simulator fault rates per POST /calls (5xx also hits GETs). `default` is the
+ * harsh mix the kill runs use; `realistic` splits the 5xx into those that
+ * created no call and those that did (a gateway that lost the reply), the
+ * case that turns a contact `unknown` when no lookup can settle it.
+ */
+export const FAULT_MIXES = {
+  default: { errorRate: 0.05, errorAfterCreateRate: 0, dropRate: 0.02, hangRate: 0.02 },
+  realistic: { errorRate: 0.03, errorAfterCreateRate: 0.02, dropRate: 0.02, hangRate: 0.01 },
+} as const;
+export type FaultMix = keyof typeof FAULT_MIXES;
 
 export interface ChaosReport extends Verdict {
   /** Where the logs, the simulator's request log and the results are. */
@@ -94,9 +108,11 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   };
   for (const k of ['REDIS_CLUSTER_NODES', 'DIALER_NOW', 'CALLEASE_MAX_CALLS_PER_SECOND', 'CALLEASE_MAX_CONCURRENT_CALLS']) delete env[k];
 
+  const mix = FAULT_MIXES[o.faultMix];
   const sim = spawnCli('simulator', [
     'simulate', '--port', String(simPort), '--seed', String(o.seed), '--duration-ms', '300-1500',
-    '--error-rate', '0.05', '--hang-rate', '0.02', '--drop-rate', '0.02', '--rate-limit', String(o.simRateLimit),
+    '--error-rate', String(mix.errorRate), '--error-after-create-rate', String(mix.errorAfterCreateRate),
+    '--hang-rate', String(mix.hangRate), '--drop-rate', String(mix.dropRate), '--rate-limit', String(o.simRateLimit),
     '--latency-ms', o.latencyMs, '--log', simLog,
   ], env, path.join(dir, 'simulator.out'));
   const procs: Proc[] = [];

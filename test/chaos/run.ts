@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --contacts 2000 --kills 20 --duration-s 600 --out figures.json]`
+ * `npm run chaos [-- --contacts 2000 --kills 20 --duration-s 600 --fault-mix realistic --out figures.json]`
  *
  * Runs a campaign on real processes while killing workers at random, then
  * proves from the simulator's request log that nobody was called twice and
@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CHAOS, runChaos, type ChaosOptions } from './harness.js';
+import { DEFAULT_CHAOS, FAULT_MIXES, runChaos, type ChaosOptions, type FaultMix } from './harness.js';
 import { formatFigures } from './verify.js';
 
 const FLAGS = {
@@ -26,6 +26,7 @@ const FLAGS = {
   workers: 'worker processes',
   seed: 'simulator seed',
   'on-ambiguous': 'skip | redial',
+  'fault-mix': 'simulator faults: default (5% 5xx, 2% hangs, 2% drops) | realistic (3% 5xx, 2% 5xx after creating the call, 2% drops, 1% hangs)',
   'grace-s': 'ambiguous_grace_seconds',
   appendfsync: 'always | everysec',
   out: 'also write the figures (and failures) to this JSON file',
@@ -63,6 +64,13 @@ function num(flag: keyof typeof FLAGS, def: number): number {
   return n;
 }
 
+function faultMix(v: string | undefined): FaultMix {
+  if (v === undefined) return DEFAULT_CHAOS.faultMix;
+  if (v in FAULT_MIXES) return v as FaultMix;
+  process.stderr.write(`--fault-mix must be one of ${Object.keys(FAULT_MIXES).join(', ')}, got "${v}"\n${usage()}\n`);
+  process.exit(2);
+}
+
 const range = (get('kill-every-ms') ?? `${DEFAULT_CHAOS.killEveryMs.min}-${DEFAULT_CHAOS.killEveryMs.max}`).split('-').map(Number);
 const opts: ChaosOptions = {
   ...DEFAULT_CHAOS,
@@ -80,6 +88,7 @@ const opts: ChaosOptions = {
   workers: num('workers', DEFAULT_CHAOS.workers),
   seed: num('seed', DEFAULT_CHAOS.seed),
   onAmbiguous: get('on-ambiguous') === 'skip' ? 'skip' : 'redial',
+  faultMix: faultMix(get('fault-mix')),
   graceSeconds: num('grace-s', DEFAULT_CHAOS.graceSeconds),
   appendfsync: get('appendfsync') === 'always' ? 'always' : 'everysec',
   keep: Boolean(values.keep),

@@ -19,7 +19,7 @@ export interface Figures {
   workerKills: number;
   pollerKills: number;
   redisKills: number;
-  faults: { post5xx: number; hang: number; drop: number; rateLimited429: number; get5xx: number };
+  faults: { post5xx: number; hang: number; drop: number; rateLimited429: number; get5xx: number; post5xxAfterCreate: number };
   posts: number;
   callsCreated: number;
   /** Numbers that received more than one POST /calls (allowed when at most one created a call). */
@@ -28,6 +28,10 @@ export interface Figures {
   /** Numbers with more than one created call: must be 0. */
   duplicateCalls: number;
   rowsLost: number;
+  /** Accepted (valid, not duplicate) contacts that ended `unknown`: nobody can say whether they were called. */
+  unknown: number;
+  /** `unknown` as a percentage of accepted contacts. */
+  unknownPercent: number;
   outcomeMismatches: number;
   /** Accepted rows that ended without a call, and no call exists for their number (explained, not a failure). */
   endedWithoutCall: Record<string, number>;
@@ -60,7 +64,7 @@ const inc = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
 export function verify(input: VerifyInput): Verdict {
   const failures: string[] = [];
   const fail = (msg: string) => failures.length < 200 && failures.push(msg);
-  const faults = { post5xx: 0, hang: 0, drop: 0, rateLimited429: 0, get5xx: 0 };
+  const faults = { post5xx: 0, hang: 0, drop: 0, rateLimited429: 0, get5xx: 0, post5xxAfterCreate: 0 };
   const posts = new Map<string, number>();
   const created = new Map<string, string[]>();
   let postCount = 0;
@@ -71,6 +75,7 @@ export function verify(input: VerifyInput): Verdict {
     }
     postCount++;
     if (e.fault === '5xx') faults.post5xx++;
+    else if (e.fault === '5xx-after-create') faults.post5xxAfterCreate++;
     else if (e.fault === 'hang') faults.hang++;
     else if (e.fault === 'drop') faults.drop++;
     else if (e.fault === '429') faults.rateLimited429++;
@@ -139,11 +144,13 @@ export function verify(input: VerifyInput): Verdict {
     }
   }
   const postCounts = [...posts.values()];
+  const accepted = input.rows.filter((r) => r.expect === 'accepted');
+  const unknown = accepted.filter((r) => byRow.get(r.row)?.outcome === 'unknown').length;
   return {
     failures,
     figures: {
       contacts: input.rows.length,
-      accepted: input.rows.filter((r) => r.expect === 'accepted').length,
+      accepted: accepted.length,
       workerKills: input.kills.workers,
       pollerKills: input.kills.poller,
       redisKills: input.kills.redis,
@@ -154,6 +161,8 @@ export function verify(input: VerifyInput): Verdict {
       maxPostsToOneNumber: Math.max(0, ...postCounts),
       duplicateCalls,
       rowsLost,
+      unknown,
+      unknownPercent: accepted.length ? Math.round((10_000 * unknown) / accepted.length) / 100 : 0,
       outcomeMismatches: mismatches,
       endedWithoutCall,
       outcomes,
@@ -165,10 +174,11 @@ export function verify(input: VerifyInput): Verdict {
 /** The figures as an aligned two-column table. */
 export function formatFigures(f: Figures): string {
   const lines: [string, string | number][] = [
-    ['contacts (accepted)', `${f.contacts} (${f.accepted})`],
+    ['contacts (valid, accepted)', `${f.contacts} (${f.accepted})`],
     ['worker kills (kill -9)', f.workerKills],
     ['poller kills / redis kills', `${f.pollerKills} / ${f.redisKills}${f.startsRefusedWhileRedisDown ? ` (${f.startsRefusedWhileRedisDown} restarts refused while Redis was down)` : ''}`],
-    ['faults: POST 5xx', f.faults.post5xx],
+    ['faults: POST 5xx (no call created)', f.faults.post5xx],
+    ['faults: POST 5xx after creating the call', f.faults.post5xxAfterCreate],
     ['faults: hangs', f.faults.hang],
     ['faults: drops (created, no answer)', f.faults.drop],
     ['faults: 429', f.faults.rateLimited429],
@@ -176,8 +186,9 @@ export function formatFigures(f: Figures): string {
     ['POST /calls sent', f.posts],
     ['calls created', f.callsCreated],
     ['numbers POSTed more than once', `${f.numbersPostedMoreThanOnce} (max ${f.maxPostsToOneNumber} POSTs)`],
-    ['duplicates found (numbers with >1 call)', f.duplicateCalls],
+    ['numbers called twice (>1 call created)', f.duplicateCalls],
     ['rows lost', f.rowsLost],
+    ['valid contacts ending unknown', `${f.unknown} (${f.unknownPercent}% of ${f.accepted})`],
     ['outcome mismatches', f.outcomeMismatches],
     ['ended without a call (explained)', Object.entries(f.endedWithoutCall).map(([k, v]) => `${k}: ${v}`).join('; ') || 'none'],
     ['outcomes', Object.entries(f.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')],
