@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CAMPAIGN_STATES, ROW_STATES, canMoveCampaign, canMoveRow, luaTables, rowStateOf, settledState, type CampaignState, type RowState } from '../src/campaign/lifecycle.js';
 import { MAX_REAPS, decideReap, type ReapInput } from '../src/campaign/reap.js';
-import { decideAfterCall, decideReconcile, type ReconcileInput } from '../src/poller/decide.js';
+import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from '../src/poller/decide.js';
 import type { LedgerEntry } from '../src/store/store.js';
 
 describe('row lifecycle table', () => {
@@ -84,7 +84,7 @@ describe('reaper decisions', () => {
 });
 
 describe('reconcile decisions', () => {
-  const base: ReconcileInput = { now: 100_000, lockMs: 60_000, graceMs: 10_000, timeoutMs: 600_000, onAmbiguous: 'redial', entry: entry('ambiguous', { t: 50_000, sent: 50_000 }) };
+  const base: ReconcileInput = { now: 100_000, lockMs: 60_000, graceMs: 10_000, timeoutMs: 600_000, maxAmbiguousRedials: 1, entry: entry('ambiguous', { t: 50_000, sent: 50_000 }) };
   const cases: [string, Partial<ReconcileInput>, string][] = [
     ['never sent', { entry: entry('pending') }, 'not-sent'],
     ['sending, maybe live', { entry: entry('sending', { t: 90_000 }) }, 'wait'],
@@ -96,12 +96,15 @@ describe('reconcile decisions', () => {
     ['ambiguous, none found within the grace', { now: 55_000, lookup: {} }, 'wait'],
     ['ambiguous, none found after the grace: evidence, one redial', { lookup: {} }, 'redial'],
     ['ambiguous, none found, already redialed once', { entry: entry('ambiguous', { t: 50_000, sent: 50_000, amb: 1 }), lookup: {} }, 'unknown'],
-    ['ambiguous, none found, on_ambiguous skip', { onAmbiguous: 'skip', lookup: {} }, 'unknown'],
+    ['ambiguous, none found, on_ambiguous skip', { maxAmbiguousRedials: 0, lookup: {} }, 'unknown'],
     ['placed without id, none found', { entry: entry('placed', { t: 50_000, sent: 50_000 }), lookup: {} }, 'unknown'],
   ];
   for (const [name, input, action] of cases) {
     it(`${name} → ${action}`, () => expect(decideReconcile({ ...base, ...input }).action).toBe(action));
   }
+  it('on_ambiguous: skip none, redial-once one, redial up to the retry attempts', () => {
+    expect([ambiguousRedials('skip', 5), ambiguousRedials('redial-once', 5), ambiguousRedials('redial', 5)]).toEqual([0, 1, 4]);
+  });
   it('an adopted call found by lookup counts as a call placed; a known one does not count twice', () => {
     expect(decideReconcile({ ...base, lookup: { found: { id: 'c1' } } })).toMatchObject({ countCall: true });
     expect(decideReconcile({ ...base, entry: entry('placed', { id: 'c9' }) })).toMatchObject({ countCall: false });

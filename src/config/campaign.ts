@@ -43,7 +43,7 @@ export const campaignSchema = z
     /** Results file; default results/<name>.csv, relative to the working directory. */
     results: z.string().min(1).optional(),
     /** What to do when a POST may or may not have placed a call and no call is found. */
-    on_ambiguous: z.enum(['skip', 'redial']).default('redial'),
+    on_ambiguous: z.enum(['skip', 'redial-once', 'redial']).default('redial-once'),
     /** How long to keep looking for an ambiguous call before `on_ambiguous` decides. */
     ambiguous_grace_seconds: z.number().nonnegative().default(60),
     poll: z

@@ -22,13 +22,16 @@ export interface ReconcileInput {
   lockMs: number;
   graceMs: number;
   timeoutMs: number;
-  onAmbiguous: 'skip' | 'redial';
+  /** Redials after an ambiguous dial that a lookup showed placed no call: none (skip), one, or up to the retry attempts. */
+  maxAmbiguousRedials: number;
   /** The lookup's answer: the call found, none found, or the lookup failed. */
   lookup?: { found?: { id: string; status?: string }; failed?: string };
 }
 
-/** Redials an ambiguous dial may lead to, in the life of one contact. */
-export const MAX_AMBIGUOUS_REDIALS = 1;
+/** How many redials `on_ambiguous` allows after lookups that found no call. */
+export function ambiguousRedials(onAmbiguous: 'skip' | 'redial-once' | 'redial', attempts: number): number {
+  return onAmbiguous === 'skip' ? 0 : onAmbiguous === 'redial-once' ? 1 : Math.max(1, attempts - 1);
+}
 
 export type ReconcileDecision =
   /** Never sent (a dial job owns the row), or a redial whose job may be lost. */
@@ -62,7 +65,7 @@ export function decideReconcile(i: ReconcileInput): ReconcileDecision {
   if (i.now - sentAt < i.graceMs) return { action: 'wait', atMs: i.now + Math.min(2000, Math.max(250, i.graceMs / 10)) };
   const grace = Math.round(i.graceMs / 1000);
   if (e.s === 'placed') return { action: 'unknown', error: `call placed but its id was never found within ${grace}s` };
-  if (i.onAmbiguous === 'skip') return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; not redialed (on_ambiguous: skip)` };
-  if ((e.amb ?? 0) >= MAX_AMBIGUOUS_REDIALS) return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; already redialed once after an unknown result` };
+  if (i.maxAmbiguousRedials === 0) return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; not redialed (on_ambiguous: skip)` };
+  if ((e.amb ?? 0) >= i.maxAmbiguousRedials) return { action: 'unknown', error: `POST /calls may have placed a call (${why}); none found within ${grace}s; already redialed ${e.amb} time(s) after an unknown result` };
   return { action: 'redial', why };
 }

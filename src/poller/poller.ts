@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { matchCall } from './reconcile.js';
-import { decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
+import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
 import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
 import { addToSuppression, detectOptOut } from '../safety/index.js';
@@ -133,7 +133,7 @@ export class Poller {
     const entry = await store.ledgerGet(c.name, rec.phone);
     const input: ReconcileInput = {
       entry, now: Date.now(), lockMs: this.deps.lockMs, graceMs: c.ambiguous_grace_seconds * 1000,
-      timeoutMs: c.poll.timeout_minutes * 60_000, onAmbiguous: c.on_ambiguous,
+      timeoutMs: c.poll.timeout_minutes * 60_000, maxAmbiguousRedials: ambiguousRedials(c.on_ambiguous, c.retry.attempts),
     };
     let d = decideReconcile(input);
     if (d.action === 'lookup' && entry) {
@@ -180,7 +180,7 @@ export class Poller {
   private async queueAmbiguousRedial(c: Campaign, rec: RowRecord, attempts: number, why?: string): Promise<void> {
     const { store } = this.deps;
     const job = dialJob(c, rec.row, `r${attempts}`);
-    const error = why ? `no call found after: ${why}; redialing once` : rec.error;
+    const error = why ? `no call found after: ${why}; redialing (on_ambiguous: ${c.on_ambiguous})` : rec.error;
     const r = await store.moveRow(c.name, rec.row, { to: 'redial-due', from: ['ambiguous', 'sending'], patch: { status: 'redialing', error, job: job.opts.jobId } });
     if (r === 'no-new-calls') {
       await this.finish(c, rec, { error: `${error ?? 'no call found after an unknown result'}; not redialed: the campaign was canceled` }, 'unknown');

@@ -43,7 +43,7 @@ export interface ChaosOptions {
   concurrency: number;
   workers: number;
   seed: number;
-  onAmbiguous: 'skip' | 'redial';
+  onAmbiguous: 'skip' | 'redial-once' | 'redial';
   /** Which faults the simulator injects (see FAULT_MIXES). */
   faultMix: FaultMix;
   graceSeconds: number;
