@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadCampaign } from '../src/loader/load.js';
 import { createLoadScreen } from '../src/safety/gate.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime, cliEnv } from './lib/dialer.js';

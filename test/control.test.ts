@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/campaign/control.js';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { RequestLogEntry, Simulator } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, postsByNumber, startDialing, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 import { numbers, sleep, useSimulators } from './helpers/sim-http.js';

@@ -5,7 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, startDialing, testPrefix, waitFor, type Dialing, type TestRuntime } from './helpers/dialer.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';

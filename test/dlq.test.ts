@@ -5,7 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from '../src/campaign/dlq.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { WorkerService } from '../src/dialer/service.js';
 import { Poller } from '../src/poller/poller.js';

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consentGate, consentScreen, hasConsent } from '../src/privacy/consent.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';
 import { dialToEnd, keyTypes, loadWithScreen, searchRedis } from './privacy-helpers.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
-import { OUTCOMES, RESULT_COLUMNS } from '../src/results/row.js';
+import { OUTCOMES, RESULT_COLUMNS } from '../src/campaign/row.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { cleanupPrefix, postsByNumber, REDIS_URL, runCli, testPrefix, writeCampaign } from './helpers/dialer.js';
 

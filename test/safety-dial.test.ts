@@ -6,7 +6,7 @@ import type { Campaign } from '../src/config/campaign.js';
 import { WorkerService } from '../src/dialer/service.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { Runtime } from '../src/runtime.js';
 import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
 import type { Simulator } from '../src/simulator/index.js';

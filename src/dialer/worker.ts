@@ -3,7 +3,7 @@ import type { CalleaseClient, CreateCallResult } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
-import type { Outcome, RowRecord } from '../results/row.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
 import type { Store } from '../store/store.js';
 import { sleep } from '../util.js';

@@ -2,7 +2,7 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';

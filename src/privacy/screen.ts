@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/campaign.js';
 import type { GateResult } from '../dialer/worker.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { consentScreen } from './consent.js';
 import { erasedMatcher, isErased } from './hash.js';

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../store/store.js';
 import { writePrivateFile } from './private-file.js';
-import { RESULT_COLUMNS, type RowRecord } from './row.js';
+import { RESULT_COLUMNS, type RowRecord } from '../campaign/row.js';
 
 export type ResultsFormat = 'csv' | 'jsonl';
 

@@ -4,7 +4,7 @@ import type { DialGate, GateResult } from '../dialer/worker.js';
 import type { ZoneInfo } from '../phone/zones.js';
 import { consentGate } from '../privacy/consent.js';
 import { erasedGate, privacyScreen } from '../privacy/screen.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Runtime } from '../runtime.js';
 import { checkWindow } from '../windows/index.js';
 import { reserveFrequency } from './frequency.js';

@@ -5,7 +5,7 @@ import { loadCampaignFile } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import { openContacts, readContacts } from '../loader/csv.js';
 import { maskPhone } from '../log.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Runtime } from '../runtime.js';
 import { checkWindow } from '../windows/index.js';
 import { recentCalls } from './frequency.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyRequest } from 'fastify';
 import { campaignRows, resultRow, type ResultsFormat } from '../results/export.js';
-import { RESULT_COLUMNS } from '../results/row.js';
+import { RESULT_COLUMNS } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 
 const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];

@@ -1,5 +1,5 @@
 import type { Campaign } from '../config/campaign.js';
-import type { Outcome, RowRecord } from '../results/row.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
 import { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
