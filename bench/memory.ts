@@ -17,7 +17,7 @@ import { parsePhoneNumber } from 'libphonenumber-js/max';
 import { WorkerService } from '../src/dialer/service.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
-import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../src/gate/index.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime } from './lib/dialer.js';

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCampaign } from '../src/loader/load.js';
-import { createLoadScreen } from '../src/safety/gate.js';
+import { createLoadScreen } from '../src/gate/index.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';

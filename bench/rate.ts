@@ -14,7 +14,7 @@ import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { parsePhoneNumber } from 'libphonenumber-js/max';
 import { loadCampaign } from '../src/loader/load.js';
-import { createLoadScreen } from '../src/safety/gate.js';
+import { createLoadScreen } from '../src/gate/index.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime, cliEnv } from './lib/dialer.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consentGate, consentScreen, hasConsent } from '../src/privacy/consent.js';
+import { consentGate, consentScreen, hasConsent } from '../src/gate/consent.js';
 import { writeResults } from '../src/results/export.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, testPrefix, type TestRuntime } from './helpers/dialer.js';

@@ -8,7 +8,7 @@ import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { Runtime } from '../src/runtime.js';
-import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../src/gate/index.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, postsByNumber, REDIS_URL, runCli, startDialing, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';

@@ -7,7 +7,7 @@ import { describeError } from '../errors.js';
 import { loadCampaign, type LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { ensureSmsActions } from './sms-actions.js';
-import { createLoadScreen } from '../safety/gate.js';
+import { createLoadScreen } from '../gate/index.js';
 
 /**
  * Recurring campaigns (`schedule: {cron, timezone}`) run on BullMQ job

@@ -24,7 +24,7 @@ import { detachSmsActions, ensureSmsActions } from '../campaign/sms-actions.js';
 import { RetentionService } from '../privacy/retention.js';
 import { privacyCommands } from './privacy.js';
 import { safetyCommands } from './safety.js';
-import { createDialGate, createLoadScreen } from '../safety/gate.js';
+import { createDialGate, createLoadScreen } from '../gate/index.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */

@@ -8,7 +8,7 @@ import { writeResults, type ResultsFormat } from '../results/export.js';
 import { detachSmsActions, ensureSmsActions } from '../campaign/sms-actions.js';
 import type { Runtime } from '../runtime.js';
 import { sleep } from '../util.js';
-import { createDialGate, createLoadScreen } from '../safety/gate.js';
+import { createDialGate, createLoadScreen } from '../gate/index.js';
 
 export interface RunOptions {
   progress: boolean;

@@ -10,7 +10,8 @@ import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { matchCall } from './reconcile.js';
 import { mapCallStatus } from './status.js';
-import { addToSuppression, detectOptOut } from '../safety/index.js';
+import { addToSuppression } from '../gate/index.js';
+import { detectOptOut } from '../safety/index.js';
 
 export interface PollerDeps {
   store: Store;

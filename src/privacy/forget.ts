@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
 import { findNeedles } from './scan.js';
-import { ERASED_REASON } from './screen.js';
+import { ERASED_REASON } from '../gate/erasure.js';
 import { ERASE_NUMBER } from './scripts.js';
 
 export interface PrivacyDeps {

@@ -8,8 +8,8 @@ import { maskPhone } from '../log.js';
 import type { RowRecord } from '../campaign/row.js';
 import type { Runtime } from '../runtime.js';
 import { checkWindow } from '../windows/index.js';
-import { recentCalls } from './frequency.js';
-import { resolveRowZones, rowZones, zoneLabel } from './zone.js';
+import { recentCalls } from '../gate/frequency.js';
+import { resolveRowZones, rowZones, zoneLabel } from '../gate/zone.js';
 
 /** One sampled contact in `dialer windows`. */
 export interface WindowRow {

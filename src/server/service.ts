@@ -6,7 +6,7 @@ import { writeResults } from '../results/export.js';
 import type { Runtime } from '../runtime.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ServerMetrics } from './metrics.js';
-import { createDialGate } from '../safety/gate.js';
+import { createDialGate } from '../gate/index.js';
 
 export interface ServeOptions extends ServerOptions {
   port: number;

@@ -5,7 +5,7 @@ import { loadCampaign, type LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
 import { serverKeys } from './keys.js';
-import { createLoadScreen } from '../safety/gate.js';
+import { createLoadScreen } from '../gate/index.js';
 
 export interface UploadOptions {
   /** Name used in error messages ("contacts.csv: line 7: ..."). */

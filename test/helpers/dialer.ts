@@ -18,7 +18,7 @@ import { Poller } from '../../src/poller/poller.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { scanKeys, type RedisClient } from '../../src/store/redis.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { createDialGate, createLoadScreen } from '../../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../../src/gate/index.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const REDIS_URL = 'redis://127.0.0.1:6379';
