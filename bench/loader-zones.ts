@@ -1,6 +1,6 @@
 /**
- * Loader throughput with zones resolved (issue 8): 100k mixed AU/US contacts loaded
- * into Redis through the safety load screen (suppression, consent/erasure, zone label
+ * Loader throughput with zones resolved: 100k mixed AU/US contacts loaded
+ * into Redis through the gate's load screen (suppression, consent/erasure, zone label
  * per row), timed end to end; the same list without a screen for comparison.
  *
  *   npx tsx bench/loader-zones.ts [rows=100000]

@@ -87,7 +87,7 @@ async function raw(plan: { limit: number; csv: string }[], seconds: number): Pro
         try {
           for (const w of workers) w.send({ type: 'go' });
           for (const w of workers) await w.message('started', 60_000);
-          const recs = parse(await readFile(csv), { columns: true }) as { name: string; phone: string; city: string }[];
+          const recs = parse<{ name: string; phone: string; city: string }>(await readFile(csv), { columns: true });
           const queue = new Queue(name, { connection, prefix: 'raw' });
           const jobs = recs.map((r) => ({ name: 'dial', data: { name: r.name, phone: parsePhoneNumber(r.phone, 'AU').number, city: r.city } }));
           for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));

@@ -74,7 +74,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   };
 }
 
-/** Warns when Redis could lose or evict the ledger (issue: durability). */
+/** Warns when Redis could lose or evict the ledger: a lost ledger entry can mean a second call to the same person. */
 export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
   const warnings: string[] = [];
   // A Cluster client would ask one node at random: ask every master, since our slot may sit on (or fail over to) any of them.

@@ -95,7 +95,7 @@ describe('pause, resume, cancel', () => {
         expect((await rt.store.getCampaign('ctl-c'))?.state).toBe('canceled');
 
         const out = await writeResults(rt.store, 'ctl-c', c.resultsPath);
-        const results = parseCsv(await readFile(out.file, 'utf8'), { columns: true }) as { row: string; phone: string; outcome: string }[];
+        const results = parseCsv<{ row: string; phone: string; outcome: string }>(await readFile(out.file, 'utf8'), { columns: true });
         expect(results).toHaveLength(40);
         const canceled = results.filter((x) => x.outcome === 'canceled');
         expect(canceled).toHaveLength(r.canceled);

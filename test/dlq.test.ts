@@ -157,7 +157,7 @@ describe('dead letters', () => {
     }
     for (const p of phones) expect(postsByNumber(sim).get(p)).toBe(2);
     const out = await writeResults(rt.store, 'dlq-cli', path.join(dir, 'dlq-cli.csv'));
-    const results = parseCsv(await readFile(out.file, 'utf8'), { columns: true }) as Record<string, string>[];
+    const results = parseCsv<Record<string, string>>(await readFile(out.file, 'utf8'), { columns: true });
     expect(results.map((r) => r.outcome)).toEqual(recs.map((r) => r.outcome));
     expect(await rt.redis.zcard(rt.store.keys.dlq('dlq-cli'))).toBe(0);
 

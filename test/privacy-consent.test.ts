@@ -90,7 +90,7 @@ describe('consent and data minimisation, end to end', () => {
 
     // Results: a consent column holding what each dial relied on.
     const res = await writeResults(rt.store, 'consent1', c.resultsPath);
-    const table = parse(await readFile(res.file, 'utf8'), { columns: true }) as Record<string, string>[];
+    const table = parse<Record<string, string>>(await readFile(res.file, 'utf8'), { columns: true });
     expect(table.map((r) => r.consent)).toEqual(['yes', 'No', '', 'FALSE', '0', '2024-03-01 web form', 'off', 'Y']);
     expect(table.map((r) => r.outcome)).toEqual(rows.map((r) => r!.outcome));
 

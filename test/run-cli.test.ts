@@ -84,7 +84,7 @@ describe.concurrent('dialer CLI as a subprocess', () => {
 
     // One results row per input row, in order, with valid outcomes.
     expect((await stat(results)).mode & 0o777).toBe(0o600);
-    const rows = parseCsv(await readFile(results, 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parseCsv<Record<string, string>>(await readFile(results, 'utf8'), { columns: true });
     expect(Object.keys(rows[0]!)).toEqual([...RESULT_COLUMNS]);
     expect(rows.map((r) => Number(r.row))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     const callIds = new Set<string>();

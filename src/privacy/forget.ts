@@ -66,7 +66,7 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
   const ids = await store.listCampaigns();
   const infos = (await Promise.all(ids.map((id) => store.getCampaign(id)))).filter((i) => i !== undefined);
   const forms = new Set<string>();
-  const direct = normalizePhone(raw, country as CountryCode | undefined);
+  const direct = normalizePhone(raw, country);
   if (direct.ok) forms.add(direct.e164);
   if (!country) {
     for (const i of infos) {

@@ -39,7 +39,7 @@ export async function* campaignRows(store: Store, id: string): AsyncGenerator<Ro
 export async function writeResults(store: Store, id: string, file: string, format: ResultsFormat = 'csv'): Promise<{ rows: number; file: string }> {
   let rows = 0;
   async function* lines(): AsyncGenerator<string> {
-    if (format === 'csv') yield stringify([RESULT_COLUMNS as unknown as string[]]);
+    if (format === 'csv') yield stringify([RESULT_COLUMNS]);
     for await (const rec of campaignRows(store, id)) {
       const r = resultRow(rec);
       rows++;

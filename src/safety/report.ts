@@ -116,7 +116,7 @@ export async function windowsReport(rt: Runtime, target: string, opts: { at?: st
   }
   // Calls in the last 24 h (frequency cap), looked up by the full number, shown masked.
   await Promise.all(contacts.map(async (x, i) => {
-    if (!x.outcome && phones[i]) x.calls_24h = await recentCalls(rt.store, phones[i]!, at);
+    if (!x.outcome && phones[i]) x.calls_24h = await recentCalls(rt.store, phones[i], at);
   }));
   return {
     campaign: c.name,

@@ -23,7 +23,7 @@ export function resultsFormat(req: FastifyRequest): ResultsFormat {
  */
 export function resultsStream(store: Store, id: string, format: ResultsFormat): Readable {
   async function* lines(): AsyncGenerator<string> {
-    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS as unknown as string[]])] : [];
+    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS])] : [];
     for await (const rec of campaignRows(store, id)) {
       const r = resultRow(rec);
       buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');
