@@ -1,11 +1,12 @@
 // @ts-check
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
 
   js.configs.recommended,
@@ -42,6 +43,14 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // Cycles make module start-up order matter; folders should point one way.
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+
+  {
+    // The gate decides whether a person may be called; the dialer acts on it. Never the reverse.
+    files: ['src/gate/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['../dialer/*'], message: 'src/gate must not depend on src/dialer' }] }],
     },
   },
 
