@@ -69,7 +69,7 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
     const got: Record<'raw' | 'ours' | 'bare', Result[]> = { raw: [], ours: [], bare: [] };
     // The machine is shared: alternate the order so a busy spell doesn't land on one side only.
     for (let i = 0; i < runs; i++) {
-      const order = (i % 2 ? ['ours', 'bare', 'raw'] : ['raw', 'ours', 'bare']) as ('raw' | 'ours' | 'bare')[];
+      const order: ('raw' | 'ours' | 'bare')[] = i % 2 ? ['ours', 'bare', 'raw'] : ['raw', 'ours', 'bare'];
       for (const k of order) {
         const run = variants[k];
         if (run) got[k].push(await run());

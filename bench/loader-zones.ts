@@ -1,6 +1,6 @@
 /**
- * Loader throughput with zones resolved (issue 8): 100k mixed AU/US contacts loaded
- * into Redis through the safety load screen (suppression, consent/erasure, zone label
+ * Loader throughput with zones resolved: 100k mixed AU/US contacts loaded
+ * into Redis through the gate's load screen (suppression, consent/erasure, zone label
  * per row), timed end to end; the same list without a screen for comparison.
  *
  *   npx tsx bench/loader-zones.ts [rows=100000]
@@ -16,8 +16,8 @@ import { readEnv } from '../src/config/env.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { createLogger } from '../src/log.js';
 import { openRuntime } from '../src/runtime.js';
-import { createLoadScreen } from '../src/safety/gate.js';
-import { addManyToSuppression } from '../src/safety/suppression.js';
+import { createLoadScreen } from '../src/gate/index.js';
+import { addManyToSuppression } from '../src/gate/suppression.js';
 
 const ROWS = Number(process.argv[2] ?? 100_000);
 /** Area code and a first digit that is a real exchange range there. */

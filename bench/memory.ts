@@ -17,7 +17,7 @@ import { parsePhoneNumber } from 'libphonenumber-js/max';
 import { WorkerService } from '../src/dialer/service.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
-import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../src/gate/index.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime } from './lib/dialer.js';
@@ -32,7 +32,7 @@ async function breakdown(redis: Redis): Promise<Map<string, number>> {
   do {
     const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
     cursor = next;
-    const sizes = await Promise.all(keys.map((k) => redis.memory('USAGE', k, 'SAMPLES', '0') as Promise<number | null>));
+    const sizes = await Promise.all(keys.map((k) => redis.memory('USAGE', k, 'SAMPLES', '0')));
     keys.forEach((k, i) => {
       const family = k.replace(/^bench:/, '').replace(/:c:[a-z0-9-]+/, ':c:<id>').replace(/^dial-[a-z0-9-]+:/, 'bull:').replace(/:[^:]*\d[^:]*$/, ':*').replace(/^freq:.*/, 'freq:*');
       out.set(family, (out.get(family) ?? 0) + (sizes[i] ?? 0));
@@ -78,7 +78,7 @@ async function raw(csv: string): Promise<{ queued: number; done: number }> {
   return withRedis(async (redis) => {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     try {
-      const recs = parse(await readFile(csv), { columns: true }) as { phone: string }[];
+      const recs = parse<{ phone: string }>(await readFile(csv), { columns: true });
       const jobs = recs.map((rec) => ({ name: 'dial', data: { phone: parsePhoneNumber(rec.phone, 'AU').number } }));
       const queue = new Queue('raw', { connection, prefix: 'raw' });
       await queue.waitUntilReady();

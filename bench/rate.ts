@@ -14,7 +14,7 @@ import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { parsePhoneNumber } from 'libphonenumber-js/max';
 import { loadCampaign } from '../src/loader/load.js';
-import { createLoadScreen } from '../src/safety/gate.js';
+import { createLoadScreen } from '../src/gate/index.js';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime, cliEnv } from './lib/dialer.js';
@@ -87,7 +87,7 @@ async function raw(plan: { limit: number; csv: string }[], seconds: number): Pro
         try {
           for (const w of workers) w.send({ type: 'go' });
           for (const w of workers) await w.message('started', 60_000);
-          const recs = parse(await readFile(csv), { columns: true }) as { name: string; phone: string; city: string }[];
+          const recs = parse<{ name: string; phone: string; city: string }>(await readFile(csv), { columns: true });
           const queue = new Queue(name, { connection, prefix: 'raw' });
           const jobs = recs.map((r) => ({ name: 'dial', data: { name: r.name, phone: parsePhoneNumber(r.phone, 'AU').number, city: r.city } }));
           for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));

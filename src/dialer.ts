@@ -10,7 +10,7 @@ import { Poller } from './poller/poller.js';
 import { RetentionService } from './privacy/retention.js';
 import { writeResults, type ResultsFormat } from './results/export.js';
 import type { Runtime } from './runtime.js';
-import { createDialGate, createLoadScreen } from './safety/gate.js';
+import { createDialGate, createLoadScreen } from './gate/index.js';
 import { sleep } from './util.js';
 
 /**

@@ -116,7 +116,7 @@ describe.skipIf(!haveChromium)('status page in Chromium', () => {
     expect(download.suggestedFilename()).toBe(`${name}-results.csv`);
     const file = path.join(outDir, download.suggestedFilename());
     await download.saveAs(file);
-    const rows = parseCsv(await readFile(file, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const rows = parseCsv<Record<string, string>>(await readFile(file, 'utf8'), { columns: true });
     expect(rows).toHaveLength(16);
     expect(rows[14]).toMatchObject({ phone: '0000', outcome: 'rejected' });
     expect(rows[15]).toMatchObject({ outcome: 'duplicate' });

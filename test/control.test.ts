@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/campaign/control.js';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { RequestLogEntry, Simulator } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, postsByNumber, startDialing, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 import { numbers, sleep, useSimulators } from './helpers/sim-http.js';
@@ -95,7 +95,7 @@ describe('pause, resume, cancel', () => {
         expect((await rt.store.getCampaign('ctl-c'))?.state).toBe('canceled');
 
         const out = await writeResults(rt.store, 'ctl-c', c.resultsPath);
-        const results = parseCsv(await readFile(out.file, 'utf8'), { columns: true }) as { row: string; phone: string; outcome: string }[];
+        const results = parseCsv<{ row: string; phone: string; outcome: string }>(await readFile(out.file, 'utf8'), { columns: true });
         expect(results).toHaveLength(40);
         const canceled = results.filter((x) => x.outcome === 'canceled');
         expect(canceled).toHaveLength(r.canceled);

@@ -3,7 +3,7 @@
  * each set up exactly, in-process, on the real Redis and the simulator.
  */
 import { Readable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/cli/local-redis.js';
 import { parseCampaign, type Campaign } from '../src/config/campaign.js';

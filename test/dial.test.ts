@@ -5,7 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, startDialing, testPrefix, waitFor, type Dialing, type TestRuntime } from './helpers/dialer.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
@@ -13,7 +13,7 @@ import { numbers, useSimulators } from './helpers/sim-http.js';
 const prefix = testPrefix('dial');
 const simulator = useSimulators();
 let dir: string;
-let open: { t: TestRuntime; d?: Dialing }[] = [];
+const open: { t: TestRuntime; d?: Dialing }[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dialer-dial-'));
@@ -137,7 +137,7 @@ describe('dialing in-process against the simulator', () => {
 
     // The rendered results carry the reason too.
     const out = await writeResults(t.rt.store, 'deadletter', c.resultsPath);
-    const results = parseCsv(await readFile(out.file, 'utf8'), { columns: true }) as Record<string, string>[];
+    const results = parseCsv<Record<string, string>>(await readFile(out.file, 'utf8'), { columns: true });
     expect(results).toHaveLength(8);
     for (const r of results) {
       expect(r.outcome).toBe('dead-letter');

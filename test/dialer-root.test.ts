@@ -66,7 +66,7 @@ describe('serve --with-workers does what dialer worker does', () => {
         await waitFor(async () => action!.attached_to.length === 0, 'the SMS action to be detached', 5000);
         expect(await rt.redis.hget(rt.store.keys.campaign('root-sms'), 'sms_actions_detached_at')).toBeTruthy();
         await waitFor(() => existsSync(results), 'the results file', 5000);
-        const rows = parseCsv(await readFile(results, 'utf8'), { columns: true }) as Record<string, string>[];
+        const rows = parseCsv<Record<string, string>>(await readFile(results, 'utf8'), { columns: true });
         expect(rows.map((r) => r.phone)).toEqual(phones);
 
         // A schedule tick is picked up by the server's own schedule service and its run dialed to the end.

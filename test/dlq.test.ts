@@ -5,7 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from '../src/campaign/dlq.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { WorkerService } from '../src/dialer/service.js';
 import { Poller } from '../src/poller/poller.js';
@@ -157,7 +157,7 @@ describe('dead letters', () => {
     }
     for (const p of phones) expect(postsByNumber(sim).get(p)).toBe(2);
     const out = await writeResults(rt.store, 'dlq-cli', path.join(dir, 'dlq-cli.csv'));
-    const results = parseCsv(await readFile(out.file, 'utf8'), { columns: true }) as Record<string, string>[];
+    const results = parseCsv<Record<string, string>>(await readFile(out.file, 'utf8'), { columns: true });
     expect(results.map((r) => r.outcome)).toEqual(recs.map((r) => r.outcome));
     expect(await rt.redis.zcard(rt.store.keys.dlq('dlq-cli'))).toBe(0);
 

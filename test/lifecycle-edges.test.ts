@@ -21,7 +21,7 @@ import { Poller } from '../src/poller/poller.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { WebhookHandler } from '../src/server/webhooks.js';
-import { createDialGate, createLoadScreen } from '../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../src/gate/index.js';
 import { REPO_ROOT, campaignIn, cleanupPrefix, postsByNumber, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 import { numbers, sleep, useSimulators } from './helpers/sim-http.js';
 
@@ -125,7 +125,7 @@ describe('every row ends', () => {
     const phones = numbers(40_000, 61415400000);
     const c = await campaign('killed-load', phones);
     const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: sim.url, LOG_LEVEL: 'error' };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file!], { env, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file], { env, stdio: 'ignore' });
     await withRuntime(prefix, sim, async ({ rt }) => {
       await waitFor(async () => (await rt.store.rowCount(c.name)) >= 2000, 'the loader to write rows', 30_000);
       child.kill('SIGKILL');

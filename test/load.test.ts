@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/config/campaign.js';
 import { DialerError } from '../src/errors.js';
 import { loadCampaign } from '../src/loader/load.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import type { LedgerEntry } from '../src/store/store.js';
 import { campaignIn, cleanupPrefix, keysUnder, openTestRuntime, testPrefix, type TestRuntime } from './helpers/dialer.js';
 

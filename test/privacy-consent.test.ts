@@ -4,9 +4,9 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consentGate, consentScreen, hasConsent } from '../src/privacy/consent.js';
+import { consentGate, consentScreen, hasConsent } from '../src/gate/consent.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';
 import { dialToEnd, keyTypes, loadWithScreen, searchRedis } from './privacy-helpers.js';
@@ -90,7 +90,7 @@ describe('consent and data minimisation, end to end', () => {
 
     // Results: a consent column holding what each dial relied on.
     const res = await writeResults(rt.store, 'consent1', c.resultsPath);
-    const table = parse(await readFile(res.file, 'utf8'), { columns: true }) as Record<string, string>[];
+    const table = parse<Record<string, string>>(await readFile(res.file, 'utf8'), { columns: true });
     expect(table.map((r) => r.consent)).toEqual(['yes', 'No', '', 'FALSE', '0', '2024-03-01 web form', 'off', 'Y']);
     expect(table.map((r) => r.outcome)).toEqual(rows.map((r) => r!.outcome));
 

@@ -60,7 +60,7 @@ describe('dialer forget', () => {
     // C: loaded, not dialed yet (its dial jobs wait in BullMQ).
     const c = await camp('fc', 'name,phone\nAnnabel Target,0412000301\nBob Other,0412000302\n');
     await loadWithScreen(rt, c);
-    // What the frequency cap and the suppression list (issue 8) keep per number.
+    // What the frequency cap and the suppression list keep per number.
     await redis.zadd(rt.store.keys.frequency(TARGET), Date.now(), 'fa:1');
     await redis.sadd(rt.store.keys.suppression, TARGET, '+61412000999');
 
@@ -105,7 +105,7 @@ describe('dialer forget', () => {
       expect(text).not.toMatch(/61412000301|0412 000 301|Annabel|annabel@/);
       expect(text).toContain('Bob Other');
     }
-    const table = parse(await readFile(a.resultsPath, 'utf8'), { columns: true }) as Record<string, string>[];
+    const table = parse<Record<string, string>>(await readFile(a.resultsPath, 'utf8'), { columns: true });
     expect(table.map((x) => [x.row, x.outcome, x.phone])).toEqual([['1', 'completed', ''], ['2', 'completed', '+61412000302'], ['3', 'duplicate', ''], ['4', 'rejected', '']]);
 
     // C is dialed now: only Bob is called.

@@ -1,5 +1,5 @@
 /**
- * Helpers of the privacy tests (issue 7): dialing with the privacy screen and
+ * Helpers of the privacy tests: dialing with the privacy screen and
  * gates wired in as the CLI wires them, and an independent search of every
  * Redis value under a prefix (deliberately not src/privacy/scan.ts, so a bug
  * there can't hide a leftover from the tests).
@@ -7,11 +7,9 @@
 import type { Redis } from 'ioredis';
 import type { Campaign } from '../src/config/campaign.js';
 import { WorkerService } from '../src/dialer/service.js';
-import type { DialGate } from '../src/dialer/worker.js';
+import { consentGate, erasedGate, privacyScreen, type DialGate } from '../src/gate/index.js';
 import { loadCampaign, type LoadSummary } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
-import { consentGate } from '../src/privacy/consent.js';
-import { erasedGate, privacyScreen } from '../src/privacy/screen.js';
 import type { Runtime } from '../src/runtime.js';
 import { waitFor } from './helpers/dialer.js';
 

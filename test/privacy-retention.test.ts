@@ -7,7 +7,7 @@ import { cancelCampaign } from '../src/campaign/control.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { purgeExpired, RetentionService } from '../src/privacy/retention.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/results/row.js';
+import type { RowRecord } from '../src/campaign/row.js';
 import { campaignIn, cleanupPrefix, keysUnder, openTestRuntime, REDIS_URL, runCli, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';
 import { dialToEnd, loadWithScreen, searchRedis } from './privacy-helpers.js';

@@ -116,7 +116,7 @@ async function whereStuck(id: string, sim: Simulator): Promise<string> {
   }
 }
 
-const readCsv = async (file: string) => parseCsv(await readFile(file, 'utf8'), { columns: true }) as Record<string, string>[];
+const readCsv = async (file: string) => parseCsv<Record<string, string>>(await readFile(file, 'utf8'), { columns: true });
 
 describe('Redis Cluster', () => {
   it('an unreachable cluster is reported with the setting to check', async () => {

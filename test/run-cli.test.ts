@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
-import { OUTCOMES, RESULT_COLUMNS } from '../src/results/row.js';
+import { OUTCOMES, RESULT_COLUMNS } from '../src/campaign/row.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { cleanupPrefix, postsByNumber, REDIS_URL, runCli, testPrefix, writeCampaign } from './helpers/dialer.js';
 
@@ -84,7 +84,7 @@ describe.concurrent('dialer CLI as a subprocess', () => {
 
     // One results row per input row, in order, with valid outcomes.
     expect((await stat(results)).mode & 0o777).toBe(0o600);
-    const rows = parseCsv(await readFile(results, 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parseCsv<Record<string, string>>(await readFile(results, 'utf8'), { columns: true });
     expect(Object.keys(rows[0]!)).toEqual([...RESULT_COLUMNS]);
     expect(rows.map((r) => Number(r.row))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     const callIds = new Set<string>();

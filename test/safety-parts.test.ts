@@ -4,12 +4,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zonesForNumber } from '../src/phone/zones.js';
 import type { Runtime } from '../src/runtime.js';
-import { FREQUENCY_WINDOW_MS, recentCalls, reserveFrequency } from '../src/safety/frequency.js';
-import { windowDecision } from '../src/safety/gate.js';
-import { readNumbersFile } from '../src/safety/numbers-file.js';
+import { FREQUENCY_WINDOW_MS, recentCalls, reserveFrequency } from '../src/gate/frequency.js';
+import { readNumbersFile } from '../src/gate/numbers-file.js';
+import { addToSuppression, isSuppressed, listSuppression } from '../src/gate/suppression.js';
+import { windowDecision } from '../src/gate/window.js';
+import { rowZones, zoneLabel } from '../src/gate/zone.js';
 import { detectOptOut } from '../src/safety/optout.js';
-import { addToSuppression, isSuppressed, listSuppression } from '../src/safety/suppression.js';
-import { rowZones, zoneLabel } from '../src/safety/zone.js';
 import { cleanupPrefix, openTestRuntime, testPrefix } from './helpers/dialer.js';
 
 const prefix = testPrefix('safety-parts');

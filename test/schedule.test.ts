@@ -137,7 +137,7 @@ describe('scheduled runs', () => {
           expect(Math.abs(at.toMillis() - Date.now())).toBeLessThan(30_000);
           const file = path.join(dir, 'cron-results', `${id}.csv`);
           await waitFor(() => existsSync(file), `results of ${id}`, 5000);
-          const rows = parseCsv(await readFile(file, 'utf8'), { columns: true }) as Record<string, string>[];
+          const rows = parseCsv<Record<string, string>>(await readFile(file, 'utf8'), { columns: true });
           expect(rows.map((r) => r.phone)).toEqual(phones);
           for (const r of rows) expect(['completed', 'no-answer', 'busy', 'voicemail', 'failed']).toContain(r.outcome);
           // Each run is a campaign of its own, with its own ledger.

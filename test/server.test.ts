@@ -59,7 +59,6 @@ interface Res {
   status: number;
   headers: Headers;
   text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   json: any;
 }
 
@@ -328,7 +327,7 @@ describe('upload → dial → results over HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${name}-results.csv"`);
-    const table = parseCsv(res.text, { columns: true }) as Array<Record<string, string>>;
+    const table = parseCsv<Record<string, string>>(res.text, { columns: true });
     expect(res.text).toMatch(/^row,name,phone,outcome,call_id,attempts,/);
     expect(table).toHaveLength(20);
     expect(table.map((r) => Number(r.row))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));

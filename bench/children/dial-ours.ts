@@ -7,7 +7,7 @@
  */
 import { WorkerService } from '../../src/dialer/service.js';
 import { loadCampaign } from '../../src/loader/load.js';
-import { createDialGate, createLoadScreen } from '../../src/safety/gate.js';
+import { createDialGate, createLoadScreen } from '../../src/gate/index.js';
 import type { DurableDials } from '../../src/store/durability.js';
 import { benchCampaign, benchRuntime } from '../lib/dialer.js';
 import { heard, selfPeakRss, tell } from '../lib/proc.js';

@@ -18,14 +18,14 @@ const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
 if (noadd !== 'noadd') {
   const queue = new Queue(name, { connection, prefix: 'raw' });
   // Setup, untimed: the raw worker gets numbers already in E.164.
-  const recs = parse(await readFile(csv), { columns: true }) as { name: string; phone: string; city: string }[];
+  const recs = parse<{ name: string; phone: string; city: string }>(await readFile(csv), { columns: true });
   const jobs = recs.map((r) => ({ name: 'dial', data: { name: r.name, phone: parsePhoneNumber(r.phone, 'AU').number, city: r.city } }));
   for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
   await queue.close();
   await tell({ type: 'loaded', jobs: jobs.length });
 }
 await heard('go');
-const worker = new Worker(
+const worker = new Worker<{ name: string; phone: string; city: string }>(
   name,
   async (job) =>
     got

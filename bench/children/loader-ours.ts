@@ -4,7 +4,7 @@
  * argv: redisUrl csvPath dir
  */
 import { loadCampaign } from '../../src/loader/load.js';
-import { createLoadScreen } from '../../src/safety/gate.js';
+import { createLoadScreen } from '../../src/gate/index.js';
 import { benchCampaign, benchRuntime } from '../lib/dialer.js';
 import { selfPeakRss, tell } from '../lib/proc.js';
 

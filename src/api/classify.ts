@@ -67,7 +67,7 @@ interface ErrLike {
 }
 
 function asErrLike(v: unknown): ErrLike | undefined {
-  return typeof v === 'object' && v !== null ? (v as ErrLike) : undefined;
+  return typeof v === 'object' && v !== null ? v : undefined;
 }
 
 /** The codes along an error's `cause` chain, outermost first (got copies the inner code up). */

@@ -356,12 +356,12 @@ export class CalleaseClient {
     try {
       let res: Response<string>;
       try {
-        res = (await this.#got(this.baseUrl + op.path, {
+        res = await this.#got<string>(this.baseUrl + op.path, {
           method: op.method,
           ...(op.json !== undefined ? { json: op.json } : {}),
           ...(op.signal ? { signal: op.signal } : {}),
           retry: this.#retryOptions(op),
-        })) as Response<string>;
+        });
       } catch (err) {
         retries = retryCountOf(err);
         throw this.#transportError(op, err);

@@ -93,11 +93,11 @@ const luaSet = (xs: readonly string[]) => `{${xs.map((x) => `['${x}']=true`).joi
  */
 export function luaTables(): string {
   const table = (t: Record<string, readonly string[]>) => `{${Object.entries(t).map(([k, v]) => `['${k}']=${luaSet(v)}`).join(',')}}`;
-  const settled = Object.fromEntries(CAMPAIGN_STATES.map((s) => [s, settledState(s)]).filter(([, v]) => v));
+  const settled = CAMPAIGN_STATES.flatMap((s) => { const to = settledState(s); return to ? [[s, to] as const] : []; });
   return [
     `local ROW_MOVES = ${table(ROW_MOVES)}`,
     `local CAMPAIGN_MOVES = ${table(CAMPAIGN_MOVES)}`,
-    `local SETTLED = {${Object.entries(settled).map(([k, v]) => `['${k}']='${v}'`).join(',')}}`,
+    `local SETTLED = {${settled.map(([k, v]) => `['${k}']='${v}'`).join(',')}}`,
     `local DIALING = ${luaSet(DIALING_STATES)}`,
     `local NEW_CALL = ${luaSet(NEW_CALL_STATES)}`,
     `local JOB_OWNED = ${luaSet(JOB_OWNED)}`,

@@ -1,5 +1,5 @@
 import { DialerError } from '../errors.js';
-import { OUTCOMES, type Outcome, type RowRecord } from '../results/row.js';
+import { OUTCOMES, type Outcome, type RowRecord } from './row.js';
 import type { RowState, Store } from '../store/store.js';
 import type { DialQueues } from '../dialer/jobs.js';
 

@@ -24,7 +24,7 @@ export function actionsCommand(program: Command, withApi: WithApi): void {
     .action((id: string, o: { json?: boolean }) =>
       withApi(async (api) => {
         const a = await api.getAction(id);
-        if (!a) throw new DialerError('API_NOT_FOUND' as never, `no action ${id}`);
+        if (!a) throw new DialerError('API_NOT_FOUND', `no action ${id}`);
         out(o.json ? a.raw : `${a.id}\n  content: ${a.content}\n  instructions: ${a.instructions}`, o.json);
       }));
   actions

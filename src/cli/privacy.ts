@@ -9,7 +9,7 @@ type WithRuntime = <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>;
 
 const out = (s: string) => void process.stdout.write(s + '\n');
 
-/** `forget`, `purge` and `audit` (issue 7). */
+/** `forget`, `purge` and `audit`: erasure on request, retention, and the audit export. */
 export function privacyCommands(program: Command, withRuntime: WithRuntime): void {
   program
     .command('forget <number>')

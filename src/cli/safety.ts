@@ -4,9 +4,9 @@ import { DialerError } from '../errors.js';
 import { maskPhone } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
 import type { Runtime } from '../runtime.js';
-import { readNumbersFile } from '../safety/numbers-file.js';
+import { readNumbersFile } from '../gate/numbers-file.js';
 import { windowsReport, type WindowsReport } from '../safety/report.js';
-import { addManyToSuppression, listSuppression, removeFromSuppression } from '../safety/suppression.js';
+import { addManyToSuppression, listSuppression, removeFromSuppression } from '../gate/suppression.js';
 
 type WithRuntime = <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>;
 

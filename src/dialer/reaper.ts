@@ -1,5 +1,5 @@
 import { decideReap } from '../campaign/reap.js';
-import { rowStateOf, type CampaignState } from '../campaign/lifecycle.js';
+import { rowStateOf } from '../campaign/lifecycle.js';
 import { syncQueue } from '../campaign/control.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
@@ -49,7 +49,7 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
     const jobState = rec.job && state !== 'final' ? await queue.getJobState(rec.job) : 'unknown';
     const [entry, pollScheduled] = await Promise.all([store.ledgerGet(id, rec.phone), store.isPollScheduled(id, row)]);
     const d = decideReap({
-      state, campaign: info.state as CampaignState, jobAlive: !DEAD_JOB_STATES.has(jobState), pollScheduled, entry,
+      state, campaign: info.state, jobAlive: !DEAD_JOB_STATES.has(jobState), pollScheduled, entry,
       now, lockMs: deps.lockMs, reaped: rec.reaped ?? 0,
     });
     if (d.action === 'extend') {

@@ -2,7 +2,8 @@ import { describeError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { sleep } from '../util.js';
 import { reap } from './reaper.js';
-import { CampaignWorker, type DialGate } from './worker.js';
+import type { DialGate } from '../gate/types.js';
+import { CampaignWorker } from './worker.js';
 
 export interface WorkerServiceOptions {
   /** Dial only these campaigns (default: every campaign in Redis). */

@@ -3,30 +3,14 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { CalleaseClient, CreateCallResult } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
+import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
-import type { Outcome, RowRecord } from '../results/row.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
 import type { Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
-
-/** What the checks made immediately before each POST decided. */
-export type GateResult =
-  | {
-      action: 'go';
-      /** The window rule that allowed the call, for the audit record. */
-      rule?: string;
-      /** Contact's local time, ISO. */
-      localTime?: string;
-      /** Gives back what the gate reserved (a frequency-cap slot) when the POST surely placed no call. */
-      release?: () => Promise<void>;
-    }
-  /** Not now: try again in `delayMs` (real time); `nextAt` is the opening in business time (ISO). */
-  | { action: 'delay'; delayMs: number; nextAt: string; reason: string }
-  | { action: 'skip'; outcome: Outcome; reason: string };
-/** Checks run immediately before each POST (calling window, suppression, frequency cap). */
-export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
 
 export interface DialWorkerDeps {
   store: Store;

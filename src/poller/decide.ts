@@ -1,5 +1,5 @@
 import type { Campaign } from '../config/campaign.js';
-import type { Outcome } from '../results/row.js';
+import type { Outcome } from '../campaign/row.js';
 import type { LedgerEntry } from '../store/store.js';
 
 /** What to do once a call has ended with `outcome`. */

@@ -4,7 +4,7 @@ import type { CalleaseClient, CallDetails } from '../api/client.js';
 import type { Campaign } from '../config/campaign.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Outcome, RowRecord } from '../results/row.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
@@ -12,7 +12,8 @@ import { matchCall } from './reconcile.js';
 import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
 import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
-import { addToSuppression, detectOptOut } from '../safety/index.js';
+import { addToSuppression } from '../gate/index.js';
+import { detectOptOut } from '../safety/index.js';
 
 export interface PollerDeps {
   store: Store;

@@ -1,4 +1,4 @@
-import type { Outcome } from '../results/row.js';
+import type { Outcome } from '../campaign/row.js';
 
 /** Status words that end a call, and the outcome each one means. */
 const FINAL: Record<string, Outcome> = {

@@ -75,7 +75,7 @@ export function defaultAuditPath(resultsPath: string, id: string, format: AuditF
 /** Writes the audit export atomically (temp file + rename), mode 0600; `-` writes to stdout. */
 export async function writeAudit(store: Store, id: string, file: string, format: AuditFormat = 'csv'): Promise<{ records: number; file: string }> {
   const line = (r: AuditRecord) => (format === 'csv' ? stringify([AUDIT_COLUMNS.map((c) => r[c])]) : JSON.stringify(r) + '\n');
-  const header = format === 'csv' ? stringify([AUDIT_COLUMNS as unknown as string[]]) : '';
+  const header = format === 'csv' ? stringify([AUDIT_COLUMNS]) : '';
   let records = 0;
   if (file === '-') {
     process.stdout.write(header);

@@ -2,12 +2,12 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
 import { findNeedles } from './scan.js';
-import { ERASED_REASON } from './screen.js';
+import { ERASED_REASON } from '../gate/erasure.js';
 import { ERASE_NUMBER } from './scripts.js';
 
 export interface PrivacyDeps {
@@ -66,7 +66,7 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
   const ids = await store.listCampaigns();
   const infos = (await Promise.all(ids.map((id) => store.getCampaign(id)))).filter((i) => i !== undefined);
   const forms = new Set<string>();
-  const direct = normalizePhone(raw, country as CountryCode | undefined);
+  const direct = normalizePhone(raw, country);
   if (direct.ok) forms.add(direct.e164);
   if (!country) {
     for (const i of infos) {

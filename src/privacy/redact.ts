@@ -1,4 +1,4 @@
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 
 /**
  * What is personal in a row record, in one place. Erasure (`forget`) and

@@ -1,7 +1,7 @@
 import type { DialQueues } from '../dialer/jobs.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { CampaignInfo, Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { rewriteResultsFiles } from './files.js';

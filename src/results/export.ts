@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../store/store.js';
 import { writePrivateFile } from './private-file.js';
-import { RESULT_COLUMNS, type RowRecord } from './row.js';
+import { RESULT_COLUMNS, type RowRecord } from '../campaign/row.js';
 
 export type ResultsFormat = 'csv' | 'jsonl';
 
@@ -39,7 +39,7 @@ export async function* campaignRows(store: Store, id: string): AsyncGenerator<Ro
 export async function writeResults(store: Store, id: string, file: string, format: ResultsFormat = 'csv'): Promise<{ rows: number; file: string }> {
   let rows = 0;
   async function* lines(): AsyncGenerator<string> {
-    if (format === 'csv') yield stringify([RESULT_COLUMNS as unknown as string[]]);
+    if (format === 'csv') yield stringify([RESULT_COLUMNS]);
     for await (const rec of campaignRows(store, id)) {
       const r = resultRow(rec);
       rows++;

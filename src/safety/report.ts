@@ -5,11 +5,11 @@ import { loadCampaignFile } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import { openContacts, readContacts } from '../loader/csv.js';
 import { maskPhone } from '../log.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 import type { Runtime } from '../runtime.js';
 import { checkWindow } from '../windows/index.js';
-import { recentCalls } from './frequency.js';
-import { resolveRowZones, rowZones, zoneLabel } from './zone.js';
+import { recentCalls } from '../gate/frequency.js';
+import { resolveRowZones, rowZones, zoneLabel } from '../gate/zone.js';
 
 /** One sampled contact in `dialer windows`. */
 export interface WindowRow {
@@ -116,7 +116,7 @@ export async function windowsReport(rt: Runtime, target: string, opts: { at?: st
   }
   // Calls in the last 24 h (frequency cap), looked up by the full number, shown masked.
   await Promise.all(contacts.map(async (x, i) => {
-    if (!x.outcome && phones[i]) x.calls_24h = await recentCalls(rt.store, phones[i]!, at);
+    if (!x.outcome && phones[i]) x.calls_24h = await recentCalls(rt.store, phones[i], at);
   }));
   return {
     campaign: c.name,

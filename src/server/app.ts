@@ -86,7 +86,8 @@ export async function buildServer(rt: Runtime, o: ServerOptions): Promise<Fastif
 
 export interface Readiness {
   ready: boolean;
-  redis: 'ok' | string;
+  /** `ok`, or `unreachable: <why>`. */
+  redis: string;
   /** Workers whose heartbeat is recent. */
   workers: number;
 }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RequestInfo } from '../api/types.js';
 import { describeError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { OUTCOMES } from '../results/row.js';
+import { OUTCOMES } from '../campaign/row.js';
 import type { LedgerState } from '../store/store.js';
 import { mergeExposition } from './exposition.js';
 

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyRequest } from 'fastify';
 import { campaignRows, resultRow, type ResultsFormat } from '../results/export.js';
-import { RESULT_COLUMNS } from '../results/row.js';
+import { RESULT_COLUMNS } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 
 const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
@@ -23,7 +23,7 @@ export function resultsFormat(req: FastifyRequest): ResultsFormat {
  */
 export function resultsStream(store: Store, id: string, format: ResultsFormat): Readable {
   async function* lines(): AsyncGenerator<string> {
-    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS as unknown as string[]])] : [];
+    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS])] : [];
     for await (const rec of campaignRows(store, id)) {
       const r = resultRow(rec);
       buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');

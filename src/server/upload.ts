@@ -70,7 +70,7 @@ export async function uploadContacts(dialer: Dialer, id: string, input: Readable
 
 /** The rows written before the error stay (whole chunks of them) and are dialed. */
 async function keep(rt: Runtime, id: string, e: DialerError): Promise<UploadResult> {
-  const { store, queues } = rt;
+  const { store } = rt;
   const kept = await rt.redis.hlen(store.keys.rows(id));
   await syncQueue(rt, id, await store.finishLoading(id, kept));
   const counts = await store.counts(id);

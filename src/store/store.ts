@@ -1,6 +1,6 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
-import type { Outcome, RowRecord } from '../results/row.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
 import { Durability, type DurableDials } from './durability.js';
 import { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';

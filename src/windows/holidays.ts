@@ -4,7 +4,7 @@ import { DAY_MS } from './tz.js';
 /**
  * Public-holiday calendars as sets of local days (days since 1970-01-01), built from
  * date-holidays once per (country, region, year) and cached: building a year costs
- * milliseconds (measured ~10–20 ms cold for AU), a lookup afterwards is a Set.has.
+ * milliseconds, a lookup afterwards is a Set.has.
  *
  * Only whole-day holidays of type 'public' count. Part-day ones (date-holidays has
  * "Christmas Eve from 19:00" in SA, NT, QLD) are left out: a day closed from 7 pm is not

@@ -166,7 +166,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
         // Spread the kills over the whole campaign: the k-th waits for k/(K+1) of the rows.
         if (progress < kills.workers / (o.kills + 1)) continue;
         // A worker still booting holds no jobs: pick one that has been up long enough to be dialing.
-        const up = procs.slice(0, o.workers).map((p, i) => [p!, i] as const).filter(([p]) => alive(p) && Date.now() - p.startedAt > 3000);
+        const up = procs.slice(0, o.workers).map((p, i) => [p, i] as const).filter(([p]) => alive(p) && Date.now() - p.startedAt > 3000);
         if (up.length === 0) continue;
         const i = up[Math.floor(Math.random() * up.length)]![1];
         kills.workers++;
@@ -243,7 +243,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     await Promise.all(procs.map((p) => stop(p)));
     await stop(sim);
     const log = (await readFile(simLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as RequestLogEntry);
-    const results = parseCsv(await readFile(resultsFile), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+    const results = parseCsv<Record<string, string>>(await readFile(resultsFile), { columns: true, skip_empty_lines: true });
     const verdict = verify({ rows, log, results, simCalls, kills, wallSeconds: (Date.now() - started) / 1000 });
     verdict.failures.unshift(...failures);
     verdict.figures.startsRefusedWhileRedisDown = refusedStarts;

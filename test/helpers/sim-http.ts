@@ -21,7 +21,6 @@ export interface SimResponse {
   status: number;
   headers: Headers;
   // Tests poke at arbitrary JSON; `any` keeps the assertions readable.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

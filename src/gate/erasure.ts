@@ -1,26 +1,12 @@
 import type { Campaign } from '../config/campaign.js';
-import type { GateResult } from '../dialer/worker.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
+import { erasedMatcher, isErased } from '../privacy/hash.js';
+import { personalFieldsBlanked } from '../privacy/redact.js';
 import type { Store } from '../store/store.js';
-import { consentScreen } from './consent.js';
-import { erasedMatcher, isErased } from './hash.js';
-import { personalFieldsBlanked } from './redact.js';
+import type { GateResult, Screen } from './types.js';
 
 /** Error text of a row whose number was erased on request. */
 export const ERASED_REASON = 'number erased on request';
-
-export type Screen = (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
-
-/** Runs screens in order; the first that makes a row final wins. */
-export function chainScreens(...screens: (Screen | undefined)[]): Screen {
-  return async (c, rec) => {
-    for (const s of screens) {
-      if (rec.outcome) break;
-      if (s) rec = await s(c, rec);
-    }
-    return rec;
-  };
-}
 
 /**
  * Load-time screen for erased numbers: the row ends `suppressed` and keeps
@@ -36,39 +22,6 @@ export function erasedScreen(store: Store, key: string | undefined): Screen {
     if (!erased(rec.phone)) return rec;
     return { ...personalFieldsBlanked(rec), outcome: 'suppressed', error: ERASED_REASON };
   };
-}
-
-/**
- * The issue-7 load screen for `LoadDeps.screen`: erased numbers first (they
- * keep nothing), then consent. Throws at the first row when numbers were
- * erased but DIALER_HASH_KEY is unset: the load is refused rather than
- * calling people who asked to be forgotten.
- */
-export function privacyScreen(store: Store, key: string | undefined): Screen {
-  const screen = chainScreens(erasedScreen(store, key), async (c, rec) => consentScreen(c, rec));
-  return async (c, rec) => {
-    const out = await screen(c, rec);
-    if (out.outcome && !rec.outcome) await releaseClaim(store, c.name, rec.phone, rec.row);
-    return out;
-  };
-}
-
-/** Drops a ledger claim if it is still the untouched one this row's load just made. KEYS: ledger  ARGV: number, row */
-const RELEASE_CLAIM = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return 0 end
-local e = cjson.decode(cur)
-if tostring(e.r) ~= ARGV[2] or e.s ~= 'pending' or (e.a or 0) > 0 then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1])
-`;
-
-/**
- * The loader claims a number in the ledger before screens run; a screened row
- * gives its claim back, so the number of someone without consent (or erased)
- * is not kept there either.
- */
-async function releaseClaim(store: Store, id: string, phone: string, row: number): Promise<void> {
-  if (phone) await store.redis.eval(RELEASE_CLAIM, 1, store.keys.ledger(id), phone, row);
 }
 
 /** How long a row waits when erasures can't be checked (no key); fixing the config lets it go on. */

@@ -1,10 +1,10 @@
+import type { RowRecord } from '../campaign/row.js';
 import type { Campaign } from '../config/campaign.js';
-import type { GateResult } from '../dialer/worker.js';
-import type { RowRecord } from '../results/row.js';
-import { personalFieldsBlanked } from './redact.js';
+import { personalFieldsBlanked } from '../privacy/redact.js';
+import type { GateResult } from './types.js';
 
 /**
- * Consent (issue 7). A campaign with `consent_column` dials a row only when
+ * Consent. A campaign with `consent_column` dials a row only when
  * that column says yes. "Yes" is anything that is not a refusal or a blank:
  * consent columns hold "yes", "Y", "1", a date or "web form 2024-03", so an
  * allow-list would drop real consent; but every common way of writing

@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/campaign.js';
 import { canonicalZone, resolveContactZones, zonesForNumber, type ZoneInfo } from '../phone/zones.js';
-import type { RowRecord } from '../results/row.js';
+import type { RowRecord } from '../campaign/row.js';
 
 /**
  * A contact's zone(s) as the results show them (row field `timezone`) and back.

@@ -1,0 +1,82 @@
+import type { RowRecord } from '../campaign/row.js';
+import type { Runtime } from '../runtime.js';
+import type { Store } from '../store/store.js';
+import { checkWindow } from '../windows/index.js';
+import { consentScreen } from './consent.js';
+import { erasedScreen } from './erasure.js';
+import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression, globalSuppressionMatcher } from './suppression.js';
+import type { Screen } from './types.js';
+import { UNKNOWN_ZONE_REASON } from './window.js';
+import { resolveRowZones, zoneLabel } from './zone.js';
+
+/** The load screen's copy of the global suppression set is renewed after this long. */
+const SNAPSHOT_MS = 30_000;
+
+/** Runs screens in order; the first that makes a row final wins. */
+export function chainScreens(...screens: (Screen | undefined)[]): Screen {
+  return async (c, rec) => {
+    for (const s of screens) {
+      if (rec.outcome) break;
+      if (s) rec = await s(c, rec);
+    }
+    return rec;
+  };
+}
+
+/**
+ * The privacy part of the load screen: erased numbers first (they keep
+ * nothing), then consent. Throws at the first row when numbers were
+ * erased but DIALER_HASH_KEY is unset: the load is refused rather than
+ * calling people who asked to be forgotten.
+ */
+export function privacyScreen(store: Store, key: string | undefined): Screen {
+  const screen = chainScreens(erasedScreen(store, key), async (c, rec) => consentScreen(c, rec));
+  return async (c, rec) => {
+    const out = await screen(c, rec);
+    if (out.outcome && !rec.outcome) await releaseClaim(store, c.name, rec.phone, rec.row);
+    return out;
+  };
+}
+
+/** Drops a ledger claim if it is still the untouched one this row's load just made. KEYS: ledger  ARGV: number, row */
+const RELEASE_CLAIM = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local e = cjson.decode(cur)
+if tostring(e.r) ~= ARGV[2] or e.s ~= 'pending' or (e.a or 0) > 0 then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+/**
+ * The loader claims a number in the ledger before screens run; a screened row
+ * gives its claim back, so the number of someone without consent (or erased)
+ * is not kept there either.
+ */
+async function releaseClaim(store: Store, id: string, phone: string, row: number): Promise<void> {
+  if (phone) await store.redis.eval(RELEASE_CLAIM, 1, store.keys.ledger(id), phone, row);
+}
+
+/**
+ * `LoadDeps.screen`: erased and no-consent rows, suppressed numbers
+ * (global set, campaign file) end at load and get no dial job; every other row gets its
+ * zone label in `timezone`. A contact whose zone can't be told, under calling hours
+ * that need one, ends `rejected` with the reason.
+ */
+export function createLoadScreen(rt: Runtime): Screen {
+  const privacy = privacyScreen(rt.store, rt.env.hashKey);
+  let snapshot: { at: number; match: Promise<(e164: string) => boolean | Promise<boolean>> } | undefined;
+  return async (c, rec) => {
+    rec = await privacy(c, rec);
+    if (rec.outcome) return rec;
+    if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_MS) snapshot = { at: Date.now(), match: globalSuppressionMatcher(rt.store) };
+    if (await (await snapshot.match)(rec.phone)) return { ...rec, outcome: 'suppressed', error: SUPPRESSED_REASON };
+    const file = await campaignSuppression(c);
+    if (file?.has(rec.phone)) return { ...rec, outcome: 'suppressed', error: FILE_SUPPRESSED_REASON };
+    const zone = resolveRowZones(c, rec);
+    const out: RowRecord = { ...rec, timezone: zoneLabel(zone) };
+    if (zone.zones.length === 0 && !checkWindow(c.calling_hours, zone, new Date(rt.clock.now())).open) {
+      return { ...out, outcome: 'rejected', error: UNKNOWN_ZONE_REASON };
+    }
+    return out;
+  };
+}

@@ -1,0 +1,22 @@
+import type { Campaign } from '../config/campaign.js';
+import type { Outcome, RowRecord } from '../campaign/row.js';
+
+/** What the checks made immediately before each POST decided. */
+export type GateResult =
+  | {
+      action: 'go';
+      /** The window rule that allowed the call, for the audit record. */
+      rule?: string;
+      /** Contact's local time, ISO. */
+      localTime?: string;
+      /** Gives back what the gate reserved (a frequency-cap slot) when the POST surely placed no call. */
+      release?: () => Promise<void>;
+    }
+  /** Not now: try again in `delayMs` (real time); `nextAt` is the opening in business time (ISO). */
+  | { action: 'delay'; delayMs: number; nextAt: string; reason: string }
+  | { action: 'skip'; outcome: Outcome; reason: string };
+/** Checks run immediately before each POST (consent, erasure, suppression, calling window, frequency cap). */
+export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
+
+/** A load-time check: returns the row unchanged, or final (with `outcome`) when it must not be dialed. */
+export type Screen = (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
