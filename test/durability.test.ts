@@ -78,6 +78,7 @@ describe('on the shared Redis (7.0, no replicas)', () => {
     try {
       const phone = '+61412000001';
       await store.claimNumbers('c1', [[phone, 1]], Date.now());
+      await store.loadRows('c1', [{ row: 1, name: 'A', phone }]);
       const begin = await store.ledgerBegin('c1', phone, Date.now(), 'test-token', 60_000);
       expect(begin.ok).toBe(true);
       expect(begin.entry).toMatchObject({ s: 'sending', a: 1 });
@@ -168,6 +169,7 @@ describe('on a private master with one replica', () => {
     try {
       expect((await store.durability.detect()).mode).toBe('wait');
       await store.claimNumbers('c2', [[phone, 1]], Date.now());
+      await store.loadRows('c2', [{ row: 1, name: 'A', phone }]);
       replica.process.kill('SIGSTOP');
       const begin = await store.ledgerBegin('c2', phone, Date.now(), 'test-token', 60_000);
       const t0 = Date.now();
