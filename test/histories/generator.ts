@@ -24,7 +24,7 @@ export interface FaultPhase {
 export type Step =
   /** `dialer load`; `wait: false` runs it in the background, racing the next steps (and maybe killed by `killLoad`). */
   | { op: 'load'; wait: boolean }
-  /** kill -9 of a background load still running (nothing when none is). */
+  /** kill -9 of a background load still running, as soon as the campaign shows `loading` (nothing when none runs). */
   | { op: 'killLoad' }
   | { op: 'pause' }
   | { op: 'resume' }
