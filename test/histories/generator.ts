@@ -26,6 +26,8 @@ export type Step =
   | { op: 'load'; wait: boolean }
   /** kill -9 of a background load still running, as soon as the campaign shows `loading` (nothing when none runs). */
   | { op: 'killLoad' }
+  /** SIGSTOP of a background load once the campaign shows `loading`, SIGCONT after `ms`: the next steps meet a half-done load. */
+  | { op: 'stallLoad'; ms: number }
   | { op: 'pause' }
   | { op: 'resume' }
   | { op: 'cancel' }
@@ -112,7 +114,7 @@ export function generate(seed: number): History {
     retryAttempts: int(rng, 2, 4),
     rate: pick(rng, [10, 20, 40]),
     concurrency: pick(rng, [3, 5, 10]),
-    lookupFailRate: chance(rng, 0.25) ? 0.1 : 0,
+    lookupFailRate: chance(rng, 0.15) ? 0.1 : 0,
     pollTimeoutSeconds: 6,
     faults: chance(rng, 0.5) ? faultPhase(rng) : { ...NO_FAULTS },
   };
@@ -127,7 +129,7 @@ export function generate(seed: number): History {
   for (let i = 0; i < n; i++) {
     sleep();
     const op = weighted(rng, {
-      reload: 6, killLoad: 3, pause: 6, resume: 5, cancel: canceled ? 0 : 2, dlqRetry: 4, forget: 4,
+      reload: 6, killLoad: 3, stallLoad: 3, pause: 6, resume: 5, cancel: canceled ? 0 : 2, dlqRetry: 4, forget: 4,
       webhooks: serve ? 6 : 0, kill: 10, redisRestart: 3, faults: 8,
     });
     if (op === 'cancel') canceled = true;
@@ -136,6 +138,11 @@ export function generate(seed: number): History {
       // A load killed half-way: start one in the background, kill it a moment later, load again later on.
       steps.push({ op: 'load', wait: false }, { op: 'sleep', ms: int(rng, 300, 1500) }, { op: 'killLoad' });
       if (chance(rng, 0.8)) steps.push({ op: 'sleep', ms: int(rng, 100, 800) }, { op: 'load', wait: chance(rng, 0.5) });
+    } else if (op === 'stallLoad') {
+      // A load frozen half-way while the operator pauses, cancels or loads again.
+      const then = pick(rng, canceled ? ['pause', 'load'] as const : ['cancel', 'pause', 'load'] as const);
+      if (then === 'cancel') canceled = true;
+      steps.push({ op: 'load', wait: false }, { op: 'stallLoad', ms: int(rng, 3000, 6000) }, then === 'load' ? { op: 'load', wait: true } : { op: then });
     } else if (op === 'forget') steps.push({ op: 'forget', row: int(rng, 1, config.contacts) });
     else if (op === 'webhooks') steps.push({ op: 'webhooks', calls: int(rng, 2, 8) });
     else if (op === 'kill') steps.push({ op: 'kill', proc: pick(rng, procs), downMs: int(rng, 0, 1500) });
@@ -157,6 +164,7 @@ export function describeStep(s: Step): string {
     case 'redisRestart': return `redis restart (down ${s.downMs} ms)`;
     case 'faults': return `faults ${JSON.stringify(s.faults)}`;
     case 'sleep': return `sleep ${s.ms} ms`;
+    case 'stallLoad': return `stall load ${s.ms} ms`;
     default: return s.op;
   }
 }

@@ -192,6 +192,8 @@ class Play {
         return this.load(s.wait);
       case 'killLoad':
         return this.killLoad();
+      case 'stallLoad':
+        return this.stallLoad(s.ms);
       case 'pause':
       case 'resume':
         if (s.op === 'pause') this.pausedEver = true;
@@ -258,7 +260,28 @@ class Play {
    * ms, so a fixed delay would mostly hit before or after), else after 5 s.
    */
   private async killLoad(): Promise<void> {
-    if (this.loads.size === 0) return;
+    const state = await this.untilLoading();
+    for (const p of [...this.loads]) {
+      await kill9(p);
+      this.needsLoad = true;
+      this.note(`killed ${p.name} (campaign state ${state ?? 'none'})`);
+    }
+  }
+
+  /** SIGSTOP of the background loads once the campaign shows `loading`, SIGCONT `ms` later: the next steps meet a load half-way. */
+  private async stallLoad(ms: number): Promise<void> {
+    const state = await this.untilLoading();
+    const frozen = [...this.loads];
+    for (const p of frozen) p.child.kill('SIGSTOP');
+    this.note(`stopped ${frozen.map((p) => p.name).join(', ') || 'no load'} (campaign state ${state ?? 'none'}) for ${ms} ms`);
+    this.restarts.push(sleep(ms).then(() => {
+      for (const p of frozen) if (alive(p)) p.child.kill('SIGCONT');
+    }));
+  }
+
+  /** Waits (at most 5 s) until a background load runs and the campaign shows `loading`; the state last seen. */
+  private async untilLoading(): Promise<string | null> {
+    if (this.loads.size === 0) return null;
     const keys = new Keys(CAMPAIGN);
     const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 1 });
     peek.on('error', () => undefined);
@@ -271,11 +294,7 @@ class Play {
     } finally {
       peek.disconnect();
     }
-    for (const p of [...this.loads]) {
-      await kill9(p);
-      this.needsLoad = true;
-      this.note(`killed ${p.name} (campaign state ${state ?? 'none'})`);
-    }
+    return state;
   }
 
   private async cancel(): Promise<void> {
@@ -378,6 +397,7 @@ class Play {
   /** Stops everything this history started; never throws. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const p of this.loads) if (alive(p)) p.child.kill('SIGCONT');
     await Promise.allSettled([...this.restarts]);
     await Promise.allSettled([...this.slots.values()].map((p) => stop(p, 3000)));
     await Promise.allSettled([...this.loads].map((p) => kill9(p)));
