@@ -180,9 +180,13 @@ program
   .option('--hang-rate <f>', 'fraction of requests never answered', (v) => Number(v))
   .option('--drop-rate <f>', 'fraction of calls created and then the connection dropped', (v) => Number(v))
   .option('--error-after-create-rate <f>', 'fraction of calls created and then answered 5xx', (v) => Number(v))
+  .option('--reject-rate <f>', 'fraction of POST /calls answered 422', (v) => Number(v))
+  .option('--lookup-fail-rate <f>', 'fraction of calls whose every GET answers 503', (v) => Number(v))
+  .option('--lookup-latency-ms <ms|min-max>', 'added latency of GET /calls only')
   .option('--log <path>', 'JSONL request log')
   .action(async (o: Record<string, string | number | undefined>) => {
     const lat = o.latencyMs as string | undefined;
+    const slow = o.lookupLatencyMs as string | undefined;
     const sim = await startSimulator({
       host: o.host as string,
       port: o.port as number,
@@ -198,6 +202,9 @@ program
         dropAfterCreateRate: o.dropRate as number | undefined,
         error5xxAfterCreateRate: o.errorAfterCreateRate as number | undefined,
         latencyMs: lat === undefined ? undefined : lat.includes('-') ? parseRange(lat) : Number(lat),
+        rejectRate: o.rejectRate as number | undefined,
+        lookupFailRate: o.lookupFailRate as number | undefined,
+        lookupLatencyMs: slow === undefined ? undefined : parseRange(slow),
       },
       logPath: o.log as string | undefined,
     });

@@ -4,7 +4,7 @@
  * actions, auth, a sliding-window rate limit, injectable faults and a JSONL
  * request log. Used by the demo, tests, chaos test and benchmarks.
  */
-import type { Simulator } from './types.js';
+import type { Simulator, SimulatorFaults } from './types.js';
 
 export { startSimulator } from './server.js';
 export { parseOutcomeWeights, parseRange, DEFAULT_OPTIONS, DEFAULT_OUTCOME_WEIGHTS } from './options.js';
@@ -29,6 +29,13 @@ function maskKey(key: string): string {
   return key === 'sim-key' ? key : `${key.slice(0, 3)}${'•'.repeat(Math.max(3, key.length - 3))}`;
 }
 
+/** The rarer faults, named only when set. */
+function lookupFaults(f: SimulatorFaults): string {
+  const slow = f.lookupLatencyMs === undefined ? undefined : typeof f.lookupLatencyMs === 'number' ? String(f.lookupLatencyMs) : `${f.lookupLatencyMs.min}-${f.lookupLatencyMs.max}`;
+  const parts = [f.rejectRate ? `, reject ${f.rejectRate}` : '', f.lookupFailRate ? `, lookups failing for ${f.lookupFailRate} of calls` : '', slow ? `, lookup latency ${slow} ms` : ''];
+  return parts.join('');
+}
+
 /** Multi-line startup banner for the CLI. */
 export function formatSimulatorBanner(sim: Simulator): string {
   const o = sim.options;
@@ -41,7 +48,7 @@ export function formatSimulatorBanner(sim: Simulator): string {
     `  seed:       ${o.seed ?? 1}   call duration: ${d.min}-${d.max} ms`,
     `  assistants: ${o.assistants && o.assistants.length > 0 ? o.assistants.join(', ') : 'any'}`,
     `  rate limit: ${o.rateLimitPerSecond ? `${o.rateLimitPerSecond}/s (${o.rateLimitScope ?? 'calls'})` : 'none'}`,
-    `  faults:     5xx ${f.error5xxRate ?? 0}, hang ${f.hangRate ?? 0}, drop ${f.dropAfterCreateRate ?? 0}, 5xx after create ${f.error5xxAfterCreateRate ?? 0}, latency ${lat} ms`,
+    `  faults:     5xx ${f.error5xxRate ?? 0}, hang ${f.hangRate ?? 0}, drop ${f.dropAfterCreateRate ?? 0}, 5xx after create ${f.error5xxAfterCreateRate ?? 0}, latency ${lat} ms${lookupFaults(f)}`,
     `  request log: ${o.logPath ?? 'memory only'}`,
   ].join('\n');
 }

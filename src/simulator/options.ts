@@ -35,6 +35,9 @@ export interface Config {
   hangRate: number;
   dropRate: number;
   error5xxAfterCreateRate: number;
+  rejectRate: number;
+  lookupFailRate: number;
+  lookupLatency: Range | null;
   getShape: NonNullable<SimulatorOptions['getShape']>;
   createShape: NonNullable<SimulatorOptions['createShape']>;
 }
@@ -54,6 +57,12 @@ function range(name: string, v: Range): Range {
     bad(`${name} must have 0 <= min <= max, got ${JSON.stringify(v)}`);
   }
   return { min: v.min, max: v.max };
+}
+
+/** A latency option: absent or 0 is none; a number is a fixed delay. */
+function optionalRange(name: string, v: number | Range | undefined): Range | null {
+  if (v === undefined || v === 0) return null;
+  return typeof v === 'number' ? range(name, { min: v, max: v }) : range(name, v);
 }
 
 function isFinal(s: unknown): s is FinalStatus {
@@ -78,7 +87,7 @@ export function buildConfig(o: SimulatorOptions): Config {
   }
   const f = o.faults ?? {};
   const lat = f.latencyMs;
-  const latency = lat === undefined || lat === 0 ? null : typeof lat === 'number' ? range('faults.latencyMs', { min: lat, max: lat }) : range('faults.latencyMs', lat);
+  const latency = optionalRange('faults.latencyMs', lat);
   const rateLimit = o.rateLimitPerSecond ?? 0;
   if (!Number.isFinite(rateLimit) || rateLimit < 0) bad(`rateLimitPerSecond must be >= 0, got ${rateLimit}`);
   const seed = o.seed ?? DEFAULT_OPTIONS.seed;
@@ -99,6 +108,9 @@ export function buildConfig(o: SimulatorOptions): Config {
     hangRate: fraction('faults.hangRate', f.hangRate),
     dropRate: fraction('faults.dropAfterCreateRate', f.dropAfterCreateRate),
     error5xxAfterCreateRate: fraction('faults.error5xxAfterCreateRate', f.error5xxAfterCreateRate),
+    rejectRate: fraction('faults.rejectRate', f.rejectRate),
+    lookupFailRate: fraction('faults.lookupFailRate', f.lookupFailRate),
+    lookupLatency: optionalRange('faults.lookupLatencyMs', f.lookupLatencyMs),
     getShape: o.getShape ?? DEFAULT_OPTIONS.getShape,
     createShape: o.createShape ?? DEFAULT_OPTIONS.createShape,
   };

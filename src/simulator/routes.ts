@@ -70,14 +70,17 @@ function postCall(s: SimState, req: Request): Reply {
   const attempt = (s.attempts.get(input.phoneNumber) ?? 0) + 1;
   s.attempts.set(input.phoneNumber, attempt);
   const rng: Rng = keyedRng(cfg.seed, `fault|${input.phoneNumber}|${attempt}`);
-  const [r5xx, rCode, rHang, rDrop, rLatency] = [rng(), rng(), rng(), rng(), rng()];
-  // Drawn last, so that adding this fault left every earlier draw (and seeded run) as it was.
+  // Later faults are drawn after the earlier ones, so adding one left every earlier draw (and seeded run) as it was.
+  const [r5xx, rCode, rHang, rDrop, rLatency, rReject] = [rng(), rng(), rng(), rng(), rng(), rng()];
   const r5xxAfter = rng();
   if (r5xx < cfg.error5xxRate) return { ...serverError(rCode), latencyDraw: rLatency };
   if (rHang < cfg.hangRate) return { status: 0, kind: 'hang', fault: 'hang' };
+  if (rReject < cfg.rejectRate) return { ...fail(422, 'call rejected (simulated)'), fault: 'reject', latencyDraw: rLatency };
 
   const list = s.byNumber.get(input.phoneNumber) ?? [];
   const call = createCall(cfg, input, list.length + 1, req.now);
+  // Its own keyed draw, so turning this fault on changes no outcome or other fault.
+  if (cfg.lookupFailRate > 0 && keyedRng(cfg.seed, `lookup|${input.phoneNumber}|${call.nth}`)() < cfg.lookupFailRate) call.lookupFails = true;
   list.push(call);
   s.byNumber.set(input.phoneNumber, list);
   s.calls.set(call.id, call);
@@ -93,9 +96,15 @@ function postCall(s: SimState, req: Request): Reply {
   return { ...reply(201, body), callId: call.id, latencyDraw: rLatency };
 }
 
+/** A lookup the API can never answer (faults.lookupFailRate). */
+function lookupFailure(): Reply {
+  return { ...fail(503, 'service unavailable'), headers: { 'retry-after': '1' }, fault: 'lookup' };
+}
+
 function getOne(s: SimState, req: Request, id: string): Reply {
   const call = s.calls.get(id);
   if (!call) return notFound(`call ${id}`);
+  if (call.lookupFails) return lookupFailure();
   const view = callView(call, req.now);
   const shape = s.cfg.getShape;
   const body = shape === 'array' ? [view] : shape === 'envelope' ? { data: [view] } : view;
@@ -125,6 +134,8 @@ function listCalls(s: SimState, req: Request): Reply {
     // Inclusive: a call created in the very ms the client noted must be found.
     if (call.createdAt < after) continue;
     if (assistant !== null && call.assistant_id !== assistant) continue;
+    // The list can't be served without the record it can't read.
+    if (call.lookupFails) return lookupFailure();
     data.push(callView(call, req.now));
   }
   return reply(200, { data });

@@ -98,7 +98,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       res.end(payload);
     };
     const lat = state.cfg.latency;
-    const ms = lat ? drawRange(lat.min, lat.max, out.latencyDraw ?? state.globalRng()) : 0;
+    let ms = lat ? drawRange(lat.min, lat.max, out.latencyDraw ?? state.globalRng()) : 0;
+    const slow = state.cfg.lookupLatency;
+    if (slow && entry.method === 'GET' && entry.path.startsWith('/calls')) ms += drawRange(slow.min, slow.max, state.globalRng());
     if (ms <= 0) return send();
     const timer = setTimeout(() => {
       delayed.delete(timer);

@@ -25,6 +25,17 @@ export interface SimulatorFaults {
   dropAfterCreateRate?: number;
   /** Fraction of POST /calls that create the call and then answer 500/502/503 (a gateway that lost the reply). */
   error5xxAfterCreateRate?: number;
+  /** Fraction of POST /calls answered 422 (a definite refusal: no call created, never worth a retry). */
+  rejectRate?: number;
+  /**
+   * Fraction of created calls the API can never show: every GET of such a call
+   * (by id, or a list that would include it) answers 503, for the rest of the
+   * simulator's life. Drawn once per call, keyed by (seed, number, nth call);
+   * changing the rate later leaves existing calls as they are.
+   */
+  lookupFailRate?: number;
+  /** Extra delay before answering GET /calls (lookups only), on top of `latencyMs`: fixed ms or a uniform range. */
+  lookupLatencyMs?: number | Range;
 }
 
 export interface SimulatorOptions {
@@ -79,6 +90,8 @@ export interface SimCall {
   nth: number;
   /** ended_reason once final. */
   endedReason: string;
+  /** Every lookup of this call answers 503 (faults.lookupFailRate). */
+  lookupFails?: boolean;
 }
 
 export interface SimAction {
@@ -104,7 +117,7 @@ export interface RequestLogEntry {
   /** HTTP status sent; 0 when none was (hang, drop). */
   status: number;
   call_id?: string;
-  fault?: '5xx' | '5xx-after-create' | 'hang' | 'drop' | '429';
+  fault?: '5xx' | '5xx-after-create' | 'hang' | 'drop' | '429' | 'reject' | 'lookup';
 }
 
 export interface Simulator {

@@ -1,0 +1,170 @@
+/**
+ * A history: one campaign's configuration and a list of steps (operator
+ * commands, process kills, Redis restarts, API fault phases, pauses between
+ * them), drawn from a seed. The same seed always gives the same history; the
+ * runner (runner.ts) plays it against real processes.
+ */
+import { mulberry32, type Rng } from '../../src/simulator/prng.js';
+
+/** Long-running processes a step may kill -9 (each is restarted after `downMs`). */
+export type ProcName = 'worker0' | 'worker1' | 'poller' | 'serve';
+
+/** API faults in force from this step until the next `faults` step (all transient ones stop before the checks). */
+export interface FaultPhase {
+  error5xxRate: number;
+  hangRate: number;
+  dropRate: number;
+  rejectRate: number;
+  /** POST /calls per second the simulator admits; 0 = no limit. 1 or 2 makes a 429 storm. */
+  rateLimit: number;
+  /** Slow lookups, [min, max] ms added to every GET /calls; null = none. */
+  lookupLatencyMs: [number, number] | null;
+}
+
+export type Step =
+  /** `dialer load`; `wait: false` runs it in the background, racing the next steps (and maybe killed by `killLoad`). */
+  | { op: 'load'; wait: boolean }
+  /** kill -9 of a background load still running, as soon as the campaign shows `loading` (nothing when none runs). */
+  | { op: 'killLoad' }
+  /** SIGSTOP of a background load once the campaign shows `loading`, SIGCONT after `ms`: the next steps meet a half-done load. */
+  | { op: 'stallLoad'; ms: number }
+  | { op: 'pause' }
+  | { op: 'resume' }
+  | { op: 'cancel' }
+  | { op: 'dlqRetry' }
+  /** `dialer forget` of the number of input row `row` (clamped to the list). */
+  | { op: 'forget'; row: number }
+  /** Duplicate and out-of-order webhook events to `serve` for up to `calls` existing calls (earlier calls of a row too). */
+  | { op: 'webhooks'; calls: number }
+  | { op: 'kill'; proc: ProcName; downMs: number }
+  /** SIGKILL of redis-server, restarted on the same port and AOF after `downMs`. */
+  | { op: 'redisRestart'; downMs: number }
+  | { op: 'faults'; faults: FaultPhase }
+  | { op: 'sleep'; ms: number };
+
+export interface HistoryConfig {
+  /** Data rows; a few are duplicates and invalid numbers (see contacts.ts). */
+  contacts: number;
+  /** Adds a CSV column named `outcome` (a row variable, not a result). */
+  outcomeColumn: boolean;
+  /** Rows whose numbers are in the campaign's suppression file. */
+  suppressed: number;
+  workers: 1 | 2;
+  /** Runs `dialer serve` (needed by `webhooks` steps; may be killed). */
+  serve: boolean;
+  redial: { outcomes: ('no-answer' | 'busy' | 'voicemail' | 'failed')[]; max: number; afterSeconds: number } | null;
+  onAmbiguous: 'skip' | 'redial';
+  retryAttempts: number;
+  rate: number;
+  concurrency: number;
+  /** Share of calls whose lookups always fail (kept after the faults stop: a record the API can't serve). */
+  lookupFailRate: number;
+  /** Poll timeout, seconds: a call not final by then ends `unknown`. */
+  pollTimeoutSeconds: number;
+  /** Faults from the start. */
+  faults: FaultPhase;
+}
+
+export interface History {
+  seed: number;
+  config: HistoryConfig;
+  steps: Step[];
+}
+
+export const NO_FAULTS: FaultPhase = { error5xxRate: 0, hangRate: 0, dropRate: 0, rejectRate: 0, rateLimit: 0, lookupLatencyMs: null };
+
+const int = (rng: Rng, min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
+const chance = (rng: Rng, p: number) => rng() < p;
+function pick<T>(rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)]!;
+}
+function weighted<T extends string>(rng: Rng, w: Record<T, number>): T {
+  const entries = Object.entries(w) as [T, number][];
+  let r = rng() * entries.reduce((s, [, v]) => s + v, 0);
+  for (const [k, v] of entries) if ((r -= v) < 0) return k;
+  return entries[entries.length - 1]![0];
+}
+
+function faultPhase(rng: Rng): FaultPhase {
+  const kind = weighted(rng, { calm: 2, errors: 3, storm: 2, slow: 2, mixed: 2 });
+  const f: FaultPhase = { ...NO_FAULTS };
+  if (kind === 'errors' || kind === 'mixed') {
+    f.error5xxRate = pick(rng, [0.05, 0.15, 0.3]);
+    f.hangRate = pick(rng, [0, 0.05, 0.1]);
+    f.dropRate = pick(rng, [0, 0.05, 0.1]);
+    f.rejectRate = pick(rng, [0, 0.1, 0.2]);
+  }
+  if (kind === 'storm' || (kind === 'mixed' && chance(rng, 0.5))) f.rateLimit = pick(rng, [1, 2]);
+  if (kind === 'slow' || (kind === 'mixed' && chance(rng, 0.5))) f.lookupLatencyMs = pick(rng, [[200, 800], [500, 2500]] as [number, number][]);
+  return f;
+}
+
+/** The history of `seed`. */
+export function generate(seed: number): History {
+  const rng = mulberry32(seed * 2654435761);
+  const serve = chance(rng, 0.5);
+  const config: HistoryConfig = {
+    contacts: int(rng, 20, 60),
+    outcomeColumn: chance(rng, 0.2),
+    suppressed: chance(rng, 0.4) ? int(rng, 1, 3) : 0,
+    workers: chance(rng, 0.3) ? 2 : 1,
+    serve,
+    redial: chance(rng, 0.4) ? { outcomes: ['no-answer', 'busy', 'voicemail'], max: int(rng, 1, 2), afterSeconds: pick(rng, [0, 1, 2]) } : null,
+    onAmbiguous: chance(rng, 0.6) ? 'redial' : 'skip',
+    retryAttempts: int(rng, 2, 4),
+    rate: pick(rng, [10, 20, 40]),
+    concurrency: pick(rng, [3, 5, 10]),
+    lookupFailRate: chance(rng, 0.15) ? 0.1 : 0,
+    pollTimeoutSeconds: 6,
+    faults: chance(rng, 0.5) ? faultPhase(rng) : { ...NO_FAULTS },
+  };
+
+  const steps: Step[] = [];
+  const sleep = () => steps.push({ op: 'sleep', ms: int(rng, 100, 1200) });
+  // The first load: awaited, or racing what follows.
+  steps.push({ op: 'load', wait: chance(rng, 0.6) });
+  const procs: ProcName[] = ['worker0', 'poller', ...(config.workers === 2 ? ['worker1' as const] : []), ...(serve ? ['serve' as const] : [])];
+  const n = int(rng, 3, 8);
+  let canceled = false;
+  for (let i = 0; i < n; i++) {
+    sleep();
+    const op = weighted(rng, {
+      reload: 6, killLoad: 3, stallLoad: 3, pause: 6, resume: 5, cancel: canceled ? 0 : 2, dlqRetry: 4, forget: 4,
+      webhooks: serve ? 6 : 0, kill: 10, redisRestart: 3, faults: 8,
+    });
+    if (op === 'cancel') canceled = true;
+    if (op === 'reload') steps.push({ op: 'load', wait: chance(rng, 0.5) });
+    else if (op === 'killLoad') {
+      // A load killed half-way: start one in the background, kill it a moment later, load again later on.
+      steps.push({ op: 'load', wait: false }, { op: 'sleep', ms: int(rng, 300, 1500) }, { op: 'killLoad' });
+      if (chance(rng, 0.8)) steps.push({ op: 'sleep', ms: int(rng, 100, 800) }, { op: 'load', wait: chance(rng, 0.5) });
+    } else if (op === 'stallLoad') {
+      // A load frozen half-way while the operator pauses, cancels or loads again.
+      const then = pick(rng, canceled ? ['pause', 'load'] as const : ['cancel', 'pause', 'load'] as const);
+      if (then === 'cancel') canceled = true;
+      steps.push({ op: 'load', wait: false }, { op: 'stallLoad', ms: int(rng, 3000, 6000) }, then === 'load' ? { op: 'load', wait: true } : { op: then });
+    } else if (op === 'forget') steps.push({ op: 'forget', row: int(rng, 1, config.contacts) });
+    else if (op === 'webhooks') steps.push({ op: 'webhooks', calls: int(rng, 2, 8) });
+    else if (op === 'kill') steps.push({ op: 'kill', proc: pick(rng, procs), downMs: int(rng, 0, 1500) });
+    else if (op === 'redisRestart') steps.push({ op: 'redisRestart', downMs: int(rng, 200, 1500) });
+    else if (op === 'faults') steps.push({ op: 'faults', faults: faultPhase(rng) });
+    else steps.push({ op });
+  }
+  sleep();
+  return { seed, config, steps };
+}
+
+/** One line per step, for reports. */
+export function describeStep(s: Step): string {
+  switch (s.op) {
+    case 'load': return `load${s.wait ? '' : ' (background)'}`;
+    case 'forget': return `forget row ${s.row}`;
+    case 'webhooks': return `webhooks for ${s.calls} calls`;
+    case 'kill': return `kill -9 ${s.proc} (down ${s.downMs} ms)`;
+    case 'redisRestart': return `redis restart (down ${s.downMs} ms)`;
+    case 'faults': return `faults ${JSON.stringify(s.faults)}`;
+    case 'sleep': return `sleep ${s.ms} ms`;
+    case 'stallLoad': return `stall load ${s.ms} ms`;
+    default: return s.op;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * What must hold once a history's faults have stopped and it had time to
+ * settle, checked from the outside: the simulator's request log and call
+ * records, `dialer status --json`, the exported results file, and the
+ * moments the operator's commands returned. Pure: no I/O.
+ */
+import type { RequestLogEntry } from '../../src/simulator/index.js';
+import { OUTCOMES } from '../../src/campaign/row.js';
+import type { HistoryRow } from './contacts.js';
+import type { HistoryConfig } from './generator.js';
+
+/** A call as the simulator created it. */
+export interface SimCallFacts {
+  id: string;
+  phone: string;
+  createdAt: number;
+  /** When it reached its final status (epoch ms). */
+  endsAt: number;
+  outcome: string;
+  lookupFails: boolean;
+}
+
+/** The part of `dialer status --json` the checks read. */
+export interface StatusJson {
+  state: string;
+  total: number;
+  pending: number;
+  finished: number;
+  in_flight: number;
+  queued: number;
+  waiting_for_window: number;
+  outcomes: Record<string, number>;
+}
+
+export interface Evidence {
+  rows: HistoryRow[];
+  requests: RequestLogEntry[];
+  calls: SimCallFacts[];
+  status: StatusJson | null;
+  statusError?: string;
+  results: Record<string, string>[] | null;
+  resultsError?: string;
+  /** When each `dialer cancel` that succeeded exited (epoch ms). */
+  cancels: number[];
+  /** Numbers erased by a `dialer forget` that succeeded, and when it exited. */
+  forgets: { row: number; phone: string; at: number }[];
+  redial: HistoryConfig['redial'];
+  /** Long-running processes that died by themselves, one line each. */
+  crashes: string[];
+}
+
+export interface Violation {
+  /** 1-6 as in README of the histories test, or 'process'. */
+  invariant: string;
+  message: string;
+}
+
+/**
+ * A request received this soon after a command returned may still have been
+ * decided before it: the worker committed to the POST (ledger `sending`,
+ * checked atomically against the row) and was then descheduled for a moment
+ * on a busy machine. Anything later is a real violation.
+ */
+export const AFTER_COMMAND_SLACK_MS = 250;
+
+const CALL_OUTCOMES = new Set(['completed', 'no-answer', 'busy', 'voicemail', 'failed']);
+const isPost = (e: RequestLogEntry) => e.method === 'POST' && e.path.split('?')[0] === '/calls';
+const phoneOf = (e: RequestLogEntry) => ((e.body ?? {}) as { phoneNumber?: string }).phoneNumber ?? '';
+const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
+
+export function checkInvariants(ev: Evidence): Violation[] {
+  const out: Violation[] = [];
+  const v = (invariant: string, message: string) => out.push({ invariant, message });
+  const rowOf = new Map<string, number>();
+  for (const r of ev.rows) if (!rowOf.has(r.phone)) rowOf.set(r.phone, r.row);
+  const who = (phone: string) => `row ${rowOf.get(phone) ?? '?'}`;
+  const posts = ev.requests.filter(isPost).sort((a, b) => a.t - b.t);
+  const forgotten = new Set(ev.forgets.map((f) => f.phone));
+
+  // 1. Every row reaches a final outcome.
+  if (!ev.status) v('1', `dialer status --json failed: ${ev.statusError ?? 'no output'}`);
+  else if (ev.status.pending !== 0) {
+    const s = ev.status;
+    v('1', `${s.pending} of ${s.total} rows still pending after the settle time (state ${s.state}; in flight ${s.in_flight}, queued ${s.queued}, waiting for window ${s.waiting_for_window})`);
+  }
+  if (!ev.results) v('1', `dialer export failed: ${ev.resultsError ?? 'no file'}`);
+  else {
+    const open = ev.results.filter((r) => !(OUTCOMES as readonly string[]).includes(r.outcome ?? ''));
+    if (open.length) v('1', `${open.length} results rows without a final outcome: ${open.slice(0, 6).map((r) => `row ${r.row} (${r.outcome || 'none'}, status ${r.status || '-'})`).join(', ')}`);
+  }
+
+  // 2. One results row per input row, agreeing with status and with the simulator.
+  if (ev.results) checkResults(ev, forgotten, v);
+
+  // 3. No second POST for a number unless a redial was due.
+  const callsByPhone = new Map<string, SimCallFacts[]>();
+  for (const c of [...ev.calls].sort((a, b) => a.createdAt - b.createdAt)) callsByPhone.set(c.phone, [...(callsByPhone.get(c.phone) ?? []), c]);
+  const lookups = ev.requests.filter((e) => e.method === 'GET' && e.status === 200 && e.path.includes('phoneNumber='));
+  const byPhone = new Map<string, RequestLogEntry[]>();
+  for (const p of posts) byPhone.set(phoneOf(p), [...(byPhone.get(phoneOf(p)) ?? []), p]);
+  for (const [phone, list] of byPhone) {
+    const problem = secondPostProblem(phone, list, callsByPhone.get(phone) ?? [], lookups, ev.redial);
+    if (problem) v('3', `${who(phone)}: ${problem}`);
+  }
+
+  // 4. Nothing starts after a cancel returned.
+  if (ev.cancels.length) {
+    const at = Math.min(...ev.cancels);
+    const late = posts.filter((p) => p.t > at + AFTER_COMMAND_SLACK_MS);
+    if (late.length) v('4', `${late.length} POST /calls after dialer cancel returned at ${iso(at)}: ${late.slice(0, 5).map((p) => `${who(phoneOf(p))} at ${iso(p.t)} (+${p.t - at} ms)`).join(', ')}`);
+  }
+
+  // 6. Nothing for suppressed numbers, nor for forgotten ones once forget returned.
+  for (const r of ev.rows.filter((x) => x.expect === 'suppressed')) {
+    const n = posts.filter((p) => phoneOf(p) === r.phone).length;
+    if (n) v('6', `row ${r.row} is on the suppression list but got ${n} POST /calls`);
+  }
+  for (const f of ev.forgets) {
+    const late = posts.filter((p) => phoneOf(p) === f.phone && p.t > f.at + AFTER_COMMAND_SLACK_MS);
+    if (late.length) v('6', `row ${f.row} was forgotten at ${iso(f.at)} but got ${late.length} POST /calls after it (first at ${iso(late[0]!.t)})`);
+  }
+
+  for (const c of ev.crashes) v('process', c);
+  return out;
+}
+
+/**
+ * The POST rule, from the simulator's records only, erring towards allowing:
+ * a POST for a number is allowed while no call exists for it (retries of
+ * refused requests, 429s), except that after a POST whose fate the dialer
+ * could not know (no answer, or 5xx) it needs a lookup by number answered in
+ * between (the lookup then showed no call, else a call would exist). Once a
+ * call exists, another POST is allowed only when a redial was due: the
+ * number's last call had ended with an outcome the campaign redials, at
+ * least `afterSeconds` before, and it has had at most `redial.max` calls.
+ */
+export function secondPostProblem(phone: string, posts: RequestLogEntry[], calls: SimCallFacts[], lookups: RequestLogEntry[], redial: HistoryConfig['redial']): string | undefined {
+  let unsure: RequestLogEntry | undefined;
+  for (let i = 0; i < posts.length; i++) {
+    const p = posts[i]!;
+    const before = calls.filter((c) => c.createdAt < p.t);
+    const last = before[before.length - 1];
+    if (last) {
+      const due = redial && redial.outcomes.includes(last.outcome as never) && before.length <= redial.max && p.t >= last.endsAt + redial.afterSeconds * 1000;
+      if (!due) {
+        const why = !redial ? 'no redial is configured' : !redial.outcomes.includes(last.outcome as never) ? `its outcome ${last.outcome} is not redialed` : before.length > redial.max ? `it already had ${before.length} calls (redial.max ${redial.max})` : p.t < last.endsAt ? 'that call had not ended yet' : 'the redial delay had not passed';
+        return `POST /calls #${i + 1} at ${iso(p.t)} while call ${last.id} (${before.length} so far, created ${iso(last.createdAt)}) existed and ${why}`;
+      }
+    }
+    if (unsure && !lookups.some((g) => g.t > unsure!.t && g.t < p.t && g.path.includes(phone.slice(1)))) {
+      return `POST /calls #${i + 1} at ${iso(p.t)} after an unanswered or 5xx POST at ${iso(unsure.t)} with no lookup of the number in between`;
+    }
+    const createdHere = Boolean(p.call_id);
+    unsure = !createdHere && (p.status === 0 || p.status >= 500) ? p : undefined;
+  }
+  return undefined;
+}
+
+function checkResults(ev: Evidence, forgotten: Set<string>, v: (inv: string, msg: string) => void): void {
+  const results = ev.results!;
+  const byRow = new Map<number, Record<string, string>>();
+  for (const r of results) {
+    const n = Number(r.row);
+    if (byRow.has(n)) v('2', `row ${n} appears twice in the results`);
+    byRow.set(n, r);
+  }
+  if (results.length !== ev.rows.length) v('2', `results have ${results.length} rows for ${ev.rows.length} input rows`);
+  const missing = ev.rows.filter((r) => !byRow.has(r.row)).map((r) => r.row);
+  if (missing.length) v('2', `rows missing from the results: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? '…' : ''}`);
+
+  if (ev.status) {
+    if (ev.status.total !== ev.rows.length) v('2', `status total ${ev.status.total} for ${ev.rows.length} input rows`);
+    const counted: Record<string, number> = {};
+    for (const r of results) if (r.outcome) counted[r.outcome] = (counted[r.outcome] ?? 0) + 1;
+    const diff = OUTCOMES.filter((o) => (counted[o] ?? 0) !== (ev.status!.outcomes[o] ?? 0)).map((o) => `${o} ${counted[o] ?? 0} in results vs ${ev.status!.outcomes[o] ?? 0} in status`);
+    if (diff.length) v('2', `results and status --json disagree: ${diff.join('; ')}`);
+  }
+
+  const calls = new Map(ev.calls.map((c) => [c.id, c]));
+  const lastCall = new Map<string, SimCallFacts>();
+  for (const c of [...ev.calls].sort((a, b) => a.createdAt - b.createdAt)) lastCall.set(c.phone, c);
+  for (const row of ev.rows) {
+    const r = byRow.get(row.row);
+    if (!r || forgotten.has(row.phone)) continue; // an erased row keeps no number to compare
+    if (row.expect !== 'accepted') {
+      if (r.outcome !== row.expect) v('2', `row ${row.row}: expected ${row.expect} at load, results say ${r.outcome || 'nothing'}`);
+      continue;
+    }
+    const last = lastCall.get(row.phone);
+    if (r.call_id) {
+      const c = calls.get(r.call_id);
+      if (!c) v('2', `row ${row.row}: call ${r.call_id} is unknown to the simulator`);
+      else if (c.phone !== row.phone) v('2', `row ${row.row}: call ${r.call_id} went to another number`);
+      else if (CALL_OUTCOMES.has(r.outcome ?? '') && c.outcome !== r.outcome) v('2', `row ${row.row}: outcome ${r.outcome}, the simulator's call ${c.id} ended ${c.outcome}`);
+      if (last && last.id !== r.call_id) v('2', `row ${row.row}: reports call ${r.call_id} but the number's last call was ${last.id}`);
+    } else if (last && r.outcome !== 'unknown') {
+      v('2', `row ${row.row}: outcome ${r.outcome || 'none'} without a call id, but call ${last.id} was created for the number`);
+    } else if (!last && CALL_OUTCOMES.has(r.outcome ?? '')) {
+      v('2', `row ${row.row}: outcome ${r.outcome} but no call exists for the number`);
+    }
+  }
+}
