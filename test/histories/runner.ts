@@ -360,7 +360,7 @@ class Play {
       statusError = `unreadable output: ${(e as Error).message}`;
     }
     let resultsError: string | undefined;
-    if (exp.code === 0) this.results = parseCsv(await readFile(path.join(this.dir, 'results.csv')), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+    if (exp.code === 0) this.results = parseCsv<Record<string, string>>(await readFile(path.join(this.dir, 'results.csv')), { columns: true, skip_empty_lines: true });
     else resultsError = `exit ${exp.code}: ${exp.stderr.trim()}`;
     await this.sim!.flushLog();
     return {
