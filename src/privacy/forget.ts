@@ -128,7 +128,7 @@ export async function eraseInCampaign(store: Store, id: string, numbers: string[
   const k = store.keys;
   const now = new Date().toISOString();
   for (const [n, rows] of byNumber) {
-    const r = (await store.redis.eval(ERASE_NUMBER, 5, k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), n, now, ...rows)) as [number, string[], string[], number, number, number, string[]];
+    const r = (await store.redis.eval(ERASE_NUMBER, 6, k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), n, now, ...rows)) as [number, string[], string[], number, number, number, string[]];
     const [erased, stopped, deferred, ledger, dlq, finished, callIds] = r;
     out.rows += erased;
     out.stopped += stopped.length;

@@ -1,3 +1,4 @@
+import { luaTables } from '../campaign/lifecycle.js';
 /**
  * Lua for erasure: one number's rows, ledger entry and dead letters of one
  * campaign change in one step, so a worker can't slip a POST in between
@@ -6,7 +7,7 @@
 
 /**
  * Erase one number from one campaign.
- * KEYS: rows, counts, campaign, ledger, dlq  ARGV: e164, nowIso, row...
+ * KEYS: rows, counts, campaign, ledger, dlq, open  ARGV: e164, nowIso, row...
  * - A row not yet final whose number is not being dialed ends `suppressed`
  *   (counted once; the campaign is done when it was the last open row).
  * - A row whose call is in flight (ledger sending/placed/ambiguous, row open)
@@ -18,7 +19,7 @@
  * - The ledger entry goes unless a call is in flight.
  * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
  */
-export const ERASE_NUMBER = `
+export const ERASE_NUMBER = luaTables() + `
 local entry = redis.call('HGET', KEYS[4], ARGV[1])
 local owner, inflight = nil, false
 if entry then
@@ -41,6 +42,10 @@ for i = 3, #ARGV do
       deferred[#deferred + 1] = ARGV[i]
     else
       if not rec.outcome then
+        local rs = row_state(rec)
+        redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
+        redis.call('ZREM', KEYS[6], ARGV[i])
+        rec.state = 'final'
         rec.outcome = 'suppressed'
         rec.error = 'number erased on request'
         rec.status = nil
@@ -49,8 +54,9 @@ for i = 3, #ARGV do
         local f = redis.call('HINCRBY', KEYS[2], 'finished', 1)
         stopped[#stopped + 1] = ARGV[i]
         local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
-        if f == total and redis.call('HGET', KEYS[3], 'state') ~= 'canceled' then
-          redis.call('HSET', KEYS[3], 'state', 'done', 'finished_at', ARGV[2])
+        local cs = redis.call('HGET', KEYS[3], 'state') or ''
+        if f == total and SETTLED[cs] then
+          redis.call('HSET', KEYS[3], 'state', SETTLED[cs], 'finished_at', ARGV[2])
           finished = 1
         end
       end
