@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 /**
  * `dialer serve` end to end: a real Redis, the simulator over HTTP, the API on
  * a free port with workers and a poller in this process, spoken to with fetch.
@@ -299,6 +300,24 @@ describe('POST /campaigns/:name/contacts', () => {
     expect(st.queued).toBe(1000);
     const cancel = await call('POST', '/campaigns/keep-part/cancel');
     expect(cancel.json).toMatchObject({ state: 'canceled', canceled: 1000 });
+  });
+});
+
+describe('an upload that broke off (the server crashed mid-upload)', () => {
+  it('a new upload takes the campaign over and loads it afresh: total set, dialed, one result per row', async () => {
+    expect((await call('POST', '/campaigns', { body: yaml('crashed-up'), type: 'application/yaml' })).status).toBe(201);
+    // What a server killed half-way through an upload leaves: rows of the first
+    // file, the campaign still `loading`, the lease held by a process that is gone.
+    await rt.store.loadRows('crashed-up', numbers(5, 61412000700).map((phone, i) => ({ row: i + 1, name: `Old ${i}`, phone, job: `crashed-up-${i + 1}` })));
+    expect((await rt.store.loadLease('crashed-up', `${hostname()}|2147483646|gone`, Date.now() + 60_000)).held).toBe(true);
+    const up = await call('POST', '/campaigns/crashed-up/contacts', { body: csv(numbers(3, 61412000800)), type: 'text/csv' });
+    expect(up.status, up.text).toBe(200);
+    expect(up.json).toMatchObject({ rows: 3, accepted: 3 });
+    await waitFor('the re-uploaded campaign to finish', async () => (await rt.store.campaignState('crashed-up')) === 'done', 20_000);
+    const info = await rt.store.getCampaign('crashed-up');
+    expect(info?.total).toBe(3);
+    expect((await rt.store.getRow('crashed-up', 1))?.name).toBe('Person 1');
+    expect(await rt.store.getRow('crashed-up', 4)).toBeUndefined();
   });
 });
 

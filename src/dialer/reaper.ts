@@ -14,6 +14,8 @@ export interface ReaperDeps {
 }
 
 const BATCH = 500;
+/** How many leases a row whose job waits in the queue is trusted before the next check. */
+const WAITING_JOB_RECHECK = 10;
 const DEAD_JOB_STATES = new Set(['completed', 'failed', 'unknown']);
 
 /**
@@ -53,7 +55,10 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       now, lockMs: deps.lockMs, reaped: rec.reaped ?? 0,
     });
     if (d.action === 'extend') {
-      await store.extendLease(id, row, now + store.leaseMs);
+      // A job still waiting its turn is looked at again much later: a long queue
+      // then costs the reaper a few checks an hour per row, not one a minute.
+      const waiting = jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized';
+      await store.extendLease(id, row, now + store.leaseMs * (waiting ? WAITING_JOB_RECHECK : 1));
       continue;
     }
     acted++;
