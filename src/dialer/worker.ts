@@ -171,7 +171,11 @@ export class CampaignWorker {
         await store.cancelRows(id, [row]);
         return 'canceled';
       }
-      if (begin.why !== 'dialed' && begin.why !== 'missing') return this.later(job, token, PAUSED_RECHECK_MS);
+      if (begin.why === 'missing') {
+        await this.finish(row, { error: 'no dial ledger entry for this number (erased?); not dialed' }, 'dead-letter');
+        return 'dead-letter';
+      }
+      if (begin.why !== 'dialed') return this.later(job, token, PAUSED_RECHECK_MS);
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
       await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });

@@ -95,7 +95,7 @@ export class Poller {
     const rec = c && (await store.getRow(id, row));
     // Only a row whose state the poll schedule owns is looked at (a redial due shows its last call, already settled).
     const state = rec ? rowStateOf(rec) : 'final';
-    if (!c || !rec || !(POLL_OWNED as string[]).includes(state) && state !== 'sending') return store.unschedulePoll(id, row);
+    if (!c || !rec || (!(POLL_OWNED as string[]).includes(state) && state !== 'sending')) return store.unschedulePoll(id, row);
     try {
       if (rec.call_id && state === 'placed') await this.follow(c, rec, rec.call_id);
       else await this.reconcile(c, rec);
@@ -153,9 +153,11 @@ export class Poller {
     const now = Date.now();
     switch (d.action) {
       case 'not-sent':
-        // A redial decided below whose job a dying poller never queued: queue it now.
-        if (entry?.s === 'pending' && entry.e?.startsWith(REDIAL_MARK) && rowStateOf(rec) === 'ambiguous') return this.queueAmbiguousRedial(c, rec, entry.a);
-        return store.unschedulePoll(c.name, rec.row);
+        if (rowStateOf(rec) !== 'ambiguous') return store.unschedulePoll(c.name, rec.row);
+        // The ledger says no call exists (a redial decided below whose job a dying
+        // poller never queued, or a step lost between two writes): give the row a dial job.
+        if (!entry) return this.finish(c, rec, { error: 'no dial ledger entry for this number (erased?); not dialed' }, 'unknown');
+        return this.queueAmbiguousRedial(c, rec, entry.a);
       case 'lookup':
       case 'wait':
         return store.schedulePoll(c.name, rec.row, d.action === 'wait' ? d.atMs : now);
