@@ -15,6 +15,8 @@ export interface CampaignStatus {
   outcomes: Record<Outcome, number>;
   /** Calls placed and still being followed, or dials being reconciled (POSTs under way included). */
   in_flight: number;
+  /** A load of this campaign broke off (its loader is gone): load the list again, or cancel. */
+  load_interrupted: boolean;
   /** Open rows in each lifecycle state (campaign/lifecycle.ts). */
   rows_by_state: Record<RowState, number>;
   /** Dial jobs waiting in the queue (including delayed: windows, redials, backoff). */
@@ -62,6 +64,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     ...outcomes,
     outcomes,
     in_flight: inFlight,
+    load_interrupted: info.state === 'loading' && total > 0 && ((await store.loadOwner(id)).until ?? 0) < now,
     rows_by_state: byState,
     queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0),
     waiting_for_time: jobCounts.delayed ?? 0,

@@ -294,6 +294,8 @@ function formatStatus(s: Awaited<ReturnType<typeof campaignStatus>>): string {
     `  outcomes: ${outcomes || 'none yet'}`,
     `  dial rate: ${s.dials_last_minute}/min, ETA ${eta}; dead letters: ${s.dead_letters}`,
     `  results: ${s.results}`,
+    ...(s.load_interrupted ? ['  the load of this list broke off: run "dialer load" again (it starts afresh; nothing was dialed) or "dialer cancel"'] : []),
+    ...(s.state === 'canceling' ? [`  canceling: ${s.in_flight} calls already placed go on to their outcome`] : []),
   ].join('\n');
 }
 
