@@ -11,7 +11,6 @@ import { readEnv } from '../src/config/env.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { buildServer } from '../src/server/app.js';
 import { mergeExposition } from '../src/server/exposition.js';
-import { serverKeys } from '../src/server/keys.js';
 import { startServer, type RunningServer } from '../src/server/service.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { numbers, sleep } from './helpers/sim-http.js';
@@ -371,7 +370,7 @@ describe('upload → dial → results over HTTP', () => {
 
 describe('POST /webhooks/callease', () => {
   it('stores every delivery; the secret or the token is required', async () => {
-    const list = serverKeys(rt.store.keys).webhooks;
+    const list = rt.store.keys.webhooks;
     const event = { type: 'call.ended', data: { id: 'call_unknown', status: 'completed' } };
     const post = (q: string, headers: Record<string, string>, token: string | null = null) =>
       call('POST', `/webhooks/callease${q}`, { token, body: JSON.stringify(event), type: 'application/json', headers });
@@ -423,7 +422,7 @@ describe('POST /webhooks/callease', () => {
     expect(Date.now() - t).toBeLessThan(5000);
     expect(final.outcome).toBe(String(sim.view(callId)!.status));
     expect((await hook({ callId, status: 'completed' })).json).toEqual({ received: true, matched: true, nudged: false });
-    const stored = JSON.parse((await rt.redis.lindex(serverKeys(rt.store.keys).webhooks, 0))!);
+    const stored = JSON.parse((await rt.redis.lindex(rt.store.keys.webhooks, 0))!);
     expect(stored.match).toEqual({ campaign: name, row: 1 });
   });
 });
