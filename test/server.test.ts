@@ -445,7 +445,9 @@ describe('health', () => {
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
       await lonely.redis.hset(lonely.store.keys.workers, 'w2', Date.now());
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      // Redis gone: both of the runtime's connections (BullMQ's and the store's) drop.
       lonely.redis.disconnect();
+      lonely.store.redis.disconnect();
       const gone = await app.inject({ method: 'GET', url: '/readyz' });
       expect(gone.statusCode).toBe(503);
       expect(gone.json().redis).toMatch(/unreachable/);
@@ -453,6 +455,7 @@ describe('health', () => {
     } finally {
       await app.close();
       await lonely.redis.connect().catch(() => undefined);
+      await lonely.store.redis.connect().catch(() => undefined);
       await deleteKeys(lonely, lonelyPrefix).catch(() => undefined);
       await lonely.close();
     }
