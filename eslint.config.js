@@ -55,6 +55,27 @@ export default defineConfig(
   },
 
   {
+    // Only src/store spells Redis keys and commands; everything else calls its typed
+    // methods. BullMQ may still be handed the runtime's connection (`connection: rt.redis`).
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.type='MemberExpression'][object.property.name='redis']", message: 'Redis commands belong in src/store: add a typed method there' },
+        { selector: "MemberExpression[property.name='redis'][object.name='store'], MemberExpression[property.name='redis'][object.property.name='store']", message: "the Store's connection is for src/store only: add a typed method there" },
+        { selector: "VariableDeclarator > ObjectPattern > Property[key.name='redis']", message: 'Redis commands belong in src/store: add a typed method there' },
+      ],
+      'no-restricted-imports': ['error', { paths: [{ name: 'ioredis', message: 'Redis connections and commands belong in src/store' }] }],
+    },
+  },
+  {
+    // Probes whether a Redis answers before any runtime (and store) exists.
+    files: ['src/cli/local-redis.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+
+  {
     // Tests poke at arbitrary JSON bodies (typed `any` on purpose); expect() checks their shape at run time.
     files: ['test/**/*.ts'],
     rules: {

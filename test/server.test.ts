@@ -12,7 +12,6 @@ import { readEnv } from '../src/config/env.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { buildServer } from '../src/server/app.js';
 import { mergeExposition } from '../src/server/exposition.js';
-import { serverKeys } from '../src/server/keys.js';
 import { startServer, type RunningServer } from '../src/server/service.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { numbers, sleep } from './helpers/sim-http.js';
@@ -390,7 +389,7 @@ describe('upload → dial → results over HTTP', () => {
 
 describe('POST /webhooks/callease', () => {
   it('stores every delivery; the secret or the token is required', async () => {
-    const list = serverKeys(rt.store.keys).webhooks;
+    const list = rt.store.keys.webhooks;
     const event = { type: 'call.ended', data: { id: 'call_unknown', status: 'completed' } };
     const post = (q: string, headers: Record<string, string>, token: string | null = null) =>
       call('POST', `/webhooks/callease${q}`, { token, body: JSON.stringify(event), type: 'application/json', headers });
@@ -442,7 +441,7 @@ describe('POST /webhooks/callease', () => {
     expect(Date.now() - t).toBeLessThan(5000);
     expect(final.outcome).toBe(String(sim.view(callId)!.status));
     expect((await hook({ callId, status: 'completed' })).json).toEqual({ received: true, matched: true, nudged: false });
-    const stored = JSON.parse((await rt.redis.lindex(serverKeys(rt.store.keys).webhooks, 0))!);
+    const stored = JSON.parse((await rt.redis.lindex(rt.store.keys.webhooks, 0))!);
     expect(stored.match).toEqual({ campaign: name, row: 1 });
   });
 });
@@ -465,7 +464,9 @@ describe('health', () => {
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
       await lonely.redis.hset(lonely.store.keys.workers, 'w2', Date.now());
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      // Redis gone: both of the runtime's connections (BullMQ's and the store's) drop.
       lonely.redis.disconnect();
+      lonely.store.redis.disconnect();
       const gone = await app.inject({ method: 'GET', url: '/readyz' });
       expect(gone.statusCode).toBe(503);
       expect(gone.json().redis).toMatch(/unreachable/);
@@ -473,6 +474,7 @@ describe('health', () => {
     } finally {
       await app.close();
       await lonely.redis.connect().catch(() => undefined);
+      await lonely.store.redis.connect().catch(() => undefined);
       await deleteKeys(lonely, lonelyPrefix).catch(() => undefined);
       await lonely.close();
     }

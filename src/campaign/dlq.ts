@@ -35,11 +35,9 @@ async function requireCampaign(rt: Pick<Runtime, 'store'>, id: string): Promise<
 /** Dead letters of a campaign, oldest first. */
 export async function listDeadLetters(rt: Pick<Runtime, 'store'>, id: string): Promise<DeadLetter[]> {
   await requireCampaign(rt, id);
-  const flat = await rt.store.redis.zrange(rt.store.keys.dlq(id), 0, -1, 'WITHSCORES');
-  const entries: [number, number][] = [];
-  for (let i = 0; i < flat.length; i += 2) entries.push([Number(flat[i]), Number(flat[i + 1])]);
-  const recs = await rt.store.getRows(id, entries.map(([row]) => row));
-  return entries.map(([row, at], i) => {
+  const entries = await rt.store.deadLetters.list(id);
+  const recs = await rt.store.getRows(id, entries.map((e) => e.row));
+  return entries.map(({ row, at }, i) => {
     const r = recs[i];
     return {
       row,
@@ -75,7 +73,7 @@ export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reaso
   const queue = rt.queues.get(id);
   const needle = opts.reason?.toLowerCase();
   const report: RetryReport = { campaign: id, retried: [], skipped: [] };
-  const rows = (await store.redis.zrange(store.keys.dlq(id), 0, -1)).map(Number);
+  const rows = (await store.deadLetters.list(id)).map((e) => e.row);
   const recs = await store.getRows(id, rows);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
@@ -126,7 +124,7 @@ export async function purgeDeadLetters(rt: Pick<Runtime, 'store'>, id?: string):
   let purged = 0;
   const touched: string[] = [];
   for (const c of ids) {
-    const [[, n]] = (await store.redis.multi().zcard(store.keys.dlq(c)).del(store.keys.dlq(c)).exec()) as [[unknown, number], [unknown, number]];
+    const n = await store.deadLetters.clear(c);
     if (n > 0) touched.push(c);
     purged += n;
   }

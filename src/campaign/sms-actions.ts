@@ -10,7 +10,7 @@ export const SMS_ACTION_IDS_FIELD = 'sms_action_ids';
 const key = (content: string, instructions: string) => JSON.stringify([content, instructions]);
 
 async function recordedIds(rt: Pick<Runtime, 'store'>, campaignId: string): Promise<string[]> {
-  const v = await rt.store.redis.hget(rt.store.keys.campaign(campaignId), SMS_ACTION_IDS_FIELD);
+  const v = await rt.store.campaignField(campaignId, SMS_ACTION_IDS_FIELD);
   if (!v) return [];
   try {
     const ids: unknown = JSON.parse(v);
@@ -53,7 +53,7 @@ export async function ensureSmsActions(rt: ActionsRuntime, c: Campaign): Promise
   await api.attachActions(c.assistant_id, ids);
   // Union with what an earlier load recorded, so a detach later covers both.
   const all = [...new Set([...(await recordedIds(rt, c.name)), ...ids])];
-  await rt.store.redis.hset(rt.store.keys.campaign(c.name), SMS_ACTION_IDS_FIELD, JSON.stringify(all));
+  await rt.store.setCampaignField(c.name, SMS_ACTION_IDS_FIELD, JSON.stringify(all));
   rt.log.info({ campaign: c.name, assistant: c.assistant_id, actions: ids }, 'SMS actions attached');
   return ids;
 }
@@ -89,7 +89,7 @@ export async function detachSmsActions(rt: ActionsRuntime, campaignId: string): 
     detach = detach.filter((id) => existing.has(id));
     if (detach.length) await api.detachActions(assistant, detach);
   }
-  await rt.store.redis.hset(rt.store.keys.campaign(campaignId), 'sms_actions_detached_at', new Date().toISOString());
+  await rt.store.setCampaignField(campaignId, 'sms_actions_detached_at', new Date().toISOString());
   rt.log.info({ campaign: campaignId, assistant, actions: detach }, 'SMS actions detached');
   return detach;
 }

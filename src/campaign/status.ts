@@ -41,13 +41,13 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const info = await store.getCampaign(id);
   if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}" (see "dialer status" for the list)`);
   const counts = await store.counts(id);
-  const total = info.total ?? (await store.redis.hlen(store.keys.rows(id)));
+  const total = info.total ?? (await store.rowCount(id));
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
   const [byState, dials, jobCounts, waiting] = await Promise.all([
     store.rowStates(id),
-    store.redis.zcount(store.keys.dials(id), now - 60_000, '+inf'),
+    store.dialsLastMinute(id, now),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
   ]);
@@ -70,7 +70,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     waiting_for_time: jobCounts.delayed ?? 0,
     waiting_for_window: waiting.count,
     next_opening: waiting.next,
-    dead_letters: await store.redis.zcard(store.keys.dlq(id)),
+    dead_letters: await store.deadLetters.count(id),
     dials_last_minute: dials,
     eta_seconds: eta,
     results: info.campaign.resultsPath,
@@ -87,14 +87,12 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
 async function waitingRows(store: Store, id: string): Promise<{ count: number; next: string | null }> {
   const seen = new Set<string>();
   let next: string | null = null;
-  const stream = store.redis.hscanStream(store.keys.rows(id), { count: 2000 });
-  for await (const kv of stream as AsyncIterable<string[]>) {
-    for (let i = 0; i + 1 < kv.length; i += 2) {
-      const v = kv[i + 1]!;
+  for await (const batch of store.rowBatches(id, 2000)) {
+    for (const [row, v] of batch) {
       if (!v.includes('"status":"waiting"')) continue;
       const r = JSON.parse(v) as RowRecord;
-      if (r.outcome || r.status !== 'waiting' || seen.has(kv[i]!)) continue;
-      seen.add(kv[i]!);
+      if (r.outcome || r.status !== 'waiting' || seen.has(row)) continue;
+      seen.add(row);
       if (r.next_at && (next === null || r.next_at < next)) next = r.next_at;
     }
   }

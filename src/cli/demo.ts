@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import type { Env } from '../config/env.js';
 import { openRuntime } from '../runtime.js';
 import { startSimulator } from '../simulator/index.js';
-import { scanKeys, type RedisClient } from '../store/redis.js';
+import { deleteByPrefix } from '../store/redis.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { formatSummary, runCampaign } from './run.js';
 
@@ -53,8 +53,4 @@ async function checkDialedOnce(resultsFile: string, requests: { method: string; 
   const lines = parse(await readFile(resultsFile, 'utf8'), { columns: true }).length;
   const twice = [...posts.values()].filter((n) => n > 1).length;
   return `simulator log: ${[...posts.values()].reduce((a, b) => a + b, 0)} POST /calls to ${posts.size} distinct numbers, ${twice} numbers dialed more than once; results file: ${lines} rows`;
-}
-
-async function deleteByPrefix(redis: RedisClient, prefix: string): Promise<void> {
-  for await (const keys of scanKeys(redis, `${prefix}:*`)) await redis.unlink(...keys);
 }

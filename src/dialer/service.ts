@@ -40,7 +40,7 @@ export class WorkerService {
           lastReap = Date.now();
           await reap({ store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
         }
-        await this.rt.redis.hset(this.rt.store.keys.workers, this.id, Date.now());
+        await this.rt.store.server.heartbeat(this.id, Date.now());
       } catch (e) {
         this.rt.log.error({ err: describeError(e) }, 'worker service scan failed');
       }
@@ -76,6 +76,6 @@ export class WorkerService {
     await this.loop;
     await Promise.allSettled([...this.workers.values()].map((w) => w.close(force)));
     this.workers.clear();
-    await this.rt.redis.hdel(this.rt.store.keys.workers, this.id).catch(() => undefined);
+    await this.rt.store.server.dropWorker(this.id).catch(() => undefined);
   }
 }

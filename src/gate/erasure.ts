@@ -40,10 +40,10 @@ export function erasedGate(store: Store, key: string | undefined): (c: Campaign,
     if (key) {
       if (!(await isErased(store, rec.phone, key))) return undefined;
       // The worker ends the row with its data still in it: queue it for the erasure sweep.
-      await store.redis.sadd(store.keys.erasePending, `${c.name}|${rec.row}`);
+      await store.privacy.deferErasure(c.name, [rec.row]);
       return { action: 'skip', outcome: 'suppressed', reason: ERASED_REASON };
     }
-    if ((await store.redis.scard(store.keys.erased)) === 0) return undefined;
+    if ((await store.privacy.erasedCount()) === 0) return undefined;
     return {
       action: 'delay', delayMs: NO_KEY_RETRY_MS, nextAt: new Date(Date.now() + NO_KEY_RETRY_MS).toISOString(),
       reason: 'DIALER_HASH_KEY is not set but numbers were erased on request; waiting until it is set',

@@ -38,22 +38,13 @@ export function privacyScreen(store: Store, key: string | undefined): Screen {
   };
 }
 
-/** Drops a ledger claim if it is still the untouched one this row's load just made. KEYS: ledger  ARGV: number, row */
-const RELEASE_CLAIM = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return 0 end
-local e = cjson.decode(cur)
-if tostring(e.r) ~= ARGV[2] or e.s ~= 'pending' or (e.a or 0) > 0 then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1])
-`;
-
 /**
  * The loader claims a number in the ledger before screens run; a screened row
  * gives its claim back, so the number of someone without consent (or erased)
  * is not kept there either.
  */
 async function releaseClaim(store: Store, id: string, phone: string, row: number): Promise<void> {
-  if (phone) await store.redis.eval(RELEASE_CLAIM, 1, store.keys.ledger(id), phone, row);
+  if (phone) await store.privacy.releaseClaim(id, phone, row);
 }
 
 /**

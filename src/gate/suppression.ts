@@ -16,31 +16,25 @@ export const FILE_SUPPRESSED_REASON = "number is on the campaign's suppression l
 /** Adds one E.164 number to the global set; true when it was new. */
 export async function addToSuppression(store: Store, e164: string): Promise<boolean> {
   if (!e164) return false;
-  return (await store.redis.sadd(store.keys.suppression, e164)) === 1;
+  return (await store.suppression.add([e164])) === 1;
 }
 
 /** Adds many numbers; returns how many were new. */
 export async function addManyToSuppression(store: Store, e164s: string[]): Promise<number> {
-  let added = 0;
-  for (let i = 0; i < e164s.length; i += 10_000) added += await store.redis.sadd(store.keys.suppression, ...e164s.slice(i, i + 10_000));
-  return added;
+  return store.suppression.add(e164s);
 }
 
 export async function removeFromSuppression(store: Store, e164s: string[]): Promise<number> {
-  if (e164s.length === 0) return 0;
-  return store.redis.srem(store.keys.suppression, ...e164s);
+  return store.suppression.remove(e164s);
 }
 
 export async function isSuppressed(store: Store, e164: string): Promise<boolean> {
-  return (await store.redis.sismember(store.keys.suppression, e164)) === 1;
+  return store.suppression.has(e164);
 }
 
 /** Every number of the global set, sorted. */
 export async function listSuppression(store: Store): Promise<string[]> {
-  const out: string[] = [];
-  const stream = store.redis.sscanStream(store.keys.suppression, { count: 1000 });
-  for await (const batch of stream as AsyncIterable<string[]>) out.push(...batch);
-  return [...new Set(out)].sort();
+  return store.suppression.members();
 }
 
 /** Above this many numbers the load checks each row in Redis instead of holding a copy. */
@@ -52,7 +46,7 @@ const SNAPSHOT_MAX = 2_000_000;
  * during the load is caught by the gate before its POST.
  */
 export async function globalSuppressionMatcher(store: Store): Promise<(e164: string) => boolean | Promise<boolean>> {
-  const size = await store.redis.scard(store.keys.suppression);
+  const size = await store.suppression.size();
   if (size === 0) return () => false;
   if (size > SNAPSHOT_MAX) return (e164) => isSuppressed(store, e164);
   const set = new Set(await listSuppression(store));

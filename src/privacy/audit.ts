@@ -19,20 +19,6 @@ function idLess(a: string, b: string): boolean {
   return am < bm || (am === bm && as < bs);
 }
 
-async function* entries(store: Store, id: string, end = '+'): AsyncGenerator<[string, Record<string, string>]> {
-  let start = '-';
-  for (;;) {
-    const batch = await store.redis.xrange(store.keys.audit(id), start, end, 'COUNT', CHUNK);
-    for (const [eid, flat] of batch) {
-      const ev: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
-      yield [eid, ev];
-    }
-    if (batch.length < CHUNK) return;
-    start = `(${batch[batch.length - 1]![0]}`;
-  }
-}
-
 /**
  * One record per dial attempt (a `dial` event: one per POST /calls the
  * worker sent), in the order they happened, with the row's final outcome
@@ -45,7 +31,7 @@ async function* entries(store: Store, id: string, end = '+'): AsyncGenerator<[st
 export async function* auditRecords(store: Store, id: string): AsyncGenerator<AuditRecord> {
   const outcomes = new Map<number, [string, string][]>();
   let last = '';
-  for await (const [eid, ev] of entries(store, id)) {
+  for await (const [eid, ev] of store.privacy.auditEntries(id)) {
     last = eid;
     if (ev.type !== 'outcome' || !ev.outcome) continue;
     const row = Number(ev.row);
@@ -54,7 +40,7 @@ export async function* auditRecords(store: Store, id: string): AsyncGenerator<Au
     else outcomes.set(row, [[eid, ev.outcome]]);
   }
   if (!last) return;
-  for await (const [eid, ev] of entries(store, id, last)) {
+  for await (const [eid, ev] of store.privacy.auditEntries(id, last)) {
     if (ev.type !== 'dial') continue;
     const final = outcomes.get(Number(ev.row))?.find(([oid]) => idLess(eid, oid));
     yield {

@@ -6,9 +6,7 @@ import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
-import { findNeedles } from './scan.js';
 import { ERASED_REASON } from '../gate/erasure.js';
-import { ERASE_NUMBER } from './scripts.js';
 
 export interface PrivacyDeps {
   store: Store;
@@ -94,11 +92,11 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
   }
 
   for (const n of numbers) {
-    report.frequencyKeys += await store.redis.del(store.keys.frequency(n));
-    report.suppressionEntries += await removeMember(store, store.keys.suppression, n);
+    report.frequencyKeys += await store.frequency.erase(n);
+    report.suppressionEntries += await store.suppression.erase(n);
   }
   if (opts.verify !== false) {
-    const found = await findNeedles(store.redis, store.keys.prefix, numbers.map(digits));
+    const found = await store.privacy.findText(numbers.map(digits));
     report.leftovers = found.filter((f) => !deferredKeys.has(f.key)).map((f) => `${f.key} (${f.type} ${f.where})`);
   }
   log.info({ numbers: report.numbers, campaigns: report.campaigns.length }, 'number erased on request');
@@ -113,33 +111,28 @@ interface Erasure extends CampaignErasure {
 export async function eraseInCampaign(store: Store, id: string, numbers: string[], country: CountryCode | undefined): Promise<Erasure> {
   const wanted = new Map(numbers.map((n) => [digits(n), n]));
   const byNumber = new Map<string, string[]>(numbers.map((n) => [n, []]));
-  let cursor = '0';
-  do {
-    const [next, flat] = await store.redis.hscan(store.keys.rows(id), cursor, 'COUNT', 1000);
-    cursor = next;
-    for (let i = 0; i < flat.length; i += 2) {
-      const rec = JSON.parse(flat[i + 1]!) as RowRecord;
+  for await (const batch of store.rowBatches(id)) {
+    for (const [row, json] of batch) {
+      const rec = JSON.parse(json) as RowRecord;
       const n = matchNumber(rec.phone, wanted, country);
-      if (n) byNumber.get(n)!.push(flat[i]!);
+      if (n) byNumber.get(n)!.push(row);
     }
-  } while (cursor !== '0');
+  }
 
   const out: Erasure = { campaign: id, rows: 0, stopped: 0, deferred: 0, ledger: 0, deadLetters: 0, callIds: [], results: [], finished: false };
-  const k = store.keys;
   const now = new Date().toISOString();
   for (const [n, rows] of byNumber) {
-    const r = (await store.redis.eval(ERASE_NUMBER, 6, k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), n, now, ...rows)) as [number, string[], string[], number, number, number, string[]];
-    const [erased, stopped, deferred, ledger, dlq, finished, callIds] = r;
+    const { erased, stopped, deferred, ledger, deadLetters, finished, callIds } = await store.privacy.eraseNumber(id, n, now, rows);
     out.rows += erased;
     out.stopped += stopped.length;
     out.deferred += deferred.length;
     out.ledger += ledger;
-    out.deadLetters += dlq;
-    out.finished ||= finished === 1;
+    out.deadLetters += deadLetters;
+    out.finished ||= finished;
     out.callIds.push(...callIds);
     // Same audit trail as any final outcome (Store.updateRow).
     for (const row of stopped) await store.appendAudit(id, { type: 'outcome', row: Number(row), at: now, outcome: 'suppressed', error: ERASED_REASON });
-    if (deferred.length) await store.redis.sadd(k.erasePending, ...deferred.map((row) => `${id}|${row}`));
+    await store.privacy.deferErasure(id, deferred);
   }
   return out;
 }
@@ -153,13 +146,4 @@ function matchNumber(phone: string, wanted: Map<string, string>, country: Countr
   if (phone.startsWith('+') && /^\+\d+$/.test(phone)) return undefined; // a valid E.164 of someone else
   const r = normalizePhone(phone, country);
   return r.ok ? wanted.get(digits(r.e164)) : undefined;
-}
-
-/** Removes a member from a set, sorted set or hash field (whichever the suppression feature uses). */
-async function removeMember(store: Store, key: string, member: string): Promise<number> {
-  const type = await store.redis.type(key);
-  if (type === 'set') return store.redis.srem(key, member);
-  if (type === 'zset') return store.redis.zrem(key, member);
-  if (type === 'hash') return store.redis.hdel(key, member);
-  return 0;
 }

@@ -28,13 +28,12 @@ export function requireHashKey(key: string | undefined, what = 'erasing a number
 
 /** True when `e164` was erased on request (`dialer forget`). */
 export async function isErased(store: Store, e164: string, key: string): Promise<boolean> {
-  return (await store.redis.sismember(store.keys.erased, numberHash(e164, key))) === 1;
+  return store.privacy.isErased(numberHash(e164, key));
 }
 
 /** Adds numbers to the erased set; returns how many were new. */
 export async function markErased(store: Store, e164s: string[], key: string): Promise<number> {
-  if (e164s.length === 0) return 0;
-  return store.redis.sadd(store.keys.erased, ...e164s.map((n) => numberHash(n, key)));
+  return store.privacy.addErased(e164s.map((n) => numberHash(n, key)));
 }
 
 /**
@@ -43,7 +42,7 @@ export async function markErased(store: Store, e164s: string[], key: string): Pr
  * people could not be recognised and would be called again.
  */
 export async function erasedMatcher(store: Store, key: string | undefined): Promise<(e164: string) => boolean> {
-  const hashes = await store.redis.smembers(store.keys.erased);
+  const hashes = await store.privacy.erasedHashes();
   if (hashes.length === 0) return () => false;
   const k = requireHashKey(key, `${hashes.length} number(s) were erased on request; recognising them`);
   const set = new Set(hashes);

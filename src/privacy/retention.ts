@@ -1,7 +1,6 @@
 import type { DialQueues } from '../dialer/jobs.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RowRecord } from '../campaign/row.js';
 import type { CampaignInfo, Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { rewriteResultsFiles } from './files.js';
@@ -35,7 +34,6 @@ export interface PurgeEntry {
 }
 
 const DAY_MS = 86_400_000;
-const CHUNK = 1000;
 
 /**
  * `dialer purge`: the personal data of finished campaigns past their
@@ -61,7 +59,7 @@ export async function purgeExpired(deps: RetentionDeps, opts: PurgeOptions): Pro
       out.push({ campaign: id, action: 'kept', reason: verdict.keep });
       continue;
     }
-    const rows = await store.redis.hlen(store.keys.rows(id));
+    const rows = await store.rowCount(id);
     if (opts.dryRun) {
       out.push({ campaign: id, action: 'would-purge', reason: verdict.reason, rows });
       continue;
@@ -76,7 +74,7 @@ export async function purgeExpired(deps: RetentionDeps, opts: PurgeOptions): Pro
 /** Whether a campaign is past its retention, and since when. */
 async function due(store: Store, info: CampaignInfo, opts: PurgeOptions): Promise<{ keep?: string; reason: string }> {
   const id = info.campaign.name;
-  if (await store.redis.hexists(store.keys.campaign(id), 'purged_at')) return { keep: 'already purged', reason: '' };
+  if (await store.privacy.isPurged(id)) return { keep: 'already purged', reason: '' };
   if (info.state !== 'done' && info.state !== 'canceled') return { keep: `not finished (${info.state})`, reason: '' };
   const days = info.campaign.retention_days ?? opts.defaultDays;
   if (days === undefined) return { keep: 'no retention_days and no DIALER_RETENTION_DAYS', reason: '' };
@@ -94,73 +92,21 @@ async function due(store: Store, info: CampaignInfo, opts: PurgeOptions): Promis
 
 /** A canceled campaign has no finished_at: its last audit event (a stream id is a time) stands in. */
 async function lastActivity(store: Store, id: string): Promise<string | undefined> {
-  const last = await store.redis.xrevrange(store.keys.audit(id), '+', '-', 'COUNT', 1);
-  const ms = last[0] ? Number(last[0][0].split('-')[0]) : NaN;
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+  const ms = await store.privacy.lastAuditMs(id);
+  return ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
 async function purgeCampaign(deps: RetentionDeps, info: CampaignInfo): Promise<string[]> {
   const { store } = deps;
-  const k = store.keys;
   const id = info.campaign.name;
-  let cursor = '0';
-  do {
-    const [next, flat] = await store.redis.hscan(k.rows(id), cursor, 'COUNT', CHUNK);
-    cursor = next;
-    const stubs: string[] = [];
-    for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, JSON.stringify(rowStub(JSON.parse(flat[i + 1]!) as RowRecord)));
-    if (stubs.length) await store.redis.hset(k.rows(id), ...stubs);
-  } while (cursor !== '0');
-  await store.redis.del(k.ledger(id), k.dlq(id), k.dials(id));
-  await dropAuditField(store, id, 'number');
+  await store.privacy.stubRows(id, rowStub);
+  await store.privacy.dropNumberKeys(id);
+  await store.privacy.dropAuditField(id, 'number');
   await deps.queues?.get(id).obliterate({ force: true }).catch((e: unknown) => deps.log.warn({ campaign: id, err: describeError(e) }, 'could not remove the dial queue'));
   const now = new Date().toISOString();
-  await store.redis.hset(k.campaign(id), 'purged_at', now);
+  await store.privacy.markPurged(id, now);
   await store.appendAudit(id, { type: 'purge', at: now });
   return rewriteResultsFiles(store, id, info.campaign);
-}
-
-/** Renames the copy over the stream only if no entry was added since `lastId`. KEYS: stream, copy  ARGV: lastId */
-const SWAP_IF_UNCHANGED = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] and last[1][1] ~= ARGV[1] then return 0 end
-redis.call('RENAME', KEYS[2], KEYS[1])
-return 1
-`;
-
-/**
- * Streams can't be edited in place: the audit stream is copied, entry by
- * entry with the same ids (so times and order stay), without `field`, and the
- * copy renamed over it in one step — only if nothing was appended meanwhile,
- * else the new entries are copied too. A crash mid-copy leaves the original.
- */
-async function dropAuditField(store: Store, id: string, field: string): Promise<void> {
-  const key = store.keys.audit(id);
-  const tmp = `${key}:rewrite`;
-  await store.redis.del(tmp);
-  let start = '-';
-  let lastId = '';
-  for (let round = 0; round < 10; round++) {
-    for (;;) {
-      const entries = await store.redis.xrange(key, start, '+', 'COUNT', CHUNK);
-      if (entries.length === 0) break;
-      const m = store.redis.multi();
-      for (const [eid, flat] of entries) {
-        const kept: string[] = [];
-        for (let i = 0; i < flat.length; i += 2) if (flat[i] !== field) kept.push(flat[i]!, flat[i + 1]!);
-        if (kept.length === 0) kept.push('type', 'redacted');
-        m.xadd(tmp, eid, ...kept);
-      }
-      await m.exec();
-      lastId = entries[entries.length - 1]![0];
-      start = `(${lastId}`;
-      if (entries.length < CHUNK) break;
-    }
-    if (!lastId) return; // empty stream: nothing to rewrite
-    if ((await store.redis.eval(SWAP_IF_UNCHANGED, 2, key, tmp, lastId)) === 1) return;
-  }
-  await store.redis.del(tmp);
-  throw new Error(`audit stream of ${id} keeps changing; its masked numbers were left in place`);
 }
 
 /**
@@ -171,19 +117,17 @@ async function dropAuditField(store: Store, id: string, field: string): Promise<
 export async function completePendingErasures(deps: RetentionDeps): Promise<number> {
   const { store } = deps;
   let done = 0;
-  for (const member of await store.redis.smembers(store.keys.erasePending)) {
-    const i = member.lastIndexOf('|');
-    const id = member.slice(0, i);
-    const rec = await store.getRow(id, Number(member.slice(i + 1)));
+  for (const { member, campaign: id, row } of await store.privacy.pendingErasures()) {
+    const rec = await store.getRow(id, row);
     if (rec && !rec.outcome) continue; // call still in flight
     if (rec?.phone) {
       const info = await store.getCampaign(id);
       const e = await eraseInCampaign(store, id, [rec.phone], info?.campaign.default_country as Parameters<typeof eraseInCampaign>[3]);
-      await store.redis.del(store.keys.frequency(rec.phone));
+      await store.frequency.erase(rec.phone);
       if (info) await rewriteResultsFiles(store, id, info.campaign);
       done += e.rows;
     }
-    await store.redis.srem(store.keys.erasePending, member);
+    await store.privacy.erasureDone(member);
   }
   return done;
 }
@@ -231,7 +175,7 @@ export class RetentionService {
       const n = await completePendingErasures(this.deps);
       if (n) log.info({ rows: n }, 'pending erasures completed');
       const every = this.opts.purgeEveryMs ?? DAY_MS;
-      if ((await store.redis.set(store.keys.retentionLock, String(process.pid), 'PX', every, 'NX')) !== 'OK') return false;
+      if (!(await store.privacy.takeRetentionTurn(String(process.pid), every))) return false;
       const r = await purgeExpired(this.deps, { now: (this.opts.now ?? Date.now)(), defaultDays: this.opts.defaultDays });
       const purged = r.filter((e) => e.action === 'purged').map((e) => e.campaign);
       log.info({ purged }, 'retention purge ran');

@@ -20,7 +20,7 @@ export function resultRow(rec: RowRecord): Record<string, string | number | null
 /** Rows 1..n of a campaign, in order, read in chunks. */
 export async function* campaignRows(store: Store, id: string): AsyncGenerator<RowRecord> {
   const info = await store.getCampaign(id);
-  const total = info?.total ?? (await store.redis.hlen(store.keys.rows(id)));
+  const total = info?.total ?? (await store.rowCount(id));
   for (let start = 1; start <= total; start += CHUNK) {
     const nums = Array.from({ length: Math.min(CHUNK, total - start + 1) }, (_, i) => start + i);
     const recs = await store.getRows(id, nums);

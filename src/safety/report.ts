@@ -91,7 +91,7 @@ export async function windowsReport(rt: Runtime, target: string, opts: { at?: st
   let total: number | undefined;
   if (info) {
     c = info.campaign;
-    total = info.total ?? (await rt.store.redis.hlen(rt.store.keys.rows(target)));
+    total = info.total ?? (await rt.store.rowCount(target));
     const recs = await rt.store.getRows(target, spreadRows(total, n));
     for (const r of recs) {
       if (!r || r.phone === '') continue; // erased rows keep no number

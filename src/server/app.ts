@@ -96,14 +96,14 @@ export interface Readiness {
 export async function readiness(rt: Runtime, staleMs: number): Promise<Readiness> {
   try {
     await Promise.race([
-      rt.redis.ping(),
+      rt.store.server.ping(),
       new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 1 s')), 1000).unref()),
     ]);
   } catch (e) {
     return { ready: false, redis: `unreachable: ${(e as Error).message}`, workers: 0 };
   }
   const now = Date.now();
-  const workers = (await rt.redis.hvals(rt.store.keys.workers)).filter((t) => now - Number(t) < staleMs).length;
+  const workers = await rt.store.server.liveWorkers(now - staleMs);
   return { ready: workers > 0, redis: 'ok', workers };
 }
 

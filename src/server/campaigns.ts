@@ -36,7 +36,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
       const c = parseCampaignBody(req.body, o.resultsDir);
       const existing = await rt.store.getCampaign(c.name);
       if (existing) {
-        const rows = existing.total ?? (await rt.redis.hlen(rt.store.keys.rows(c.name)));
+        const rows = existing.total ?? (await rt.store.rowCount(c.name));
         if (existing.state === 'canceled' || rows > 0) {
           throw new HttpError(409, `campaign "${c.name}" already exists with ${rows} contacts (state ${existing.state}); choose another name`);
         }

@@ -78,7 +78,7 @@ export class ServerMetrics {
   }
 
   private async snapshot(): Promise<string[]> {
-    const { store, redis } = this.rt;
+    const { store } = this.rt;
     const ids = await store.listCampaigns();
     for (const gauge of Object.values(this.g)) gauge.reset();
     const now = Date.now();
@@ -87,9 +87,9 @@ export class ServerMetrics {
       if (!info) continue;
       const [counts, total, dlq, dials, jobs, ledger] = await Promise.all([
         store.counts(id),
-        info.total ?? redis.hlen(store.keys.rows(id)),
-        redis.zcard(store.keys.dlq(id)),
-        redis.zcount(store.keys.dials(id), now - 60_000, '+inf'),
+        info.total ?? store.rowCount(id),
+        store.deadLetters.count(id),
+        store.dialsLastMinute(id, now),
         this.rt.queues.get(id).getJobCounts(...JOB_STATES),
         this.ledgerCounts(id, info.state),
       ]);
@@ -103,8 +103,7 @@ export class ServerMetrics {
       for (const s of LEDGER_STATES) this.g.ledger.set({ campaign: id, state: s }, ledger[s] ?? 0);
     }
     this.g.polls.set(await store.pendingPolls());
-    const beats = await redis.hvals(store.keys.workers);
-    this.g.workers.set(beats.filter((t) => now - Number(t) < this.workerStaleMs).length);
+    this.g.workers.set(await store.server.liveWorkers(now - this.workerStaleMs));
     for (const id of this.ledgerCache.keys()) if (!ids.includes(id)) this.ledgerCache.delete(id);
     return ids;
   }

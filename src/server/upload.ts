@@ -5,7 +5,6 @@ import type { Dialer } from '../dialer.js';
 import type { LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
-import { serverKeys } from './keys.js';
 import { syncQueue } from '../campaign/control.js';
 
 export interface UploadOptions {
@@ -19,8 +18,6 @@ export type UploadResult = LoadSummary & {
   /** Set when `keepPartial` kept the rows before a file error. */
   partial?: { kept_rows: number; error: string; line?: number; reason: string };
 };
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * Streams an uploaded contact list into a campaign created by POST /campaigns.
@@ -36,16 +33,15 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 export async function uploadContacts(dialer: Dialer, id: string, input: Readable, o: UploadOptions): Promise<UploadResult> {
   const { rt } = dialer;
   const { store, queues, log } = rt;
-  const lockKey = serverKeys(store.keys).uploadLock(id);
   const lock = randomUUID();
-  if ((await rt.redis.set(lockKey, lock, 'PX', 3_600_000, 'NX')) !== 'OK') {
+  if (!(await store.server.takeUploadLock(id, lock, 3_600_000))) {
     throw new HttpError(409, `an upload into campaign "${id}" is already in progress`);
   }
   try {
     const info = await store.getCampaign(id);
     if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}" (create it with POST /campaigns first)`);
     if (info.state === 'canceled') throw new HttpError(409, `campaign "${id}" was canceled; create a new campaign for this list`);
-    const rows = await rt.redis.hlen(store.keys.rows(id));
+    const rows = await store.rowCount(id);
     // A campaign still `loading` holds only what an upload that broke off wrote: the load starts it afresh.
     if (info.state !== 'loading' && (info.total !== undefined || rows > 0)) {
       throw new HttpError(409, `campaign "${id}" already has ${info.total ?? rows} contacts; create a new campaign for another list`);
@@ -64,14 +60,14 @@ export async function uploadContacts(dialer: Dialer, id: string, input: Readable
       throw e;
     }
   } finally {
-    await rt.redis.eval(RELEASE, 1, lockKey, lock).catch(() => undefined);
+    await store.server.releaseUploadLock(id, lock).catch(() => undefined);
   }
 }
 
 /** The rows written before the error stay (whole chunks of them) and are dialed. */
 async function keep(rt: Runtime, id: string, e: DialerError): Promise<UploadResult> {
   const { store } = rt;
-  const kept = await rt.redis.hlen(store.keys.rows(id));
+  const kept = await store.rowCount(id);
   await syncQueue(rt, id, await store.finishLoading(id, kept));
   const counts = await store.counts(id);
   const detail = csvErrorDetail(e.message);

@@ -1,6 +1,5 @@
 import { normalizeStatus } from '../api/parse.js';
 import type { Runtime } from '../runtime.js';
-import { serverKeys } from './keys.js';
 
 /** Deliveries kept for inspection (LPUSH + LTRIM). */
 export const WEBHOOK_LOG_SIZE = 1000;
@@ -49,15 +48,11 @@ export class WebhookHandler {
   constructor(private readonly rt: Runtime) {}
 
   async handle(body: unknown): Promise<WebhookResult> {
-    const { store, redis } = this.rt;
+    const { store } = this.rt;
     const f = eventFields(body);
     const match = f.callId ? await this.find(f.callId, f.phone) : undefined;
     const status = f.status ? normalizeStatus(f.status) : undefined;
-    await redis
-      .multi()
-      .lpush(serverKeys(store.keys).webhooks, JSON.stringify({ received_at: new Date().toISOString(), match: match ?? null, body }))
-      .ltrim(serverKeys(store.keys).webhooks, 0, WEBHOOK_LOG_SIZE - 1)
-      .exec();
+    await store.server.logWebhook(JSON.stringify({ received_at: new Date().toISOString(), match: match ?? null, body }), WEBHOOK_LOG_SIZE);
     let nudged = false;
     if (match && f.callId) {
       // Only a row following this very call (placed) is touched: an event for an

@@ -82,6 +82,14 @@ export class Keys {
   frequency(e164: string): string {
     return `${this.prefix}:freq:${e164}`;
   }
+  /** Capped list of raw webhook deliveries, newest first. */
+  get webhooks(): string {
+    return `${this.prefix}:webhooks`;
+  }
+  /** Lock (SET NX PX) held while a contacts upload of one campaign streams in (one at a time). */
+  uploadLock(id: string): string {
+    return `${this.prefix}:c:${id}:upload-lock`;
+  }
   /** Hash: worker id → last heartbeat (ms). */
   get workers(): string {
     return `${this.prefix}:workers`;

@@ -41,3 +41,8 @@ export async function* scanKeys(redis: RedisClient, pattern: string, count = 100
     } while (cursor !== '0');
   }
 }
+
+/** Deletes every key under `prefix` (ours and BullMQ's): for throwaway state such as `dialer demo`'s. */
+export async function deleteByPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for await (const keys of scanKeys(redis, `${prefix}:*`)) await redis.unlink(...keys);
+}

@@ -1,10 +1,15 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
+import { DeadLetterStore } from './dead-letters.js';
 import { Durability, type DurableDials } from './durability.js';
+import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
+import { PrivacyStore } from './privacy.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
+import { ServerStore } from './server.js';
+import { SuppressionStore } from './suppression.js';
 
 /** Where a contact stands with the Callease API. The truth about "was this person dialed". */
 export type LedgerState = 'pending' | 'sending' | 'placed' | 'failed' | 'ambiguous';
@@ -52,6 +57,11 @@ export class Store {
   /** Confirms writes on disk or a replica, on this store's own connection. */
   readonly durability: Durability;
   readonly leaseMs: number;
+  readonly deadLetters: DeadLetterStore;
+  readonly privacy: PrivacyStore;
+  readonly suppression: SuppressionStore;
+  readonly frequency: FrequencyStore;
+  readonly server: ServerStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -63,6 +73,11 @@ export class Store {
     this.leaseMs = opts.leaseMs ?? OPEN_LEASE_MS;
     this.keys = new Keys(prefix);
     this.durability = new Durability(redis, opts.durableDials ?? 'auto');
+    this.deadLetters = new DeadLetterStore(redis, this.keys);
+    this.privacy = new PrivacyStore(redis, this.keys);
+    this.suppression = new SuppressionStore(redis, this.keys);
+    this.frequency = new FrequencyStore(redis, this.keys);
+    this.server = new ServerStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2, SEMAPHORE_ACQUIRE: 1,
     };
@@ -135,6 +150,15 @@ export class Store {
     return { owner: owner ?? undefined, until: until ? Number(until) : undefined };
   }
 
+  /** One field of the campaign hash (e.g. what a feature recorded for the campaign). */
+  async campaignField(id: string, field: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.campaign(id), field)) ?? undefined;
+  }
+
+  async setCampaignField(id: string, field: string, value: string): Promise<void> {
+    await this.redis.hset(this.keys.campaign(id), field, value);
+  }
+
   /** Rows in each open state (maintained by the lifecycle scripts). */
   async rowStates(id: string): Promise<Record<RowState, number>> {
     const states = ['queued', 'waiting', 'sending', 'placed', 'ambiguous', 'redial-due'] as const;
@@ -160,6 +184,18 @@ export class Store {
   /** Rows written so far. */
   async rowCount(id: string): Promise<number> {
     return this.redis.hlen(this.keys.rows(id));
+  }
+
+  /** Every row as [row, JSON], a batch per HSCAN step (a row may come twice), for scans that filter before parsing. */
+  async *rowBatches(id: string, count = 1000): AsyncGenerator<[string, string][]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.rows(id), cursor, 'COUNT', count);
+      cursor = next;
+      const batch: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) batch.push([flat[i]!, flat[i + 1]!]);
+      if (batch.length) yield batch;
+    } while (cursor !== '0');
   }
 
   async getRows(id: string, rows: number[]): Promise<(RowRecord | undefined)[]> {
@@ -338,6 +374,11 @@ export class Store {
   async recordDial(id: string, now: number, row: number): Promise<void> {
     const k = this.keys.dials(id);
     await this.redis.multi().zadd(k, now, `${now}:${row}`).zremrangebyscore(k, '-inf', now - 60_000).exec();
+  }
+
+  /** POST /calls of a campaign in the minute before `now` (ms). */
+  async dialsLastMinute(id: string, now: number): Promise<number> {
+    return this.redis.zcount(this.keys.dials(id), now - 60_000, '+inf');
   }
 
   // ---- poll schedule --------------------------------------------------------

@@ -1,6 +1,5 @@
-import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
-import type { RedisClient } from '../store/redis.js';
+import { keyNodes, type RedisClient } from './redis.js';
 
 export interface Found {
   key: string;
@@ -20,8 +19,7 @@ const COUNT = 1000;
 export async function findNeedles(redis: RedisClient, prefix: string, needles: string[]): Promise<Found[]> {
   const has = (s: string) => needles.some((n) => n !== '' && s.includes(n));
   const out: Found[] = [];
-  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
+  for (const node of keyNodes(redis)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', COUNT);

@@ -1,8 +1,9 @@
 import { luaTables } from '../campaign/lifecycle.js';
 /**
- * Lua for erasure: one number's rows, ledger entry and dead letters of one
- * campaign change in one step, so a worker can't slip a POST in between
- * (LEDGER_BEGIN refuses a row that is final or a number with no entry).
+ * Lua for erasure and retention. Erasure: one number's rows, ledger entry and
+ * dead letters of one campaign change in one step, so a worker can't slip a
+ * POST in between (LEDGER_BEGIN refuses a row that is final or a number with
+ * no entry).
  */
 
 /**
@@ -74,4 +75,24 @@ end
 local ledger = 0
 if entry and not inflight then ledger = redis.call('HDEL', KEYS[4], ARGV[1]) end
 return {erased, stopped, deferred, ledger, dlq, finished, ids}
+`;
+
+/**
+ * Drops a ledger claim if it is still the untouched one this row's load just made.
+ * KEYS: ledger  ARGV: number, row
+ */
+export const RELEASE_CLAIM = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local e = cjson.decode(cur)
+if tostring(e.r) ~= ARGV[2] or e.s ~= 'pending' or (e.a or 0) > 0 then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+/** Renames the copy over the stream only if no entry was added since `lastId`. KEYS: stream, copy  ARGV: lastId */
+export const SWAP_IF_UNCHANGED = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] and last[1][1] ~= ARGV[1] then return 0 end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return 1
 `;
