@@ -184,13 +184,16 @@ export class Poller {
     const { store } = this.deps;
     const job = dialJob(c, rec.row, `r${attempts}`);
     const error = why ? `no call found after: ${why}; redialing (on_ambiguous: ${c.on_ambiguous})` : rec.error;
+    // The poll lets go first: once the job exists its call may be placed, and
+    // polled, at once (a poll of the new call must not be taken away). A crash
+    // in between leaves the row ambiguous without a poll: the reaper gives it one.
+    await store.unschedulePoll(c.name, rec.row);
     const r = await store.moveRow(c.name, rec.row, { to: 'redial-due', from: ['ambiguous', 'sending'], patch: { status: 'redialing', error, job: job.opts.jobId } });
     if (r === 'no-new-calls') {
       await this.finish(c, rec, { error: `${error ?? 'no call found after an unknown result'}; not redialed: the campaign was canceled` }, 'unknown');
       return;
     }
     if (r === 'applied') await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
-    await store.unschedulePoll(c.name, rec.row);
   }
 
   /**
@@ -205,6 +208,8 @@ export class Poller {
     if (d.action !== 'redial') return false;
     if (!(await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() }))) return false;
     const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs);
+    // As above: the poll lets go before the redial's job can exist.
+    await store.unschedulePoll(c.name, rec.row);
     const r = await store.moveRow(c.name, rec.row, {
       to: 'redial-due', from: ['placed'], leaseMs: d.delayMs + store.leaseMs,
       patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId },
@@ -214,7 +219,6 @@ export class Poller {
       return false;
     }
     await this.deps.queues.get(c.name).add(job.name, job.data, job.opts);
-    await store.unschedulePoll(c.name, rec.row);
     this.deps.log.info({ campaign: c.name, row: rec.row, outcome, calls: entry?.n ?? 1 }, 'redial scheduled');
     return true;
   }
