@@ -20,6 +20,13 @@ function call(id: string, extra: Record<string, unknown> = {}): Record<string, u
 const match = (body: unknown, t: ReconcileTarget = target) => matchCall(extractCalls(body), t);
 
 describe('extractCalls shapes feeding matchCall', () => {
+  it('a quick redial: the earlier calls of the contact, within the clock tolerance, are never adopted for this POST', () => {
+    const body = [call('first', { created_at: at(-3000) }), call('second', { created_at: at(-1500) })];
+    expect(match(body).match?.id).toBe('first');
+    expect(match(body, { ...target, known: ['first', 'second'] })).toEqual({ match: undefined, candidates: 0 });
+    expect(match([...body, call('third', { created_at: at(300) })], { ...target, known: ['first', 'second'] }).match?.id).toBe('third');
+  });
+
   it('a single call object', () => {
     const r = match(call('call_a'));
     expect(r.match?.id).toBe('call_a');

@@ -7,7 +7,7 @@ import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
-import type { Store } from '../store/store.js';
+import { knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
@@ -213,7 +213,7 @@ export class CampaignWorker {
     const now = Date.now();
     // Issued together, these are in flight at once and Redis runs them in this order.
     await Promise.all([
-      store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1 }),
+      store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1, ids: knownWith(begin.entry, res.id) }),
       store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
       // No call ends the moment it is placed: the first look waits a whole poll interval.
       store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),

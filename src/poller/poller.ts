@@ -5,7 +5,7 @@ import type { Campaign } from '../config/campaign.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
-import type { Store } from '../store/store.js';
+import { knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { matchCall } from './reconcile.js';
@@ -141,7 +141,7 @@ export class Poller {
       const sentAt = entry.sent ?? entry.t;
       try {
         const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
-        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt });
+        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt, known: entry.ids });
         if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
         input.lookup = { found: match ? { id: match.id, status: match.status } : undefined };
       } catch (e) {
@@ -163,7 +163,7 @@ export class Poller {
         return store.schedulePoll(c.name, rec.row, d.action === 'wait' ? d.atMs : now);
       case 'adopt': {
         const n = (entry?.n ?? 0) + (d.countCall ? 1 : 0);
-        await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous', 'placed'], { s: 'placed', id: d.callId, t: now, n });
+        await store.ledgerMove(c.name, rec.phone, ['sending', 'ambiguous', 'placed'], { s: 'placed', id: d.callId, t: now, n, ids: knownWith(entry, d.callId) });
         await store.moveRow(c.name, rec.row, { to: 'placed', from: ['ambiguous', 'sending', 'placed'], patch: { call_id: d.callId, status: d.status ?? 'queued', attempts: entry?.a, placed_at: rec.placed_at ?? entry?.sent ?? now, error: null } });
         log.info({ campaign: c.name, row: rec.row, callId: d.callId }, 'ambiguous dial reconciled: call found');
         return store.schedulePoll(c.name, rec.row, now);

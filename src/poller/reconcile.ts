@@ -7,6 +7,8 @@ export interface ReconcileTarget {
   sentAt: number;
   /** Clock difference tolerated between us and the API (ms). */
   skewMs?: number;
+  /** Calls already known for this contact (earlier calls and redials): never this POST's call. */
+  known?: readonly string[];
 }
 
 const digits = (s: string) => s.replace(/\D/g, '');
@@ -24,6 +26,8 @@ export function matchCall(calls: CallDetails[], t: ReconcileTarget): { match?: C
   const found = calls
     .filter((c) => c.phoneNumber !== undefined && digits(c.phoneNumber) === want)
     .filter((c) => c.assistantId === undefined || c.assistantId === t.assistantId)
+    // A quick redial comes within the clock tolerance of the call before it: known calls are not candidates.
+    .filter((c) => !t.known?.includes(c.id))
     .filter((c) => {
       const created = c.createdAt ? Date.parse(c.createdAt) : NaN;
       return Number.isNaN(created) || created >= t.sentAt - skew;

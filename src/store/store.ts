@@ -33,9 +33,17 @@ export interface LedgerEntry {
   tok?: string;
   /** Redials made after an ambiguous dial found no call. */
   amb?: number;
+  /** Ids of the calls placed for this contact so far (reconciliation never adopts one of them for a later POST). */
+  ids?: string[];
 }
 
 export type { CampaignState, RowState };
+
+/** The entry's known call ids with `id` added (when known and new). */
+export function knownWith(e: LedgerEntry | undefined, id: string | undefined): string[] {
+  const ids = e?.ids ?? [];
+  return id && !ids.includes(id) ? [...ids, id] : ids;
+}
 /** How long an open row's owner is trusted before the reaper looks (ms), by default. */
 export const OPEN_LEASE_MS = 60_000;
 export type RowPatch = Partial<Record<keyof RowRecord, unknown>>;
