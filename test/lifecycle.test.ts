@@ -3,6 +3,7 @@ import { CAMPAIGN_STATES, ROW_STATES, canMoveCampaign, canMoveRow, luaTables, ro
 import { MAX_REAPS, decideReap, type ReapInput } from '../src/campaign/reap.js';
 import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from '../src/poller/decide.js';
 import type { LedgerEntry } from '../src/store/store.js';
+import { decidePurge, type PurgeFacts } from '../src/privacy/retention.js';
 
 describe('row lifecycle table', () => {
   // Every pair, decided here once more by hand: a change to the table must change this test.
@@ -125,4 +126,25 @@ describe('after a call', () => {
   it('names the redial job by the calls so far and waits after_minutes', () => {
     expect(decideAfterCall(redial as never, 'busy', 2)).toEqual({ action: 'redial', delayMs: 300_000, jobSuffix: 'redial2' });
   });
+});
+
+describe('purge decisions (retention)', () => {
+  const DAY = 86_400_000;
+  const now = Date.parse('2026-12-01T00:00:00Z');
+  const ago = (days: number) => new Date(now - days * DAY).toISOString();
+  const base: PurgeFacts = { state: 'done', purged: false, days: 30, total: 10, finished: 10, endedAt: ago(40) };
+  const cases: [string, Partial<PurgeFacts>, string | undefined][] = [
+    ['done, past retention', {}, undefined],
+    ['done, within retention', { endedAt: ago(10) }, 'kept until 2026-12-21T00:00:00.000Z (30 days)'],
+    ['already purged', { purged: true }, 'already purged'],
+    ['running', { state: 'running' }, 'not finished (running)'],
+    ['canceling (calls still going)', { state: 'canceling' }, 'not finished (canceling)'],
+    ['canceled with open rows', { state: 'canceled', finished: 8 }, 'canceled, but calls are still in progress'],
+    ['canceled, every row final, past retention', { state: 'canceled' }, undefined],
+    ['no retention configured', { days: undefined }, 'no retention_days and no DIALER_RETENTION_DAYS'],
+    ['end time unknown', { endedAt: undefined }, 'finish time unknown'],
+  ];
+  for (const [name, f, keep] of cases) {
+    it(`${name} → ${keep ?? 'purge'}`, () => expect(decidePurge({ ...base, ...f }, now).keep).toBe(keep));
+  }
 });

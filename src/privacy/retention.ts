@@ -71,23 +71,44 @@ export async function purgeExpired(deps: RetentionDeps, opts: PurgeOptions): Pro
   return out;
 }
 
-/** Whether a campaign is past its retention, and since when. */
+/** What the purge decision needs to know about one campaign. */
+export interface PurgeFacts {
+  state: CampaignInfo['state'];
+  purged: boolean;
+  /** Retention in days (the campaign's, else the default). */
+  days?: number;
+  total?: number;
+  finished: number;
+  /** When the campaign ended (ISO): finished_at, else its last activity, else its creation. */
+  endedAt?: string;
+}
+
+/** Whether a campaign is past its retention, and since when: the decision, pure (time a parameter). */
+export function decidePurge(f: PurgeFacts, now: number): { keep?: string; reason: string } {
+  if (f.purged) return { keep: 'already purged', reason: '' };
+  if (f.state !== 'done' && f.state !== 'canceled') return { keep: `not finished (${f.state})`, reason: '' };
+  if (f.days === undefined) return { keep: 'no retention_days and no DIALER_RETENTION_DAYS', reason: '' };
+  if (f.state === 'canceled' && f.finished < (f.total ?? Infinity)) return { keep: 'canceled, but calls are still in progress', reason: '' };
+  const at = f.endedAt ? Date.parse(f.endedAt) : NaN;
+  if (!Number.isFinite(at)) return { keep: 'finish time unknown', reason: '' };
+  const until = at + f.days * DAY_MS;
+  if (now < until) return { keep: `kept until ${new Date(until).toISOString()} (${f.days} days)`, reason: '' };
+  return { reason: `finished ${new Date(at).toISOString()}, ${f.days} days retention` };
+}
+
+/** The facts of one campaign, read from Redis, then the decision. */
 async function due(store: Store, info: CampaignInfo, opts: PurgeOptions): Promise<{ keep?: string; reason: string }> {
   const id = info.campaign.name;
-  if (await store.privacy.isPurged(id)) return { keep: 'already purged', reason: '' };
-  if (info.state !== 'done' && info.state !== 'canceled') return { keep: `not finished (${info.state})`, reason: '' };
-  const days = info.campaign.retention_days ?? opts.defaultDays;
-  if (days === undefined) return { keep: 'no retention_days and no DIALER_RETENTION_DAYS', reason: '' };
-  if (info.state === 'canceled') {
-    const counts = await store.counts(id);
-    if ((counts.finished ?? 0) < (info.total ?? Infinity)) return { keep: 'canceled, but calls are still in progress', reason: '' };
-  }
-  const finished = info.finishedAt ?? (await lastActivity(store, id)) ?? info.createdAt;
-  const at = finished ? Date.parse(finished) : NaN;
-  if (!Number.isFinite(at)) return { keep: 'finish time unknown', reason: '' };
-  const until = at + days * DAY_MS;
-  if (opts.now < until) return { keep: `kept until ${new Date(until).toISOString()} (${days} days)`, reason: '' };
-  return { reason: `finished ${new Date(at).toISOString()}, ${days} days retention` };
+  const ended = info.state === 'done' || info.state === 'canceled';
+  const facts: PurgeFacts = {
+    state: info.state,
+    purged: await store.privacy.isPurged(id),
+    days: info.campaign.retention_days ?? opts.defaultDays,
+    total: info.total,
+    finished: ended ? ((await store.counts(id)).finished ?? 0) : 0,
+    endedAt: ended ? info.finishedAt ?? (await lastActivity(store, id)) ?? info.createdAt : undefined,
+  };
+  return decidePurge(facts, opts.now);
 }
 
 /** A canceled campaign has no finished_at: its last audit event (a stream id is a time) stands in. */
