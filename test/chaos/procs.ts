@@ -8,7 +8,12 @@ import type { SimCallRecord } from './verify.js';
 
 /** Repository root (this file is test/chaos/procs.ts). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+/**
+ * The dialer CLI as the harness runs it: from source through tsx, or with
+ * CHAOS_CLI=dist the compiled build (`npm run build` first), which starts in
+ * a fraction of the CPU time: long randomized runs use it.
+ */
+const CLI = process.env.CHAOS_CLI === 'dist' ? ['dist/src/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
 
 export interface Proc {
   name: string;
