@@ -47,7 +47,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const now = Date.now();
   const [byState, dials, jobCounts, waiting] = await Promise.all([
     store.rowStates(id),
-    store.dialsLastMinute(id, now),
+    store.limits.dialsLastMinute(id, now),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
   ]);

@@ -106,7 +106,7 @@ export class CampaignWorker {
     // The account-wide cap on requests in flight, shared by every campaign and worker.
     const holder = `${id}|${row}|${job.attemptsStarted}`;
     const cap = this.deps.maxConcurrentCalls;
-    if (cap && !(await store.acquire('account', holder, cap, this.deps.lockMs))) {
+    if (cap && !(await store.limits.acquire('account', holder, cap, this.deps.lockMs))) {
       await gate.release?.();
       await this.worker.rateLimit(50);
       throw Worker.RateLimitError();
@@ -115,7 +115,7 @@ export class CampaignWorker {
       await this.takeSlot(gate, signal);
       return await this.send(job, rec, gate, token, signal);
     } finally {
-      if (cap) await store.release('account', holder);
+      if (cap) await store.limits.release('account', holder);
     }
   }
 
@@ -144,7 +144,7 @@ export class CampaignWorker {
     // per dial at very high rates). 1 ms ≤ the 2% margin, so no window is over.
     const early = Math.min(5, Math.max(1, Math.min(...limits.map((l) => l.intervalMs)) / 4));
     for (;;) {
-      const slot = await this.deps.store.reserveSlot(limits, early);
+      const slot = await this.deps.store.limits.reserveSlot(limits, early);
       if (slot.reserved) return;
       if (slot.waitMs > MAX_SLOT_WAIT_MS) {
         // Far behind: free this job's place and let BullMQ hold the campaign's queue instead.
@@ -217,7 +217,7 @@ export class CampaignWorker {
       store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
       // No call ends the moment it is placed: the first look waits a whole poll interval.
       store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),
-      store.recordDial(id, now, row),
+      store.limits.recordDial(id, now, row),
       audit({ call_id: res.id, result: 'placed' }),
     ]);
     this.log.info({ row, attempt, callId: res.id }, 'call placed');

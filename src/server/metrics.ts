@@ -89,7 +89,7 @@ export class ServerMetrics {
         store.counts(id),
         info.total ?? store.rowCount(id),
         store.deadLetters.count(id),
-        store.dialsLastMinute(id, now),
+        store.limits.dialsLastMinute(id, now),
         this.rt.queues.get(id).getJobCounts(...JOB_STATES),
         this.ledgerCounts(id, info.state),
       ]);

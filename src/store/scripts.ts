@@ -193,31 +193,6 @@ redis.call('HSET', KEYS[1], ARGV[1], v)
 return v
 `;
 
-/**
- * GCRA slot reservation over one or more limiters (campaign, account). Each
- * limiter keeps its theoretical arrival time; a request gets the first slot
- * that every limiter allows, so requests are spaced by at least each
- * interval and no sliding window ever holds more than its limit (BullMQ's own
- * limiter is a fixed window, which can let nearly twice through at an edge).
- * KEYS: limiter keys  ARGV: interval ms per key..., maxWaitMs
- * Returns {reserved 1|0, waitMs}. Not reserved when the wait would exceed maxWaitMs.
- */
-export const RESERVE_SLOT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slot = now
-for i = 1, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat > slot then slot = tat end
-end
-local wait = slot - now
-if wait > tonumber(ARGV[#KEYS + 1]) then return {0, wait} end
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[i])
-  redis.call('SET', KEYS[i], slot + interval, 'PX', math.ceil(wait + interval + 60000))
-end
-return {1, wait}
-`;
 
 /**
  * Claim up to N due members of a schedule sorted set with a lease: their score
@@ -369,20 +344,4 @@ if cur ~= '' then
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return {1, ''}
-`;
-
-/**
- * Counting semaphore with leases: a holder that dies without releasing
- * frees its place when the lease ends.
- * KEYS: zset  ARGV: holderId, limit, leaseMs
- * Returns 1 when acquired.
- */
-export const SEMAPHORE_ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
-return 1
 `;

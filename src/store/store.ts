@@ -5,6 +5,7 @@ import { DeadLetterStore } from './dead-letters.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
+import { LimitsStore } from './limits.js';
 import { PrivacyStore } from './privacy.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
@@ -68,6 +69,8 @@ export class Store {
   readonly deadLetters: DeadLetterStore;
   readonly privacy: PrivacyStore;
   readonly suppression: SuppressionStore;
+  /** Rate limiters, concurrency caps, recent dials. */
+  readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
   readonly server: ServerStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
@@ -84,10 +87,11 @@ export class Store {
     this.deadLetters = new DeadLetterStore(redis, this.keys);
     this.privacy = new PrivacyStore(redis, this.keys);
     this.suppression = new SuppressionStore(redis, this.keys);
+    this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, RESERVE_SLOT: -1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2, SEMAPHORE_ACQUIRE: 1,
+      ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -359,34 +363,6 @@ export class Store {
   async appendAudit(id: string, event: Record<string, string | number | undefined | null>): Promise<void> {
     const flat = Object.entries(event).filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [k, String(v)]);
     await this.redis.xadd(this.keys.audit(id), '*', ...flat);
-  }
-
-  // ---- rate limiting --------------------------------------------------------
-
-  /** Reserves the next request slot across limiters. */
-  async reserveSlot(limits: { scope: string; intervalMs: number }[], maxWaitMs: number): Promise<{ reserved: boolean; waitMs: number }> {
-    const fn = this.scripts.RESERVE_SLOT.fn as (...a: (string | number)[]) => Promise<[number, number]>;
-    const [reserved, waitMs] = await fn(limits.length, ...limits.map((l) => this.keys.limiter(l.scope)), ...limits.map((l) => l.intervalMs), maxWaitMs);
-    return { reserved: reserved === 1, waitMs };
-  }
-
-  /** Takes a place under a concurrency cap (e.g. account-wide calls in flight); false when full. */
-  async acquire(scope: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
-    return (await this.scripts.SEMAPHORE_ACQUIRE.fn(this.keys.semaphore(scope), holder, limit, leaseMs)) === 1;
-  }
-
-  async release(scope: string, holder: string): Promise<void> {
-    await this.redis.zrem(this.keys.semaphore(scope), holder);
-  }
-
-  async recordDial(id: string, now: number, row: number): Promise<void> {
-    const k = this.keys.dials(id);
-    await this.redis.multi().zadd(k, now, `${now}:${row}`).zremrangebyscore(k, '-inf', now - 60_000).exec();
-  }
-
-  /** POST /calls of a campaign in the minute before `now` (ms). */
-  async dialsLastMinute(id: string, now: number): Promise<number> {
-    return this.redis.zcount(this.keys.dials(id), now - 60_000, '+inf');
   }
 
   // ---- poll schedule --------------------------------------------------------

@@ -1,0 +1,83 @@
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+import { defineScript, type Script } from './lua.js';
+
+/**
+ * GCRA slot reservation over one or more limiters (campaign, account). Each
+ * limiter keeps its theoretical arrival time; a request gets the first slot
+ * that every limiter allows, so requests are spaced by at least each
+ * interval and no sliding window ever holds more than its limit (BullMQ's own
+ * limiter is a fixed window, which can let nearly twice through at an edge).
+ * KEYS: limiter keys  ARGV: interval ms per key..., maxWaitMs
+ * Returns {reserved 1|0, waitMs}. Not reserved when the wait would exceed maxWaitMs.
+ */
+export const RESERVE_SLOT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = now
+for i = 1, #KEYS do
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat > slot then slot = tat end
+end
+local wait = slot - now
+if wait > tonumber(ARGV[#KEYS + 1]) then return {0, wait} end
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[i])
+  redis.call('SET', KEYS[i], slot + interval, 'PX', math.ceil(wait + interval + 60000))
+end
+return {1, wait}
+`;
+
+/**
+ * Counting semaphore with leases: a holder that dies without releasing
+ * frees its place when the lease ends.
+ * KEYS: zset  ARGV: holderId, limit, leaseMs
+ * Returns 1 when acquired.
+ */
+export const SEMAPHORE_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+return 1
+`;
+
+/** Rate limiters (GCRA), concurrency caps with leases, and the record of recent dials. */
+export class LimitsStore {
+  private readonly reserve: Script;
+  private readonly acquireScript: Script;
+
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
+    // RESERVE_SLOT takes any number of limiters: its key count comes first in every call.
+    redis.defineCommand('dialer_reserve_slot', { lua: RESERVE_SLOT });
+    this.reserve = (redis as unknown as Record<string, Script>).dialer_reserve_slot!.bind(redis);
+    this.acquireScript = defineScript(redis, 'dialer_semaphore_acquire', 1, SEMAPHORE_ACQUIRE);
+  }
+
+  /** Reserves the next request slot across limiters. */
+  async reserveSlot(limits: { scope: string; intervalMs: number }[], maxWaitMs: number): Promise<{ reserved: boolean; waitMs: number }> {
+    const [reserved, waitMs] = (await this.reserve(limits.length, ...limits.map((l) => this.keys.limiter(l.scope)), ...limits.map((l) => l.intervalMs), maxWaitMs)) as [number, number];
+    return { reserved: reserved === 1, waitMs };
+  }
+
+  /** Takes a place under a concurrency cap (e.g. account-wide calls in flight); false when full. */
+  async acquire(scope: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    return (await this.acquireScript(this.keys.semaphore(scope), holder, limit, leaseMs)) === 1;
+  }
+
+  async release(scope: string, holder: string): Promise<void> {
+    await this.redis.zrem(this.keys.semaphore(scope), holder);
+  }
+
+  async recordDial(id: string, now: number, row: number): Promise<void> {
+    const k = this.keys.dials(id);
+    await this.redis.multi().zadd(k, now, `${now}:${row}`).zremrangebyscore(k, '-inf', now - 60_000).exec();
+  }
+
+  /** POST /calls of a campaign in the minute before `now` (ms). */
+  async dialsLastMinute(id: string, now: number): Promise<number> {
+    return this.redis.zcount(this.keys.dials(id), now - 60_000, '+inf');
+  }
+}
