@@ -5,7 +5,8 @@ import { campaignStatus, type CampaignStatus } from './campaign/status.js';
 import type { Campaign } from './config/campaign.js';
 import { WorkerService } from './dialer/service.js';
 import { coerceError, describeError } from './errors.js';
-import { loadCampaign, type LoadDeps, type LoadSummary } from './loader/load.js';
+import { loadCampaign, loaderRunning, type LoadDeps, type LoadSummary } from './loader/load.js';
+import { cancelCampaign, type CancelReport } from './campaign/control.js';
 import { Poller } from './poller/poller.js';
 import { RetentionService } from './privacy/retention.js';
 import { writeResults, type ResultsFormat } from './results/export.js';
@@ -93,6 +94,28 @@ export class Dialer {
   load(c: Campaign, input?: Readable, options: LoadOptions = {}): Promise<LoadSummary> {
     const { rt } = this;
     return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
+  }
+
+  /**
+   * `cancel`: the contacts not yet dialed end `canceled` (campaign/control.ts).
+   * A campaign whose load broke off has only part of its list in Redis: its
+   * CSV is read to the end, so every row of it ends `canceled` (or with its
+   * load verdict) and the results keep one row per row of the file. When the
+   * file can't be read here, the rows loaded are the list.
+   */
+  async cancel(id: string, opts: { waitMs?: number } = {}): Promise<CancelReport> {
+    const { rt } = this;
+    const before = await rt.store.getCampaign(id);
+    const r = await cancelCampaign(rt, id, opts);
+    if (before?.state === 'loading' && before.total === undefined && !(await loaderRunning(rt.store, id))) {
+      try {
+        await this.load(before.campaign, undefined, { completeCanceled: true });
+      } catch (e) {
+        rt.log.warn({ campaign: id, err: describeError(e) }, 'could not read the rest of the list of a canceled load; the rows loaded are the list');
+      }
+      return { ...r, state: (await rt.store.campaignState(id)) ?? r.state };
+    }
+    return r;
   }
 
   /**

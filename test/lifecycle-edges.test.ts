@@ -145,6 +145,26 @@ describe('every row ends', () => {
     }, FAST);
   }, 60_000);
 
+  it('a cancel of a campaign whose load was killed (kill -9) reads the rest of the list: every row of the file ends canceled', async () => {
+    const sim = await simulator();
+    const phones = numbers(20_000, 61415450000);
+    const c = await campaign('killed-cancel', phones);
+    const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: sim.url, LOG_LEVEL: 'error' };
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file], { env, stdio: 'ignore' });
+    await withRuntime(prefix, sim, async ({ rt }) => {
+      await waitFor(async () => (await rt.store.rowCount(c.name)) >= 1000, 'the loader to write rows', 30_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const written = await rt.store.rowCount(c.name);
+      expect(written).toBeLessThan(20_000);
+      const r = await new Dialer(rt).cancel(c.name, { waitMs: 1000 });
+      expect(r.state).toBe('canceled');
+      expect((await rt.store.getCampaign(c.name))!.total).toBe(20_000);
+      expect(await rt.store.counts(c.name)).toMatchObject({ canceled: 20_000, finished: 20_000 });
+      expect(sim.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    }, FAST);
+  }, 90_000);
+
   it('a call whose GET /calls always fails ends unknown at the poll timeout', async () => {
     // A real HTTP API that places calls but can never tell about them.
     const api: Server = createServer((req, res) => {

@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { campaignStatus } from '../campaign/status.js';
-import { cancelCampaign, pauseCampaign, resumeCampaign } from '../campaign/control.js';
+import { pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { readEnv, type Env } from '../config/env.js';
 import { DialerError, coerceError, describeError } from '../errors.js';
 import { loadCampaignFile } from '../config/campaign.js';
@@ -251,7 +251,7 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
     .action(async (id: string, o: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         if (verb === 'cancel') {
-          const r = await cancelCampaign(rt, id);
+          const r = await new Dialer(rt).cancel(id);
           print(o.json ? { campaign: id, ...r } : `canceled ${id}: ${r.canceled} contacts not dialed${r.in_flight ? `; ${r.in_flight} calls already placed go on to their outcome (state ${r.state})` : ''}`, Boolean(o.json));
         } else {
           const state = verb === 'pause' ? await pauseCampaign(rt, id) : await resumeCampaign(rt, id);

@@ -20,6 +20,11 @@ export interface LoadDeps {
   screen?: (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
   /** A broken CSV keeps the whole chunks written before the error (the caller finishes the load). */
   keepOnCsvError?: boolean;
+  /**
+   * Reads the list of a campaign canceled while its load was broken off, so
+   * its remaining rows are written (as `canceled`) and its total set.
+   */
+  completeCanceled?: boolean;
 }
 
 export interface LoadSummary {
@@ -55,14 +60,15 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   const { store, queues, log } = deps;
   const ctl = { store, queues };
   let existing = await store.getCampaign(c.name);
-  if (existing?.state === 'canceled' || existing?.state === 'canceling') {
+  const completing = deps.completeCanceled === true && existing?.state === 'canceling' && existing.total === undefined;
+  if (!completing && (existing?.state === 'canceled' || existing?.state === 'canceling')) {
     throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was canceled; load the list under a new name`);
   }
   const owner = `${os.hostname()}|${process.pid}|${randomUUID()}`;
   const fresh = !existing || existing.state === 'loading';
   if (existing?.state === 'loading') {
     const cur = await store.loadOwner(c.name);
-    if (cur.owner && (cur.until ?? 0) > Date.now() && ownerAlive(cur.owner)) {
+    if (await loaderRunning(store, c.name)) {
       throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is being loaded by another process (until ${new Date(cur.until!).toISOString()} at the latest); try again then`);
     }
     // An earlier load died half-way: nothing of it was dialed (a loading campaign never dials).
@@ -79,11 +85,15 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   } else {
     await store.saveConfig(c);
   }
+  if (completing) {
+    if (await loaderRunning(store, c.name)) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is still being loaded by another process`);
+    await store.dropLoadLease(c.name);
+  }
   const renew = async () => {
     const l = await store.loadLease(c.name, owner, Date.now() + LOAD_LEASE_MS);
     if (!l.held) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was taken over by another load; this one stops`);
   };
-  if (fresh) await renew();
+  if (fresh || completing) await renew();
   await queue.setGlobalConcurrency(c.concurrency);
 
   const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
@@ -91,7 +101,7 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   let chunk: ContactVerdict[] = [];
 
   const flush = async () => {
-    if (fresh) await renew();
+    if (fresh || completing) await renew();
     const accepted = chunk.filter((v) => v.verdict === 'accepted');
     const owners = await store.claimNumbers(c.name, accepted.map((v) => [v.phone, v.row]), Date.now());
     const ownerOf = new Map(accepted.map((v, i) => [v.row, owners[i]!]));
@@ -146,6 +156,12 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');
   return sum;
+}
+
+/** Whether a loader holds the campaign's load lease and its process may still be running. */
+export async function loaderRunning(store: Store, id: string): Promise<boolean> {
+  const cur = await store.loadOwner(id);
+  return Boolean(cur.owner && (cur.until ?? 0) > Date.now() && ownerAlive(cur.owner));
 }
 
 /** Whether the process named in a loader id may still be running (certain only on this host). */

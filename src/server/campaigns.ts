@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { campaignStatus } from '../campaign/status.js';
-import { cancelCampaign, pauseCampaign, resumeCampaign } from '../campaign/control.js';
+import { pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { DialerError } from '../errors.js';
 import type { Dialer } from '../dialer.js';
 import type { Runtime } from '../runtime.js';
@@ -66,7 +66,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
 
   app.post('/campaigns/:name/pause', async (req: Named) => ({ campaign: req.params.name, state: await pauseCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/resume', async (req: Named) => ({ campaign: req.params.name, state: await resumeCampaign(rt, req.params.name) }));
-  app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, ...(await cancelCampaign(rt, req.params.name)) }));
+  app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, ...(await o.dialer.cancel(req.params.name)) }));
 
   await app.register(async (scope) => {
     // The body reaches the handler as a stream: a CSV of any size is read row by row, never held whole.

@@ -157,6 +157,11 @@ export class Store {
     return ok === 1 ? { held: true } : { held: false, owner: other, until };
   }
 
+  /** Ends the lease of a loader that is gone. */
+  async dropLoadLease(id: string): Promise<void> {
+    await this.redis.hdel(this.keys.campaign(id), 'load_owner', 'load_until');
+  }
+
   async loadOwner(id: string): Promise<{ owner?: string; until?: number }> {
     const [owner, until] = await this.redis.hmget(this.keys.campaign(id), 'load_owner', 'load_until');
     return { owner: owner ?? undefined, until: until ? Number(until) : undefined };
