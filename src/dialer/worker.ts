@@ -99,7 +99,7 @@ export class CampaignWorker {
     }
     if (gate.action === 'delay') {
       // Outside the window: wait for the next opening without using an attempt.
-      await store.moveRow(id, row, { to: 'waiting', patch: { status: 'waiting', error: gate.reason, next_at: gate.nextAt }, leaseMs: gate.delayMs + store.leaseMs });
+      await store.moveRow(id, row, { to: 'waiting', patch: { status: 'waiting', error: gate.reason, next_at: gate.nextAt }, leaseMs: store.handoffLeaseMs });
       return this.later(job, token, gate.delayMs);
     }
 
@@ -242,7 +242,7 @@ export class CampaignWorker {
         throw Worker.RateLimitError();
       case 'retry':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
-        await store.moveRow(id, row, { to: 'queued', from: ['sending'], patch: { attempts: attempt, error, http_status: status }, leaseMs: d.delayMs + store.leaseMs });
+        await store.moveRow(id, row, { to: 'queued', from: ['sending'], patch: { attempts: attempt, error, http_status: status }, leaseMs: store.handoffLeaseMs });
         throw new RetryLater(d.delayMs, err);
       case 'dead-letter':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });

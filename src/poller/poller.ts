@@ -188,7 +188,7 @@ export class Poller {
     // polled, at once (a poll of the new call must not be taken away). A crash
     // in between leaves the row ambiguous without a poll: the reaper gives it one.
     await store.unschedulePoll(c.name, rec.row);
-    const r = await store.moveRow(c.name, rec.row, { to: 'redial-due', from: ['ambiguous', 'sending'], patch: { status: 'redialing', error, job: job.opts.jobId } });
+    const r = await store.moveRow(c.name, rec.row, { to: 'redial-due', from: ['ambiguous', 'sending'], patch: { status: 'redialing', error, job: job.opts.jobId }, leaseMs: store.handoffLeaseMs });
     if (r === 'no-new-calls') {
       await this.finish(c, rec, { error: `${error ?? 'no call found after an unknown result'}; not redialed: the campaign was canceled` }, 'unknown');
       return;
@@ -211,7 +211,7 @@ export class Poller {
     // As above: the poll lets go before the redial's job can exist.
     await store.unschedulePoll(c.name, rec.row);
     const r = await store.moveRow(c.name, rec.row, {
-      to: 'redial-due', from: ['placed'], leaseMs: d.delayMs + store.leaseMs,
+      to: 'redial-due', from: ['placed'], leaseMs: store.handoffLeaseMs,
       patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId },
     });
     if (r !== 'applied') {

@@ -47,6 +47,8 @@ export function knownWith(e: LedgerEntry | undefined, id: string | undefined): s
 }
 /** How long an open row's owner is trusted before the reaper looks (ms), by default. */
 export const OPEN_LEASE_MS = 60_000;
+/** The longest lease of a row between two steps of a hand-over to a dial job (ms). */
+const HANDOFF_LEASE_MS = 10_000;
 export type RowPatch = Partial<Record<keyof RowRecord, unknown>>;
 export type MoveResult = 'applied' | 'finished-campaign' | 'skipped' | 'illegal' | 'no-new-calls';
 export interface CampaignInfo {
@@ -66,6 +68,13 @@ export class Store {
   /** Confirms writes on disk or a replica, on this store's own connection. */
   readonly durability: Durability;
   readonly leaseMs: number;
+  /**
+   * The lease of a row handed to a dial job that another step must still
+   * create or delay (a redial, a retry, a wait for the window): short, so a
+   * crash in between is repaired within seconds; the reaper then finds the
+   * job waiting and trusts it for much longer.
+   */
+  readonly handoffLeaseMs: number;
   readonly deadLetters: DeadLetterStore;
   readonly privacy: PrivacyStore;
   readonly suppression: SuppressionStore;
@@ -82,6 +91,7 @@ export class Store {
    */
   constructor(readonly redis: RedisClient, prefix: string, opts: { leaseMs?: number; durableDials?: DurableDials } = {}) {
     this.leaseMs = opts.leaseMs ?? OPEN_LEASE_MS;
+    this.handoffLeaseMs = Math.min(this.leaseMs, HANDOFF_LEASE_MS);
     this.keys = new Keys(prefix);
     this.durability = new Durability(redis, opts.durableDials ?? 'auto');
     this.deadLetters = new DeadLetterStore(redis, this.keys);
