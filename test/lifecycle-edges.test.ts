@@ -234,6 +234,35 @@ describe('every row ends', () => {
   });
 });
 
+describe('crash between two steps of a hand-over', () => {
+  it('a poller killed after deciding a redial but before queueing its job: the reaper gives the row its job within seconds', async () => {
+    const sim = await simulator();
+    await withRuntime(prefix, sim, async ({ rt }) => {
+      const phone = '+61415900000';
+      const c = await campaign('lost-redial', [phone], { redial: { outcomes: ['no-answer'], max: 1, after_minutes: 0.01 } });
+      await load(rt, c);
+      await rt.queues.get(c.name).obliterate({ force: true });
+      // The poller's steps up to the one that never came: the call ended no-answer,
+      // the ledger says a redial may go, the row is due it under a job not yet added.
+      expect((await rt.store.ledgerBegin(c.name, phone, Date.now(), 'first', 60_000)).ok).toBe(true);
+      await rt.store.ledgerMove(c.name, phone, ['sending'], { s: 'placed', id: 'call-first', n: 1 });
+      await rt.store.moveRow(c.name, 1, { to: 'placed', patch: { call_id: 'call-first' } });
+      await rt.store.ledgerMove(c.name, phone, ['placed'], { s: 'pending' });
+      expect(await rt.store.moveRow(c.name, 1, { to: 'redial-due', patch: { status: 'redial after no-answer', job: 'lost-redial-1-redial1' }, leaseMs: rt.store.handoffLeaseMs })).toBe('applied');
+      const start = Date.now();
+      const d = dialing(rt, [c.name]);
+      try {
+        // The default row lease is a minute; the hand-over's is 10 s at most.
+        await waitFor(() => postsByNumber(sim).get(phone) === 1, 'the redial to be placed', 25_000, 200);
+        expect(Date.now() - start).toBeLessThan(rt.store.handoffLeaseMs + 8000);
+        expect((await rt.store.getRow(c.name, 1))!.reaped).toBe(1);
+      } finally {
+        await d.stop();
+      }
+    }, { reapEveryMs: 500, lockMs: 3000 });
+  }, 40_000);
+});
+
 describe('never twice', () => {
   it('a late or duplicate webhook for the previous call leaves a row whose redial is due alone', async () => {
     const sim = await simulator();
