@@ -59,6 +59,11 @@ const ended = (rt: Runtime, id: string, timeoutMs = 20_000) =>
     const s = await rt.store.campaignState(id);
     return s === 'done' || s === 'canceled' ? s : undefined;
   }, `campaign ${id} to end`, timeoutMs, 100);
+/** `dialer load` of `c` as a subprocess (to be killed with a real signal). */
+const spawnLoad = (c: Campaign, simUrl: string) => spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file], {
+  env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: simUrl, LOG_LEVEL: 'error' },
+  stdio: 'ignore',
+});
 const openRows = async (rt: Runtime, id: string) => (await rt.store.getCampaign(id))!.total! - ((await rt.store.counts(id)).finished ?? 0);
 
 describe('every row ends', () => {
@@ -124,8 +129,7 @@ describe('every row ends', () => {
     const sim = await simulator();
     const phones = numbers(40_000, 61415400000);
     const c = await campaign('killed-load', phones);
-    const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: sim.url, LOG_LEVEL: 'error' };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file], { env, stdio: 'ignore' });
+    const child = spawnLoad(c, sim.url);
     await withRuntime(prefix, sim, async ({ rt }) => {
       await waitFor(async () => (await rt.store.rowCount(c.name)) >= 2000, 'the loader to write rows', 30_000);
       child.kill('SIGKILL');
@@ -149,8 +153,7 @@ describe('every row ends', () => {
     const sim = await simulator();
     const phones = numbers(20_000, 61415450000);
     const c = await campaign('killed-cancel', phones);
-    const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: sim.url, LOG_LEVEL: 'error' };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'load', c.file], { env, stdio: 'ignore' });
+    const child = spawnLoad(c, sim.url);
     await withRuntime(prefix, sim, async ({ rt }) => {
       await waitFor(async () => (await rt.store.rowCount(c.name)) >= 1000, 'the loader to write rows', 30_000);
       child.kill('SIGKILL');
