@@ -38,7 +38,10 @@ export class WorkerService {
         await this.sync();
         if (Date.now() - lastReap >= this.rt.env.reapEveryMs) {
           lastReap = Date.now();
-          await reap({ store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
+          await reap({
+            store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs,
+            now: () => this.rt.clock.now(), onCampaignFinished: this.opts.onCampaignFinished,
+          }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
         }
         await this.rt.store.server.heartbeat(this.id, Date.now());
       } catch (e) {

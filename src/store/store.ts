@@ -2,6 +2,7 @@ import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import { DeadLetterStore } from './dead-letters.js';
+import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
@@ -82,6 +83,8 @@ export class Store {
   readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
   readonly server: ServerStore;
+  /** A campaign's deadline and the step that ends its rows `expired`. */
+  readonly deadline: DeadlineStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -100,6 +103,7 @@ export class Store {
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
+    this.deadline = new DeadlineStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
