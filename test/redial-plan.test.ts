@@ -37,8 +37,9 @@ describe('redial plans per outcome', () => {
     ['completed', 1, {}, 'finish'],
   ] as const)('%s after %i call(s), %j redials made → %s', (outcome, calls, redials, want) => {
     const d = decideAfterCall(plan, outcome, calls, { redials });
+    const made: Record<string, number> = { ...redials };
     if (want === 'finish') expect(d).toEqual({ action: 'finish' });
-    else expect(d).toEqual({ action: 'redial', delayMs: want * MIN, jobSuffix: `redial${calls}`, redials: { ...redials, [outcome]: (redials[outcome as keyof typeof redials] ?? 0) + 1 } });
+    else expect(d).toEqual({ action: 'redial', delayMs: want * MIN, jobSuffix: `redial${calls}`, redials: { ...made, [outcome]: (made[outcome] ?? 0) + 1 } });
   });
 
   it('the one-plan shape means what it always meant: max redials in all, after_minutes each', () => {
