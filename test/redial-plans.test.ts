@@ -130,7 +130,7 @@ describe('redial.priority', () => {
       }
       const posts = sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => ({ t: r.t, phone: (r.body as { phoneNumber: string }).phoneNumber }));
       expect(posts).toHaveLength(14);
-      const redialAt = posts.findLast((p) => p.phone === ANN)!.t;
+      const redialAt = posts.filter((p) => p.phone === ANN).at(-1)!.t;
       // When the redial fell due: the poller's decision (logged) plus the plan's wait.
       const scheduled = logs.find((l) => l.msg === 'redial scheduled' && l.campaign === name);
       expect(scheduled).toBeDefined();
