@@ -17,7 +17,8 @@ const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}
  * or canceled after a cancel). An open row's lease in the open index is
  * renewed; a final row leaves the index.
  * A move out of the live states (sending, placed, ambiguous) gives the row's
- * live-call slot back, in the same step.
+ * live-call slot back, in the same step; a move between them takes it again
+ * when its lease ran out meanwhile (a killed worker's call found and adopted).
  * KEYS: rows, counts, campaign, dlq, open, campaign live set, account live set
  * ARGV: row, toState|'' (keep), patchJson, outcome|'', nowIso, nowMs, leaseMs, fromStates|'' (comma list), callId|'' (row must carry it), account live member
  * Returns 1 applied, 2 applied and the campaign settled, 0 not applied (final,
@@ -48,6 +49,10 @@ rec.state = to
 if not LIVE[to] then
   redis.call('ZREM', KEYS[6], ARGV[1])
   redis.call('ZREM', KEYS[7], ARGV[10])
+elseif from ~= to then
+  -- A new owner of a call that exists (or may): its slot again if its lease ran out meanwhile.
+  redis.call('ZADD', KEYS[6], 'NX', tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[1])
+  redis.call('ZADD', KEYS[7], 'NX', tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[10])
 end
 if from ~= to then
   redis.call('HINCRBY', KEYS[2], 'state:' .. from, -1)
