@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignStatus } from '../src/campaign/status.js';
+import { parseCampaign } from '../src/config/campaign.js';
+import { readEnv } from '../src/config/env.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
 import { liveStats, type SimCall } from '../src/simulator/index.js';
@@ -40,6 +42,24 @@ describe('the simulator counts calls live at once by its own clock', () => {
     expect(s.live).toBe(live);
     expect(s.max_live).toBe(max);
     expect(s.max_live_at === null).toBe(max === 0);
+  });
+});
+
+describe('the settings', () => {
+  it('max_live_calls is optional, a positive whole number, and a bad value names the file and key', () => {
+    const base = 'name: x\nassistant_id: A\ncontacts: c.csv\n';
+    expect(parseCampaign(base, 'x.yaml', '/tmp').max_live_calls).toBeUndefined();
+    expect(parseCampaign(`${base}max_live_calls: 8\n`, 'x.yaml', '/tmp').max_live_calls).toBe(8);
+    for (const bad of ['0', '2.5', 'many']) expect(() => parseCampaign(`${base}max_live_calls: ${bad}\n`, 'x.yaml', '/tmp')).toThrow(/x\.yaml: max_live_calls: /);
+  });
+
+  it('CALLEASE_MAX_LIVE_CALLS and DIALER_LIVE_LEASE_MS', () => {
+    expect(readEnv({}).maxLiveCalls).toBeUndefined();
+    expect(readEnv({}).liveLeaseMs).toBe(30_000);
+    expect(readEnv({ CALLEASE_MAX_LIVE_CALLS: '40', DIALER_LIVE_LEASE_MS: '5000' })).toMatchObject({ maxLiveCalls: 40, liveLeaseMs: 5000 });
+    expect(() => readEnv({ CALLEASE_MAX_LIVE_CALLS: '2.5' })).toThrow(/CALLEASE_MAX_LIVE_CALLS must be a whole number/);
+    expect(() => readEnv({ CALLEASE_MAX_LIVE_CALLS: '-1' })).toThrow(/CALLEASE_MAX_LIVE_CALLS must be a positive number/);
+    expect(() => readEnv({ DIALER_LIVE_LEASE_MS: '500' })).toThrow(/DIALER_LIVE_LEASE_MS must be at least 3000/);
   });
 });
 
