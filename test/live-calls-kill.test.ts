@@ -58,10 +58,10 @@ describe('a killed worker\'s live-call slots', () => {
           const recs = await rt.store.getRows(c.name, live);
           return live.filter((_, i) => recs[i]?.state === 'sending');
         };
-        const held = await waitFor(async () => {
+        const held = (await waitFor(async () => {
           const rows = await sendingRows();
           return rows.length >= 2 && sim.calls.size >= 2 ? rows : undefined;
-        }, 'the first worker to be in the middle of two POSTs', 60_000, 20);
+        }, 'the first worker to be in the middle of two POSTs', 60_000, 20))!;
         first.kill('SIGKILL');
         const killedAt = Date.now();
         sim.setOptions({ faults: { latencyMs: 0 } });
@@ -70,10 +70,10 @@ describe('a killed worker\'s live-call slots', () => {
         expect((await rt.store.live.rows(c.name)).filter((r) => held.includes(r)).length).toBeGreaterThan(0);
 
         for (let i = 0; i < 2; i++) children.start(['worker'], env);
-        const freed = await waitFor(async () => {
+        const freed = (await waitFor(async () => {
           const live = await rt.store.live.rows(c.name);
           return held.every((r) => !live.includes(r)) ? Date.now() : undefined;
-        }, 'the killed worker\'s slots to come back', LEASE_MS + 20_000, 100);
+        }, 'the killed worker\'s slots to come back', LEASE_MS + 20_000, 100))!;
         console.log(`killed worker held ${held.length} slot(s) mid-POST; back ${freed - killedAt} ms after SIGKILL (lease ${LEASE_MS} ms)`);
         expect(freed - killedAt).toBeLessThanOrEqual(LEASE_MS + 3000);
 
