@@ -41,7 +41,7 @@ export interface CampaignReport {
   pickup: {
     overall: Rate;
     by_attempt: Record<string, Rate>;
-    /** "00".."23", every hour listed. */
+    /** "0".."23" (in that order), every hour listed. */
     by_local_hour: Record<string, Rate>;
     /** mon..sun, every day listed. */
     by_weekday: Record<string, Rate>;
@@ -155,7 +155,7 @@ export class ReportBuilder {
   private readonly byVerdict = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   private readonly overall: Rate = { dialed: 0, completed: 0, rate: null };
   private readonly byAttempt: Record<string, Rate> = {};
-  private readonly byHour: Record<string, Rate> = Object.fromEntries(Array.from({ length: 24 }, (_, h) => [String(h).padStart(2, '0'), { dialed: 0, completed: 0, rate: null }]));
+  private readonly byHour: Record<string, Rate> = Object.fromEntries(Array.from({ length: 24 }, (_, h) => [String(h), { dialed: 0, completed: 0, rate: null }]));
   private readonly byDay: Record<string, Rate> = Object.fromEntries(WEEKDAYS.map((d) => [d, { dialed: 0, completed: 0, rate: null }]));
   private readonly byZone: Record<string, Rate> = {};
   private readonly byAssistant: Record<string, Rate> = {};
@@ -210,7 +210,7 @@ export class ReportBuilder {
     const ended = text(r.ended_at);
     const at = localHourDay(ended, zone);
     if (at) {
-      tally(this.byHour, String(at.hour).padStart(2, '0'), done);
+      tally(this.byHour, String(at.hour), done);
       tally(this.byDay, at.day, done);
     }
     const callAt = Date.parse(text(r.started_at) || ended);

@@ -45,7 +45,7 @@ export function renderReportHtml(r: CampaignReport, generatedAt: string): string
   const p = r.pickup;
   const outcomeBars = Object.entries(r.by_outcome).map(([o, n]) => ({ label: o, value: n, cls: `o-${o}` }));
   const verdictBars = Object.entries(r.by_verdict).map(([v, n]) => ({ label: v, value: n }));
-  const hourBars = Object.entries(p.by_local_hour).map(([h, x]) => ({ label: h, value: x.rate ?? 0, note: `${pct(x.rate)} (${x.completed}/${x.dialed})` }));
+  const hourBars = Object.entries(p.by_local_hour).map(([h, x]) => ({ label: h.padStart(2, '0'), value: x.rate ?? 0, note: `${pct(x.rate)} (${x.completed}/${x.dialed})` }));
   const dayBars = Object.entries(p.by_weekday).map(([d, x]) => ({ label: d, value: x.rate ?? 0, note: `${pct(x.rate)} (${x.completed}/${x.dialed})` }));
   const tl = r.timeline;
   const tlEnd = tl.start ? new Date(Date.parse(tl.start) + tl.dials.length * tl.bucket_seconds * 1000).toISOString() : '';

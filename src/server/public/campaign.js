@@ -138,7 +138,7 @@ function renderReport(r) {
   const per = r.timeline.bucket_seconds === 60 ? 'minute' : `${r.timeline.bucket_seconds / 60} min`;
   const charts = [
     hbars('Rows by outcome', Object.entries(r.by_outcome).map(([o, n]) => ({ label: o, value: n, cls: `o-${o}` }))),
-    vbars('Pickup rate by local hour', Object.entries(p.by_local_hour).map(rateBar)),
+    vbars('Pickup rate by local hour', Object.entries(p.by_local_hour).map(([h, x]) => rateBar([h.padStart(2, '0'), x]))),
     vbars('Pickup rate by weekday', Object.entries(p.by_weekday).map(rateBar)),
     timeline(`Dials and answers per ${per}`, r.timeline),
     hbars('Pickup rate by attempt', Object.entries(p.by_attempt).map(rateBar), 1),
