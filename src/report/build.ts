@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse';
 import { RESULT_COLUMNS } from '../campaign/row.js';
 import { listDeadLetters } from '../campaign/dlq.js';
@@ -35,6 +36,11 @@ export async function campaignReport(rt: Pick<Runtime, 'store'>, id: string, o: 
  */
 export async function fileReport(file: string, campaign: string, o: ReportOptions & { dials?: AsyncIterable<string> | Iterable<string> } = {}): Promise<CampaignReport> {
   const jsonl = /\.(jsonl|ndjson)$/i.test(file);
+  try {
+    await access(file, constants.R_OK);
+  } catch (e) {
+    throw new DialerError('USAGE', `${file}: cannot read the results file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   let b: ReportBuilder | undefined;
   let line = 1;
   try {
@@ -46,7 +52,9 @@ export async function fileReport(file: string, campaign: string, o: ReportOption
         line++;
       }
     } else {
-      const parser = createReadStream(file).pipe(parseCsv({ columns: (header: string[]) => ((b = new ReportBuilder(campaign, header)), header), bom: true }));
+      const input = createReadStream(file);
+      const parser = input.pipe(parseCsv({ columns: (header: string[]) => ((b = new ReportBuilder(campaign, header)), header), bom: true }));
+      input.on('error', (e) => parser.destroy(e));
       for await (const rec of parser as AsyncIterable<ResultLike>) {
         b!.add(rec);
         line++;

@@ -33,7 +33,7 @@ header{padding:14px 24px;background:#1d2430;color:#fff}h1{margin:0;font-size:19p
 main{padding:16px 24px;display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
 section{background:#fff;border:1px solid #e2e5ea;border-radius:10px;padding:12px 16px;overflow-x:auto}h2{font-size:15px;margin:0 0 8px}
 .kpis{display:flex;flex-wrap:wrap;gap:18px}.kpi b{display:block;font-size:20px}.kpi span{font-size:11px;color:#6b7480;text-transform:uppercase}
-figure{margin:8px 0}figcaption{font-size:12px;color:#6b7480;margin-bottom:4px}svg text{font-size:11px;fill:#1d2430}svg .note{fill:#6b7480}
+figure{margin:8px 0}svg{max-width:100%;height:auto}figcaption{font-size:12px;color:#6b7480;margin-bottom:4px}svg text{font-size:11px;fill:#1d2430}svg .note{fill:#6b7480}
 .fill{fill:#2f6fde}.answers{stroke:#2e9d5b;fill:#2e9d5b}.dials{stroke:#2f6fde;fill:#2f6fde}polyline{stroke-width:2;fill:none}.axis{stroke:#c9ced6}
 .o-completed{fill:#2e9d5b}.o-no-answer{fill:#e0a526}.o-busy{fill:#d9782d}.o-voicemail{fill:#8a63d2}.o-failed{fill:#d64545}.o-canceled{fill:#9aa1ab}
 .o-unknown{fill:#5d6673}.o-rejected{fill:#b23a6b}.o-duplicate{fill:#c9a7b8}.o-dead-letter{fill:#7a1f1f}.o-suppressed{fill:#4d8fa8}.o-no-consent{fill:#a0b8c4}

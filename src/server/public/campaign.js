@@ -17,7 +17,8 @@ const base = `/campaigns/${encodeURIComponent(campaign)}`;
 let state = '';
 let reportTimer;
 // Rows paging: the stack of `after` values of the pages before this one.
-const rowsNav = { after: 0, back: [], next: null };
+// A masked-number search goes on with `cursor` instead.
+const rowsNav = { after: 0, back: [], next: null, cursor: null };
 
 async function api(method, path, body) {
   const headers = { authorization: `Bearer ${token()}` };
@@ -154,7 +155,7 @@ function renderReport(r) {
 async function refreshReport() {
   clearTimeout(reportTimer);
   try {
-    const [status, report] = await Promise.all([api('GET', `${base}?format=json`), api('GET', `${base}/report?format=json`)]);
+    const [status, report] = await Promise.all([api('GET', `${base}?format=json`), api('GET', `${base}/report?format=json&live=1`)]);
     state = status.state;
     renderState(status);
     renderReport(report);
@@ -178,19 +179,21 @@ function renderState(s) {
 
 // ---- rows table ---------------------------------------------------------------
 
-function rowsQuery(after) {
+function rowsQuery(after, cursor) {
   const q = new URLSearchParams({ limit: String(PAGE_SIZE), after: String(after) });
+  if (cursor) q.set('cursor', cursor);
   if ($('#f-outcome').value) q.set('outcome', $('#f-outcome').value);
   if ($('#f-state').value) q.set('state', $('#f-state').value);
   if ($('#f-q').value.trim()) q.set('q', $('#f-q').value.trim());
   return q;
 }
 
-async function loadRows(after) {
+async function loadRows(after, cursor) {
   try {
-    const page = await api('GET', `${base}/rows?${rowsQuery(after)}`);
+    const page = await api('GET', `${base}/rows?${rowsQuery(after, cursor)}`);
     rowsNav.after = after;
     rowsNav.next = page.next_after;
+    rowsNav.cursor = page.cursor;
     $('#rows-body').replaceChildren(...page.rows.map((r) => {
       const tr = el('tr', { class: 'clickable', data: { row: String(r.row) } },
         el('td', {}, r.row), el('td', {}, dash(r.name)), el('td', { class: 'mono' }, dash(r.phone)),
@@ -206,7 +209,8 @@ async function loadRows(after) {
       : `no rows match${page.total === null ? '' : ` · ${page.total} matching`}`;
     $('#rows-ms').textContent = `server ${page.server_ms} ms`;
     $('#rows-prev').disabled = rowsNav.back.length === 0;
-    $('#rows-next').disabled = page.next_after === null;
+    $('#rows-next').disabled = page.next_after === null && !page.cursor;
+    if (page.cursor) $('#rows-info').textContent += ' · more may match: Next searches further';
   } catch (e) {
     if (e.status !== 401) notice(`Rows: ${e.message}`, true);
   }
@@ -325,6 +329,7 @@ function init() {
     loadRows(0);
   });
   $('#rows-next').addEventListener('click', () => {
+    if (rowsNav.cursor) return loadRows(0, rowsNav.cursor);
     if (rowsNav.next === null) return;
     rowsNav.back.push(rowsNav.after);
     loadRows(rowsNav.next);
