@@ -90,7 +90,7 @@ async function openPage(name: string): Promise<{ page: Page; errors: string[] }>
 describe.skipIf(!haveChromium)('campaign page in Chromium', () => {
   beforeAll(async () => {
     outDir = await mkdtemp(path.join(tmpdir(), 'dialer-page-'));
-    sim = await simulator({ seed: 21, callDurationMs: { min: 200, max: 600 }, faults: { rejectRate: 0.4 } });
+    sim = await simulator({ seed: 21, callDurationMs: { min: 200, max: 600 }, outcomes: { completed: 3, 'no-answer': 1 }, faults: { rejectRate: 0.35 } });
     // Long leases: the big campaign's open rows are seeded without dial jobs, and the reaper must leave them be.
     rt = (await openTestRuntime(prefix, sim, { logLevel: 'silent', rowLeaseMs: 600_000 })).rt;
     server = await startServer(rt, { port: 0, host: '127.0.0.1', token: TOKEN, uploadLimitBytes: 1 << 20, resultsDir: outDir, withWorkers: true, workerScanMs: 100, pollerTickMs: 50 });
@@ -210,6 +210,11 @@ describe.skipIf(!haveChromium)('campaign page in Chromium', () => {
       await expect.poll(() => page.textContent('#state')).toMatch(/running|done/);
     }
     await waitFor(async () => (await rt.store.getCampaign(SMALL))?.state === 'done', `${SMALL} done`, 60_000, 200);
+
+    const counts = await rt.store.counts(SMALL);
+    expect(counts.completed, JSON.stringify(counts)).toBeGreaterThan(0);
+    expect(counts['dead-letter'], JSON.stringify(counts)).toBeGreaterThan(0);
+    expect(await rt.store.rowPages.outcomeCount(SMALL, 'completed')).toBe(counts.completed);
 
     // The call detail of a completed row: summary, transcript, recording link, attempts, audit trail.
     await page.selectOption('#f-outcome', 'completed');

@@ -136,7 +136,7 @@ function expectFigures(rep: CampaignReport): void {
   const reasons = (outcome: string) => {
     const m: Record<string, number> = {};
     for (const r of rows.filter((x) => x.outcome === outcome)) {
-      const k = r.error!.trim().replace(/[+•\d][\d•]{2,}/g, '#').slice(0, 160) || '(no reason given)';
+      const k = r.error!.trim().replace(/"[^"]*"/g, '"…"').replace(/\+?[\d•]+/g, '#').slice(0, 160) || '(no reason given)';
       m[k] = (m[k] ?? 0) + 1;
     }
     return m;

@@ -126,9 +126,9 @@ export function percentile(sorted: number[], p: number): number | null {
   return sorted[i]!;
 }
 
-/** Error texts differ per row only in numbers (lines, ids, masked digits): those become "#", so rows group by reason. */
+/** Error texts differ per row in quoted values and numbers (lines, ids, masked digits): those become "…" and "#", so rows group by reason. */
 export function reasonOf(error: string): string {
-  const r = error.trim().replace(/[+•\d][\d•]{2,}/g, '#').slice(0, 160);
+  const r = error.trim().replace(/"[^"]*"/g, '"…"').replace(/\+?[\d•]+/g, '#').slice(0, 160);
   return r || '(no reason given)';
 }
 

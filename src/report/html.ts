@@ -34,7 +34,7 @@ main{padding:16px 24px;display:grid;grid-template-columns:repeat(auto-fit,minmax
 section{background:#fff;border:1px solid #e2e5ea;border-radius:10px;padding:12px 16px;overflow-x:auto}h2{font-size:15px;margin:0 0 8px}
 .kpis{display:flex;flex-wrap:wrap;gap:18px}.kpi b{display:block;font-size:20px}.kpi span{font-size:11px;color:#6b7480;text-transform:uppercase}
 figure{margin:8px 0}svg{max-width:100%;height:auto}figcaption{font-size:12px;color:#6b7480;margin-bottom:4px}svg text{font-size:11px;fill:#1d2430}svg .note{fill:#6b7480}
-.fill{fill:#2f6fde}.answers{stroke:#2e9d5b;fill:#2e9d5b}.dials{stroke:#2f6fde;fill:#2f6fde}polyline{stroke-width:2;fill:none}.axis{stroke:#c9ced6}
+.fill{fill:#2f6fde}.answers{stroke:#2e9d5b;fill:#2e9d5b}.dials{stroke:#2f6fde;fill:#2f6fde}polyline{stroke-width:2;fill:none}.axis{stroke:#c9ced6}polyline.dials,polyline.answers{fill:none}
 .o-completed{fill:#2e9d5b}.o-no-answer{fill:#e0a526}.o-busy{fill:#d9782d}.o-voicemail{fill:#8a63d2}.o-failed{fill:#d64545}.o-canceled{fill:#9aa1ab}
 .o-unknown{fill:#5d6673}.o-rejected{fill:#b23a6b}.o-duplicate{fill:#c9a7b8}.o-dead-letter{fill:#7a1f1f}.o-suppressed{fill:#4d8fa8}.o-no-consent{fill:#a0b8c4}
 table{border-collapse:collapse;font-size:12.5px}th,td{text-align:left;padding:3px 10px 3px 0;border-bottom:1px solid #eef0f3}.muted{color:#6b7480}
