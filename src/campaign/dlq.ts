@@ -54,7 +54,7 @@ export async function listDeadLetters(rt: Pick<Runtime, 'store'>, id: string): P
 /**
  * Sends dead letters back to the dial queue, each at most once in its life
  * (`dlq_retried` on the row). Only rows whose error contains `reason`
- * (case-insensitive) when given. A row goes back only if its number's ledger
+ * (case-insensitive) when given, and only the listed `rows` when given. A row goes back only if its number's ledger
  * entry says no call can exist (`failed`, or `pending` when the job died
  * before sending): a number that is sending, placed or ambiguous is never
  * dialed again from here.
@@ -65,7 +65,7 @@ export async function listDeadLetters(rt: Pick<Runtime, 'store'>, id: string): P
  * A crash between the reopen and the job leaves the row open without a job;
  * `dialer status` shows it pending and `cancel` can still end it.
  */
-export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reason?: string } = {}): Promise<RetryReport> {
+export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reason?: string; rows?: number[] } = {}): Promise<RetryReport> {
   const info = await requireCampaign(rt, id);
   if (info.state === 'canceled' || info.state === 'canceling') throw new DialerError('USAGE', `campaign "${id}" was canceled; its dead letters can't be retried`);
   const { store } = rt;
@@ -73,7 +73,8 @@ export async function retryDeadLetters(rt: DlqRuntime, id: string, opts: { reaso
   const queue = rt.queues.get(id);
   const needle = opts.reason?.toLowerCase();
   const report: RetryReport = { campaign: id, retried: [], skipped: [] };
-  const rows = (await store.deadLetters.list(id)).map((e) => e.row);
+  const only = opts.rows ? new Set(opts.rows) : undefined;
+  const rows = (await store.deadLetters.list(id)).map((e) => e.row).filter((r) => !only || only.has(r));
   const recs = await store.getRows(id, rows);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;

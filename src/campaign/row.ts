@@ -11,6 +11,7 @@ export const RESULT_COLUMNS = [
   'row', 'name', 'phone', 'outcome', 'call_id', 'attempts', 'duration_seconds',
   'ended_reason', 'started_at', 'ended_at', 'summary', 'error',
   'timezone', 'consent', 'status', 'http_status', 'transcript', 'recording_url',
+  'cost',
 ] as const;
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 
@@ -45,6 +46,8 @@ export interface RowRecord {
   summary?: string;
   transcript?: string;
   recording_url?: string;
+  /** What the call cost, when its details carry a cost (the API's currency). */
+  cost?: number;
   error?: string;
   /** HTTP status of the last failed request. */
   http_status?: number;

@@ -19,6 +19,7 @@ import { serveCommand } from './serve.js';
 import { ensureSmsActions } from '../campaign/sms-actions.js';
 import { Dialer } from '../dialer.js';
 import { privacyCommands } from './privacy.js';
+import { reportCommand } from './report.js';
 import { safetyCommands } from './safety.js';
 
 const env = readEnv();
@@ -265,6 +266,7 @@ actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
+reportCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 serveCommand(program, env);
 

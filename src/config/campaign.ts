@@ -137,6 +137,8 @@ export const campaignSchema = z
     consent_column: z.string().min(1).optional(),
     /** Days after the campaign finishes before its personal data is purged. */
     retention_days: z.number().positive().optional(),
+    /** Price of one call minute, for the report's cost estimate when the calls carry no cost. */
+    price_per_minute: z.number().nonnegative().optional(),
   })
   .strict();
 

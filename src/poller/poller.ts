@@ -267,6 +267,7 @@ function details(call: CallDetails): Partial<Record<keyof RowRecord, unknown>> {
     summary: call.summary ?? null,
     transcript: call.transcript ?? null,
     recording_url: call.recordingUrl ?? null,
+    cost: call.cost ?? null,
     error: null,
   };
 }

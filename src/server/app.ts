@@ -3,6 +3,7 @@ import { Dialer } from '../dialer.js';
 import type { Runtime } from '../runtime.js';
 import { authorized, bearer, BOARD_PATH, modeOf, secretMatches, sessionCookie, unauthorized, type AuthMode } from './auth.js';
 import { registerBoard } from './board.js';
+import { campaignPageRoutes } from './campaign-page.js';
 import { campaignRoutes } from './campaigns.js';
 import { sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
@@ -79,7 +80,8 @@ export async function buildServer(rt: Runtime, o: ServerOptions): Promise<Fastif
     return reply.code(202).send({ received: true, matched: Boolean(r.match), nudged: r.nudged });
   });
 
-  await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir, dialer: o.dialer ?? new Dialer(rt) });
+  await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir, dialer: o.dialer ?? new Dialer(rt), page: files.get('/campaign.html') });
+  await campaignPageRoutes(app, rt);
   await registerBoard(app, rt);
   return app;
 }

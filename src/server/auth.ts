@@ -8,9 +8,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * - `board`: Bull Board, which a browser opens as a page: the bearer token, or
  *   the session cookie the status page obtains from POST /session;
  * - `webhook`: the shared secret (X-Callease-Secret or ?secret=) when one is
- *   configured, or the bearer token.
+ *   configured, or the bearer token;
+ * - `page`: a route that is the campaign page's static shell to a browser
+ *   asking for HTML without a token (see `wantsPage`), and a token route otherwise.
  */
-export type AuthMode = 'public' | 'token' | 'board' | 'webhook';
+export type AuthMode = 'public' | 'token' | 'board' | 'webhook' | 'page';
 
 export const SESSION_COOKIE = 'dialer_session';
 export const BOARD_PATH = '/admin/queues';
@@ -60,8 +62,15 @@ export function modeOf(req: FastifyRequest): AuthMode {
   return path === BOARD_PATH || path.startsWith(`${BOARD_PATH}/`) ? 'board' : 'token';
 }
 
+/** A browser opening the page (HTML first, no bearer token) gets the shell; an API client gets the data. */
+export function wantsPage(req: FastifyRequest): boolean {
+  if (req.method !== 'GET' || req.headers.authorization) return false;
+  const accept = String(req.headers.accept ?? '').toLowerCase();
+  return accept.startsWith('text/html') || (accept.includes('text/html') && !accept.includes('application/json'));
+}
+
 export function authorized(req: FastifyRequest, mode: AuthMode, o: AuthOptions): boolean {
-  if (mode === 'public') return true;
+  if (mode === 'public' || (mode === 'page' && wantsPage(req))) return true;
   if (secretMatches(bearer(req), o.token)) return true;
   if (mode === 'board') return secretMatches(cookie(req, SESSION_COOKIE), sessionValue(o.token));
   if (mode === 'webhook' && o.webhookSecret) {
@@ -84,4 +93,11 @@ export function unauthorized(reply: FastifyReply, mode: AuthMode): FastifyReply 
     ? 'send the webhook secret (X-Callease-Secret header or ?secret=) or Authorization: Bearer <DIALER_API_TOKEN>'
     : 'send Authorization: Bearer <DIALER_API_TOKEN>';
   return reply.code(401).header('www-authenticate', 'Bearer realm="dialer"').send({ error: `unauthorized: ${hint}` });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route (default: `token`, or `board` under the board's path). */
+    auth?: AuthMode;
+  }
 }

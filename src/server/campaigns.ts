@@ -12,12 +12,16 @@ import { HttpError } from './errors.js';
 import { limitedCopy, UploadTooLarge } from './limit.js';
 import { RESULTS_CONTENT_TYPE, resultsFormat, resultsStream } from './results.js';
 import { uploadContacts, type UploadResult } from './upload.js';
+import { wantsPage, type AuthMode } from './auth.js';
+import { PAGE_CSP, type StaticFile } from './static.js';
 
 export interface CampaignRouteOptions {
   uploadLimitBytes: number;
   resultsDir: string;
   /** Loads the uploaded contacts. */
   dialer: Dialer;
+  /** The campaign page's shell, sent to a browser opening /campaigns/:name. */
+  page?: StaticFile;
 }
 
 type Named = FastifyRequest<{ Params: { name: string } }>;
@@ -51,7 +55,14 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
     return { campaigns: await Promise.all(ids.map(status)) };
   });
 
-  app.get('/campaigns/:name', async (req: Named) => status(req.params.name));
+  const pageAuth = { config: { auth: 'page' as AuthMode } };
+  app.get('/campaigns/:name', pageAuth, async (req: Named, reply) => {
+    if (o.page && wantsPage(req)) {
+      return reply.type(o.page.type).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', PAGE_CSP).header('referrer-policy', 'no-referrer').send(o.page.body);
+    }
+    return status(req.params.name);
+  });
 
   app.get('/campaigns/:name/results', async (req: Named, reply) => {
     const id = req.params.name;

@@ -23,6 +23,9 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+  '/campaign.html': { file: 'campaign.html', type: 'text/html; charset=utf-8' },
+  '/campaign.js': { file: 'campaign.js', type: 'text/javascript; charset=utf-8' },
+  '/campaign.css': { file: 'campaign.css', type: 'text/css; charset=utf-8' },
 };
 
 /** A fixed set of small files, read once: no path from a request ever reaches the file system. */

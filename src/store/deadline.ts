@@ -39,6 +39,7 @@ for i = 2, #ARGV do
         rec.job = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
         redis.call('ZREM', KEYS[4], ARGV[i])
+        redis.call('ZADD', KEYS[1] .. ':o:expired', tonumber(ARGV[i]), ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'expired', 1)
         redis.call('HINCRBY', KEYS[2], 'finished', 1)

@@ -18,6 +18,14 @@ export class Keys {
   rows(id: string): string {
     return `${this.prefix}:c:${id}:rows`;
   }
+  /**
+   * Sorted set: the rows that ended with `outcome`, scored by row number (the
+   * campaign page pages through one outcome without reading every row). The
+   * Lua scripts build the name as the rows key + `:o:` + outcome.
+   */
+  rowsByOutcome(id: string, outcome: string): string {
+    return `${this.rows(id)}:o:${outcome}`;
+  }
   /** Hash: outcome → count, plus `finished`. */
   counts(id: string): string {
     return `${this.prefix}:c:${id}:counts`;

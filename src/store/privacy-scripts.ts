@@ -52,6 +52,7 @@ for i = 3, #ARGV do
         rec.status = nil
         rec.next_at = nil
         redis.call('HINCRBY', KEYS[2], 'suppressed', 1)
+        redis.call('ZADD', KEYS[1] .. ':o:suppressed', tonumber(ARGV[i]), ARGV[i])
         local f = redis.call('HINCRBY', KEYS[2], 'finished', 1)
         stopped[#stopped + 1] = ARGV[i]
         local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')

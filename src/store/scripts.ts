@@ -68,6 +68,7 @@ rec.outcome = ARGV[4]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+redis.call('ZADD', KEYS[1] .. ':o:' .. ARGV[4], tonumber(ARGV[1]), ARGV[1])
 if ARGV[4] == 'dead-letter' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
 local finished = redis.call('HINCRBY', KEYS[2], 'finished', 1)
 local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
@@ -97,6 +98,7 @@ rec.job = ARGV[3]
 rec.dlq_retried = true
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+redis.call('ZREM', KEYS[1] .. ':o:' .. ARGV[2], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'finished', -1)
 redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -276,6 +278,7 @@ for i = 3, #ARGV do
       rec.state = 'final'
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
       redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
+      redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
       redis.call('HINCRBY', KEYS[2], 'finished', 1)
     else
       rec.state = 'queued'
@@ -317,6 +320,7 @@ for i = 2, #ARGV do
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'canceled', 1)
+        redis.call('ZADD', KEYS[1] .. ':o:canceled', tonumber(ARGV[i]), ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'finished', 1)
         n = n + 1
       end

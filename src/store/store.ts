@@ -1,6 +1,6 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
-import type { Outcome, RowRecord } from '../campaign/row.js';
+import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
@@ -9,6 +9,7 @@ import { Keys } from './keys.js';
 import { LimitsStore } from './limits.js';
 import { LiveStore } from './live.js';
 import { PrivacyStore } from './privacy.js';
+import { RowPagesStore } from './row-pages.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
 import { ServerStore } from './server.js';
@@ -88,6 +89,8 @@ export class Store {
   readonly server: ServerStore;
   /** A campaign's deadline and the step that ends its rows `expired`. */
   readonly deadline: DeadlineStore;
+  /** Bounded reads for the campaign page's rows table. */
+  readonly rowPages: RowPagesStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -108,6 +111,7 @@ export class Store {
     this.live = new LiveStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
+    this.rowPages = new RowPagesStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 7, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -317,7 +321,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id)).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */

@@ -139,6 +139,7 @@ function renderOutcomes(card, s) {
 }
 
 function wire(card, name) {
+  $('.open-page', card).href = `/campaigns/${encodeURIComponent(name)}`;
   const control = (verb) => async () => {
     if (verb === 'cancel' && !confirm(`Cancel ${name}? Contacts not yet dialed will not be called.`)) return;
     try {

@@ -1,0 +1,82 @@
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+/**
+ * Reads for the campaign page's rows table, each bounded by the page size or
+ * an explicit budget, never by the size of the campaign: row ranges by HMGET,
+ * an outcome by its index (rows key + `:o:<outcome>`, kept by the scripts
+ * where rows become final), a number through the ledger.
+ */
+export class RowPagesStore {
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {}
+
+  /** Raw JSON of rows `from`..`to` (inclusive), in order; null where a row is missing. */
+  async range(id: string, from: number, to: number): Promise<[number, string | null][]> {
+    if (to < from) return [];
+    const nums = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    const vs = await this.redis.hmget(this.keys.rows(id), ...nums.map(String));
+    return nums.map((n, i) => [n, vs[i] ?? null]);
+  }
+
+  /** Raw JSON of the given rows. */
+  async some(id: string, rows: number[]): Promise<[number, string | null][]> {
+    if (rows.length === 0) return [];
+    const vs = await this.redis.hmget(this.keys.rows(id), ...rows.map(String));
+    return rows.map((n, i) => [n, vs[i] ?? null]);
+  }
+
+  /** Up to `limit` rows that ended with `outcome`, after row `after`, ascending. */
+  async outcomeRows(id: string, outcome: string, after: number, limit: number): Promise<number[]> {
+    return (await this.redis.zrangebyscore(this.keys.rowsByOutcome(id, outcome), `(${after}`, '+inf', 'LIMIT', 0, limit)).map(Number);
+  }
+
+  /** Up to `limit` rows that ended with `outcome`, before row `before`, descending (the previous page). */
+  async outcomeRowsBefore(id: string, outcome: string, before: number, limit: number): Promise<number[]> {
+    return (await this.redis.zrevrangebyscore(this.keys.rowsByOutcome(id, outcome), `(${before}`, '-inf', 'LIMIT', 0, limit)).map(Number);
+  }
+
+  async outcomeCount(id: string, outcome: string): Promise<number> {
+    return this.redis.zcard(this.keys.rowsByOutcome(id, outcome));
+  }
+
+  /** The row that owns `e164` in this campaign's ledger. */
+  async rowOfNumber(id: string, e164: string): Promise<number | undefined> {
+    const v = await this.redis.hget(this.keys.ledger(id), e164);
+    return v ? (JSON.parse(v) as { r: number }).r : undefined;
+  }
+
+  /**
+   * One HSCAN step over the ledger's numbers matching `glob` (a masked
+   * number's pattern); returns the rows found and the cursor to go on ('0' = done).
+   */
+  async scanNumbers(id: string, glob: string, cursor: string, count: number): Promise<{ rows: number[]; cursor: string }> {
+    const [next, flat] = await this.redis.hscan(this.keys.ledger(id), cursor, 'MATCH', glob, 'COUNT', count);
+    const rows: number[] = [];
+    for (let i = 1; i < flat.length; i += 2) rows.push((JSON.parse(flat[i]!) as { r: number }).r);
+    return { rows, cursor: next };
+  }
+
+  /** The audit events of one row, oldest first, reading at most `budget` entries of the stream (newest first). */
+  async auditOfRow(id: string, row: number, budget: number): Promise<{ events: Record<string, string>[]; complete: boolean }> {
+    const events: Record<string, string>[] = [];
+    let end = '+';
+    let read = 0;
+    const want = String(row);
+    while (read < budget) {
+      const n = Math.min(2000, budget - read);
+      const batch = await this.redis.xrevrange(this.keys.audit(id), end, '-', 'COUNT', n);
+      for (const [eid, flat] of batch) {
+        let r = '';
+        for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'row') r = flat[i + 1]!;
+        if (r !== want) continue;
+        const ev: Record<string, string> = { id: eid };
+        for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
+        events.push(ev);
+      }
+      read += batch.length;
+      if (batch.length < n) return { events: events.reverse(), complete: true };
+      end = `(${batch[batch.length - 1]![0]}`;
+    }
+    return { events: events.reverse(), complete: false };
+  }
+}
