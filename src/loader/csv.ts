@@ -5,7 +5,7 @@ import { CsvError, parse, type Parser } from 'csv-parse';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
-import type { PhoneResult } from '../phone/normalize.js';
+import { CELL_SEP, type CellsResult } from '../phone/multi.js';
 import { PhoneWorker, checkLocally } from './phone-pool.js';
 import { planColumns, type ColumnPlan } from './header.js';
 import { MAX_ROW_CHARS, fail, peekHeader } from './peek.js';
@@ -29,9 +29,11 @@ export interface ContactVerdict {
   reason?: string;
   /** Region code of the number, when accepted. */
   country?: string;
+  /** Further valid numbers of the row (phone_columns, several numbers in a cell), E.164, in the order to try. */
+  alts?: string[];
 }
 
-export type ContactsCampaign = Pick<Campaign, 'phone_column' | 'name_column' | 'default_country' | 'variables' | 'timezone_column' | 'consent_column' | 'contactsPath'> &
+export type ContactsCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'default_country' | 'variables' | 'timezone_column' | 'consent_column' | 'contactsPath'> &
   Partial<Pick<Campaign, 'file'>>;
 
 /** Opens the contacts file, failing early (with the errno code) when it can't be read. */
@@ -74,7 +76,7 @@ interface Batch {
   /** Index in `verdicts` of each row still waiting for its phone check, and its raw phone. */
   waiting: number[];
   phones: string[];
-  results?: PhoneResult[];
+  results?: CellsResult[];
   /** Wakes the loader when it is waiting for this batch's worker results. */
   wake?: () => void;
 }
@@ -192,8 +194,9 @@ function* finish(b: Batch, plan: ColumnPlan): Generator<ContactVerdict> {
       v.phone = r.e164;
       v.verdict = 'accepted';
       if (r.country) v.country = r.country;
+      if (r.alts) v.alts = r.alts;
     } else {
-      v.reason = `${plan.names[plan.phone]}: ${r.reason}`;
+      v.reason = `${plan.names[plan.phones[r.cell] ?? plan.phone]}: ${r.reason}`;
     }
   }
   yield* b.verdicts;
@@ -204,7 +207,10 @@ function addRow(batch: Batch, fields: string[], plan: ColumnPlan, row: number, l
   const get = (i: number | undefined) => (i === undefined ? '' : (fields[i] ?? '').trim());
   const vars: Record<string, string> = {};
   for (const [key, i] of plan.vars) vars[key] = get(i);
-  const v: ContactVerdict = { row, line, name: get(plan.name), phone: get(plan.phone), vars, verdict: 'rejected' };
+  const cells = plan.phones.length === 1 ? undefined : plan.phones.map(get);
+  // With several phone columns a rejected row shows what each said.
+  const phone = cells ? cells.filter((p) => p !== '').join(' | ') : get(plan.phone);
+  const v: ContactVerdict = { row, line, name: get(plan.name), phone, vars, verdict: 'rejected' };
   if (plan.timezone !== undefined) v.timezone = get(plan.timezone);
   if (plan.consent !== undefined) v.consent = get(plan.consent);
   batch.verdicts.push(v);
@@ -213,7 +219,7 @@ function addRow(batch: Batch, fields: string[], plan: ColumnPlan, row: number, l
     v.reason = problem;
   } else {
     batch.waiting.push(batch.verdicts.length - 1);
-    batch.phones.push(v.phone);
+    batch.phones.push(cells ? cells.join(CELL_SEP) : v.phone);
   }
 }
 

@@ -112,6 +112,7 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       if (v.verdict === 'accepted' && Object.keys(v.vars).length) rec.vars = v.vars;
       if (v.timezone !== undefined) rec.timezone = v.timezone;
       if (v.consent !== undefined) rec.consent = v.consent;
+      if (v.alts && v.verdict === 'accepted') rec.alts = v.alts;
       const owner = ownerOf.get(v.row);
       if (v.verdict === 'rejected') {
         rec = { ...rec, outcome: 'rejected', error: v.reason };
