@@ -28,6 +28,7 @@ export interface Config {
   duration: Range;
   weights: Array<[FinalStatus, number]>;
   outcomeFor: Map<string, FinalStatus>;
+  invalidNumbers: Set<string>;
   rateLimit: number;
   rateLimitAll: boolean;
   error5xxRate: number;
@@ -101,6 +102,7 @@ export function buildConfig(o: SimulatorOptions): Config {
     duration: range('callDurationMs', o.callDurationMs ?? DEFAULT_OPTIONS.callDurationMs),
     weights,
     outcomeFor,
+    invalidNumbers: new Set(o.invalidNumbers ?? []),
     rateLimit: Math.floor(rateLimit),
     rateLimitAll: (o.rateLimitScope ?? DEFAULT_OPTIONS.rateLimitScope) === 'all',
     error5xxRate: fraction('faults.error5xxRate', f.error5xxRate),
