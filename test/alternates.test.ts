@@ -39,7 +39,7 @@ describe('several numbers in a row (pure)', () => {
   ];
   it.each(rejected)('rejects %s', (_what, cells, reason, cell) => {
     const r = normalizeCells(cells, 'AU');
-    expect(r).toEqual({ ok: false, reason, cell });
+    expect(r).toEqual(cell ? { ok: false, reason, cell } : { ok: false, reason });
   });
 
   it('splits only on the separators that always separate', () => {
@@ -50,7 +50,7 @@ describe('several numbers in a row (pure)', () => {
 
   it('a single plain number takes the one-number path (same answer as before)', () => {
     expect(normalizeCells(['0412 345 678'], 'AU')).toEqual({ ok: true, e164: '+61412345678', country: 'AU' });
-    expect(normalizeCells(['6.14123E+10'], 'AU')).toEqual({ ok: false, reason: 'number mangled by a spreadsheet (scientific notation)', cell: 0 });
+    expect(normalizeCells(['6.14123E+10'], 'AU')).toEqual({ ok: false, reason: 'number mangled by a spreadsheet (scientific notation)' });
   });
 });
 

@@ -62,13 +62,20 @@ export function isInvalidNumberError(err: unknown): boolean {
 /**
  * Picks the next number the row may try: the first of `alts` the ledger lets
  * this row own. Returns it with the numbers after it, or undefined when none is left.
+ * The new entry starts from the row's `attempts` so far (the ledger counts a
+ * number's POSTs, and the row's `attempts` is read from it), so `attempts`
+ * keeps counting every POST of the row.
  */
-export async function claimNextNumber(store: Store, id: string, rec: RowRecord): Promise<{ next: string; rest: string[]; skipped: string[] } | undefined> {
+export async function claimNextNumber(store: Store, id: string, rec: RowRecord, attempts: number): Promise<{ next: string; rest: string[]; skipped: string[] } | undefined> {
   const alts = rec.alts ?? [];
   const skipped: string[] = [];
   for (let i = 0; i < alts.length; i++) {
     const [owner] = await store.claimNumbers(id, [[alts[i]!, rec.row]], Date.now());
-    if (owner === 0) return { next: alts[i]!, rest: alts.slice(i + 1), skipped };
+    if (owner === 0) {
+      const entry = await store.ledgerGet(id, alts[i]!);
+      if (entry && entry.s === 'pending' && entry.a < attempts) await store.ledgerMove(id, alts[i]!, ['pending'], { a: attempts });
+      return { next: alts[i]!, rest: alts.slice(i + 1), skipped };
+    }
     skipped.push(alts[i]!);
   }
   return undefined;

@@ -270,7 +270,7 @@ export class CampaignWorker {
   private async nextNumber(rec: RowRecord, why: NextReason, dialed: boolean, extra: RowPatch = {}): Promise<boolean> {
     const { store } = this.deps;
     if (!triesNext(rec, why)) return false;
-    const picked = await claimNextNumber(store, this.campaign.name, rec);
+    const picked = await claimNextNumber(store, this.campaign.name, rec, typeof extra.attempts === 'number' ? extra.attempts : rec.attempts ?? 0);
     if (!picked) return false;
     const patch = { ...extra, ...nextNumberPatch(this.campaign, rec, picked.next, picked.rest, why, dialed) };
     const r = dialed

@@ -196,7 +196,7 @@ function* finish(b: Batch, plan: ColumnPlan): Generator<ContactVerdict> {
       if (r.country) v.country = r.country;
       if (r.alts) v.alts = r.alts;
     } else {
-      v.reason = `${plan.names[plan.phones[r.cell] ?? plan.phone]}: ${r.reason}`;
+      v.reason = `${plan.names[plan.phones[r.cell ?? 0] ?? plan.phone]}: ${r.reason}`;
     }
   }
   yield* b.verdicts;

@@ -96,8 +96,8 @@ export class PhoneWorker {
 
 function decode(s: string): PhoneResult {
   if (s.startsWith('!')) {
-    const bang = s.indexOf('!', 1);
-    return { ok: false, cell: Number(s.slice(1, bang)), reason: s.slice(bang + 1) };
+    const m = /^!(\d+)!/.exec(s);
+    return m ? { ok: false, cell: Number(m[1]), reason: s.slice(m[0].length) } : { ok: false, reason: s.slice(1) };
   }
   const [e164, country, alts] = s.split(' ');
   const r: PhoneResult = { ok: true, e164: e164! };

@@ -20,8 +20,8 @@ export const CELL_SEP = '\u001f';
 
 export type CellsResult =
   | { ok: true; e164: string; country?: string; alts?: string[] }
-  /** `cell`: index of the cell the reason is about (the first non-empty one). */
-  | { ok: false; reason: string; cell: number };
+  /** `cell`: index of the cell the reason is about (the first non-empty one); absent = the first. */
+  | { ok: false; reason: string; cell?: number };
 
 const ALWAYS = /:::|[;|\n\r]/;
 const MAYBE = /[/,]/;
@@ -31,7 +31,7 @@ const ANY = /:::|[;|\n\r/,]/;
 export function normalizeCells(cells: string[], country?: CountryCode): CellsResult {
   if (cells.length === 1 && !ANY.test(cells[0]!)) {
     const r = normalizePhone(cells[0]!, country);
-    return r.ok ? r : { ok: false, reason: r.reason, cell: 0 };
+    return r;
   }
   const found: { e164: string; country?: string }[] = [];
   let firstFailure: { reason: string; cell: number } | undefined;
@@ -43,8 +43,8 @@ export function normalizeCells(cells: string[], country?: CountryCode): CellsRes
     }
   });
   if (found.length === 0) {
-    if (firstFailure) return { ok: false, ...firstFailure };
-    return { ok: false, reason: 'missing phone number', cell: 0 };
+    const f = firstFailure ?? { reason: 'missing phone number', cell: 0 };
+    return f.cell ? { ok: false, ...f } : { ok: false, reason: f.reason };
   }
   const [first, ...rest] = found;
   const out: CellsResult = { ok: true, e164: first!.e164 };

@@ -15,7 +15,7 @@ import type { RowPatch, Store } from '../store/store.js';
 export async function tryNextNumber(deps: { store: Store; queues: DialQueues; log: Logger }, c: Campaign, rec: RowRecord, outcome: Outcome, last: RowPatch): Promise<boolean> {
   const { store } = deps;
   if (!triesNext(rec, { outcome })) return false;
-  const picked = await claimNextNumber(store, c.name, rec);
+  const picked = await claimNextNumber(store, c.name, rec, rec.attempts ?? 0);
   if (!picked) return false;
   // One id per number left, so a poll that runs twice adds the same job.
   const job = dialJob(c, rec.row, `next${picked.rest.length}`);
