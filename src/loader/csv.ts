@@ -8,6 +8,7 @@ import { DialerError } from '../errors.js';
 import { CELL_SEP, type CellsResult } from '../phone/multi.js';
 import { PhoneWorker, checkLocally } from './phone-pool.js';
 import { planColumns, type ColumnPlan } from './header.js';
+import { rowKeyer } from './row-key.js';
 import { MAX_ROW_CHARS, fail, peekHeader } from './peek.js';
 
 export interface ContactVerdict {
@@ -29,6 +30,8 @@ export interface ContactVerdict {
   reason?: string;
   /** Region code of the number, when accepted. */
   country?: string;
+  /** The row's identity across uploads (ReadContactsOptions.rowKeys; see row-key.ts). */
+  key?: string;
   /** Further valid numbers of the row (phone_columns, several numbers in a cell), E.164, in the order to try. */
   alts?: string[];
 }
@@ -69,6 +72,8 @@ export interface ReadContactsOptions {
   source?: string;
   /** Validate phone numbers on a worker thread for big files (default true). */
   phoneWorker?: boolean;
+  /** Give each verdict its `key` (for idempotent appends). */
+  rowKeys?: boolean;
 }
 
 interface Batch {
@@ -97,13 +102,20 @@ export async function* readContacts(input: Readable, campaign: ContactsCampaign,
   let lastLine = 0;
   let row = 0;
   let plan: ColumnPlan | undefined;
+  let keyOf: ((fields: string[]) => string) | undefined;
   let batch = newBatch();
   const onRecord = (fields: string[]): null => {
     const line = lastLine + 1;
     lastLine = line + lineBreaks(fields);
     if (isBlank(fields)) return null;
-    if (!plan) plan = planColumns(fields, campaign, source, line);
-    else addRow(batch, fields, plan, ++row, line);
+    if (!plan) {
+      plan = planColumns(fields, campaign, source, line);
+      // id_column comes with the pass-through columns (read here when the campaign has it).
+      if (opts.rowKeys) keyOf = rowKeyer(plan, (campaign as { id_column?: string }).id_column);
+    } else {
+      addRow(batch, fields, plan, ++row, line);
+      if (keyOf) batch.verdicts[batch.verdicts.length - 1]!.key = keyOf(fields);
+    }
     return null;
   };
   let parser: Parser | undefined;

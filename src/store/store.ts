@@ -1,6 +1,7 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
+import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
@@ -82,6 +83,8 @@ export class Store {
   readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
   readonly server: ServerStore;
+  /** Row keys and appended uploads. */
+  readonly append: AppendStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -100,6 +103,7 @@ export class Store {
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
+    this.append = new AppendStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -309,7 +313,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`)).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.rowKeys(id)).srem(k.campaigns, id).exec();
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */
