@@ -47,7 +47,7 @@ export async function beginAppend(store: Store, id: string, existing: CampaignIn
 
 /** Drops the rows already in the campaign and numbers the rest after it; returns each kept row's key by row. */
 export async function numberChunk(store: Store, id: string, a: Append, chunk: ContactVerdict[]): Promise<{ kept: ContactVerdict[]; keys: Map<number, string> }> {
-  const resolved = await store.append.resolveKeys(id, a.offset, chunk.map((v) => [v.key!, 0]), false);
+  const resolved = await store.append.resolveKeys(id, a.offset, chunk.map((v) => [v.key!, v.row]), false);
   const kept: ContactVerdict[] = [];
   const keys = new Map<number, string>();
   chunk.forEach((v, i) => {

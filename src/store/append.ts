@@ -5,36 +5,43 @@ import { defineScript } from './lua.js';
 import type { RedisClient } from './redis.js';
 
 /**
- * Row keys resolved in file order. A key (id_column value or content hash)
- * already owned by a row of an earlier upload (row <= offset) resolves to ''
- * (the row adds nothing); a key owned by the same row resolves to itself (a
- * load run again); a key owned by another row of this upload (identical rows
- * in one file) moves on to "key#2", "key#3"... so each such row keeps its
- * own results row. ARGV rows are 0 when not yet numbered (an append).
- * KEYS: rowkeys  ARGV: offset, write (1 = register key → row), key, row, ...
+ * Row keys resolved in file order, one HGET per row (no walk, whatever the
+ * list holds). A key (id_column value or content hash) already owned by a
+ * row of an earlier upload (row <= offset) resolves to '' (the row adds
+ * nothing); owned by the same row, to itself (a first load run again); a
+ * second row with the same key in this upload (identical rows in one file)
+ * gets "key#<row>" (its row in the file), so each keeps its own results row
+ * (and the same file appended again finds it).
+ * `write` (first loads, rows numbered): registers key → row.
+ * KEYS: rowkeys  ARGV: offset, write (1/0), key, row, ...
  */
 const RESOLVE_KEYS = `
 local offset = tonumber(ARGV[1])
 local write = ARGV[2] == '1'
-local taken = {}
+local seen = {}
 local out = {}
 for i = 3, #ARGV, 2 do
-  local base, row = ARGV[i], tonumber(ARGV[i + 1])
-  local k, n = base, 1
-  while true do
-    local cur = taken[k] or redis.call('HGET', KEYS[1], k)
-    if not cur then
-      taken[k] = row
-      if write then redis.call('HSET', KEYS[1], k, row) end
-      out[#out + 1] = k
-      break
+  local base, row = ARGV[i], ARGV[i + 1]
+  local k = base
+  local cur
+  if seen[base] then
+    k = base .. '#' .. row
+  else
+    seen[base] = true
+    cur = redis.call('HGET', KEYS[1], base)
+    -- A key this upload took already (an earlier chunk): this row is a repeat.
+    if cur and not (write and cur == row) and tonumber(cur) > offset then
+      k = base .. '#' .. row
+      cur = nil
     end
-    cur = tonumber(cur)
-    if row > 0 and cur == row then out[#out + 1] = k break end
-    if cur > 0 and cur <= offset then out[#out + 1] = '' break end
-    n = n + 1
-    k = base .. '#' .. n
   end
+  if k ~= base then cur = redis.call('HGET', KEYS[1], k) end
+  if not cur then
+    if write then redis.call('HSET', KEYS[1], k, row) end
+  elseif not (write and cur == row) and tonumber(cur) <= offset then
+    k = ''
+  end
+  out[#out + 1] = k
 end
 return out
 `;
@@ -108,8 +115,9 @@ export class AppendStore {
   }
 
   /**
-   * Resolves row keys (see RESOLVE_KEYS); `register` writes key → row for rows
-   * numbered already (a first load, after its rows are written).
+   * Resolves row keys (see RESOLVE_KEYS): `pairs` are (key, row in the file)
+   * for an append, (key, campaign row) with `register` for a first load
+   * (after its rows are written).
    */
   async resolveKeys(id: string, offset: number, pairs: [string, number][], register: boolean): Promise<string[]> {
     if (pairs.length === 0) return [];
