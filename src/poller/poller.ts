@@ -8,6 +8,7 @@ import type { Outcome, RowRecord } from '../campaign/row.js';
 import { knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
+import { keepLiveSlots } from '../dialer/live-slots.js';
 import { matchCall } from './reconcile.js';
 import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
 import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
@@ -28,6 +29,8 @@ export interface PollerDeps {
   /** How often the loop looks for due work (ms). */
   tickMs?: number;
   onCampaignFinished?: (campaignId: string) => void;
+  /** Lease of a live-call slot (ms, DIALER_LIVE_LEASE_MS); the poller keeps alive those of the calls it follows. Default 30 s. */
+  liveLeaseMs?: number;
 }
 
 export type PollerState = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -64,8 +67,15 @@ export class Poller {
 
   private async run(): Promise<void> {
     const tick = this.deps.tickMs ?? 250;
+    let lastKeep = 0;
     while (this.state === 'running') {
       try {
+        if (Date.now() - lastKeep >= 1000) {
+          lastKeep = Date.now();
+          // The campaigns this poller followed a call of in the last minute.
+          const recent = [...this.campaigns].filter(([, v]) => lastKeep - v.at < 60_000).map(([id]) => id);
+          await keepLiveSlots(this.deps.store, recent, this.deps.liveLeaseMs ?? 30_000);
+        }
         const due = await this.deps.store.claimDuePolls(Date.now(), LEASE_MS, BATCH);
         await Promise.all(due.map((d) => this.limit(() => this.pollOne(d.campaign, d.row))));
         this.lastError = undefined;
@@ -199,22 +209,26 @@ export class Poller {
   }
 
   /**
-   * Schedules another call for a redialable outcome, `after_minutes` later
-   * (the dial gate keeps it inside the calling window and the frequency cap).
+   * Schedules another call for an outcome the redial plan redials, after its
+   * wait (the dial gate keeps it inside the calling window and the frequency
+   * cap). The plan comes from the campaign's config as read now.
    * The row shows the last call meanwhile. A canceled campaign gets none.
    */
   private async redial(c: Campaign, rec: RowRecord, outcome: Outcome, last: Partial<Record<keyof RowRecord, unknown>>): Promise<boolean> {
     const { store } = this.deps;
-    const entry = await store.ledgerGet(c.name, rec.phone);
-    const d = decideAfterCall(c.redial, outcome, entry?.n ?? 1);
-    if (d.action !== 'redial') return false;
+    const [entry, deadlineMs] = await Promise.all([store.ledgerGet(c.name, rec.phone), store.deadline.deadlineMs(c.name)]);
+    const d = decideAfterCall(c.redial, outcome, entry?.n ?? 1, { redials: rec.redials, nowMs: Date.now(), deadlineMs });
+    if (d.action !== 'redial') {
+      if (d.why) this.deps.log.info({ campaign: c.name, row: rec.row, outcome }, d.why);
+      return false;
+    }
     if (!(await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() }))) return false;
-    const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs);
+    const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs, 'redial');
     // As above: the poll lets go before the redial's job can exist.
     await store.unschedulePoll(c.name, rec.row);
     const r = await store.moveRow(c.name, rec.row, {
       to: 'redial-due', from: ['placed'], leaseMs: store.handoffLeaseMs,
-      patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId },
+      patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId, ...(d.redials ? { redials: d.redials } : {}) },
     });
     if (r !== 'applied') {
       await store.ledgerMove(c.name, rec.phone, ['pending'], { s: 'placed', t: Date.now() });

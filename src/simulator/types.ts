@@ -53,8 +53,8 @@ export interface SimulatorOptions {
   callDurationMs?: Range;
   /** Outcome weights. When given they replace the defaults: unlisted outcomes get weight 0. */
   outcomes?: Partial<Record<FinalStatus, number>>;
-  /** Forced outcome by E.164 number. */
-  outcomeFor?: Record<string, FinalStatus>;
+  /** Forced outcome by E.164 number; a list scripts the 1st, 2nd, ... call to that number (the last one repeats). */
+  outcomeFor?: Record<string, FinalStatus | FinalStatus[]>;
   /** E.164 numbers POST /calls rejects with 422 "phoneNumber is not a valid number" (as for a number out of service). */
   invalidNumbers?: string[];
   /** Admitted requests in any rolling second; more answer 429. 0 or absent: no limit. */
@@ -133,6 +133,8 @@ export interface Simulator {
   readonly options: Readonly<SimulatorOptions>;
   /** The call as GET /calls would show it now (or at `at`, epoch ms). */
   view(id: string, at?: number): Record<string, unknown> | undefined;
+  /** Calls live now and the most live at once so far, by the simulator's clock (also `GET /simulator/stats`). */
+  liveStats(): import('./live.js').LiveStats;
   /** Changes behaviour at run time. host, port and logPath can't change and are ignored. */
   setOptions(patch: Partial<SimulatorOptions>): void;
   flushLog(): Promise<void>;
