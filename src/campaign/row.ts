@@ -11,7 +11,7 @@ export const RESULT_COLUMNS = [
   'row', 'name', 'phone', 'outcome', 'call_id', 'attempts', 'duration_seconds',
   'ended_reason', 'started_at', 'ended_at', 'summary', 'error',
   'timezone', 'consent', 'status', 'http_status', 'transcript', 'recording_url',
-  'cost',
+  'cost', 'numbers_tried', 'upload',
 ] as const;
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 
@@ -25,6 +25,12 @@ export interface RowRecord {
   name: string;
   /** E.164 when valid, else the raw value. */
   phone: string;
+  /** Numbers still to try after `phone` (E.164, in order): phone_columns, several numbers in a cell. */
+  alts?: string[];
+  /** Numbers a POST went to, space-separated, in order ("+61414345003 +61415345003"). */
+  numbers_tried?: string;
+  /** Which upload brought the row: absent = 1 (the first file), 2, 3... for appends. */
+  upload?: number;
   /** customVariables to send. */
   vars?: Record<string, string>;
   /** Where the row stands in its lifecycle (campaign/lifecycle.ts); kept by the store's scripts. */

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openContacts } from '../loader/csv.js';
 import { Command, Option } from 'commander';
 import { campaignStatus } from '../campaign/status.js';
 import { pauseCampaign, resumeCampaign } from '../campaign/control.js';
@@ -86,10 +88,17 @@ program
   .command('load <campaign-file>')
   .description('validate and load a campaign into Redis; workers dial it')
   .option('--json', 'print the load summary as JSON')
-  .action(async (file: string, o: { json?: boolean }) => {
+  .option('--append <csv>', 'add this list after the rows of the loaded campaign (rows already in add nothing)')
+  .action(async (file: string, o: { json?: boolean; append?: string }) => {
     const c = await loadCampaignFile(file);
     await withRuntime(async (rt) => {
       await ensureSmsActions(rt, c);
+      if (o.append) {
+        const more = { ...c, contactsPath: path.resolve(o.append) };
+        const sum = await new Dialer(rt).load(more, await openContacts(more.contactsPath), { append: true });
+        print(o.json ? sum : `appended to ${c.name} (upload ${sum.upload}): ${sum.rows} rows, ${sum.added} added, ${sum.already} already in the campaign, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
+        return;
+      }
       const sum = await new Dialer(rt).load(c);
       print(o.json ? sum : `loaded ${c.name}: ${sum.rows} rows, ${sum.accepted} to dial, ${sum.rejected} rejected, ${sum.duplicates} duplicates`, Boolean(o.json));
     });

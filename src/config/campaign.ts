@@ -80,6 +80,8 @@ export const campaignSchema = z
     /** CSV path, relative to the campaign file. */
     contacts: z.string().min(1),
     phone_column: z.string().min(1).optional(),
+    /** Several phone columns, tried in order (alternate numbers); instead of phone_column. */
+    phone_columns: z.array(z.string().min(1)).min(1).optional(),
     name_column: z.string().min(1).optional(),
     /** ISO 3166 alpha-2 country for numbers written without +country. */
     default_country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as "AU"').optional(),
@@ -177,6 +179,9 @@ export function parseCampaign(text: string, source: string, baseDir: string, cwd
   }
   const parsed = campaignSchema.safeParse(raw);
   if (!parsed.success) throw new DialerError('CAMPAIGN_INVALID', formatZodError(source, parsed.error));
+  if (parsed.data.phone_column !== undefined && parsed.data.phone_columns !== undefined) {
+    throw new DialerError('CAMPAIGN_INVALID', `${source}: phone_columns: set either phone_column or phone_columns, not both`);
+  }
   const c = parsed.data;
   return {
     ...c,

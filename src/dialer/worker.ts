@@ -7,7 +7,8 @@ import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
-import { knownWith, type LedgerEntry, type Store } from '../store/store.js';
+import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
+import { claimNextNumber, isInvalidNumberError, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
@@ -100,6 +101,8 @@ export class CampaignWorker {
 
     const gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
     if (gate.action === 'skip') {
+      // A suppressed alternate number gives way to the next one (this job dials it).
+      if (gate.outcome === 'suppressed' && (await this.nextNumber(rec, { suppressed: gate.reason }, false))) return this.process(job, token, signal);
       await this.finish(row, { error: gate.reason }, gate.outcome);
       return gate.outcome;
     }
@@ -229,13 +232,13 @@ export class CampaignWorker {
     sent.begun = true;
     const renew = setInterval(() => void store.live.renew(id, row, this.liveLeaseMs).catch(() => undefined), this.liveLeaseMs / 3);
     try {
-      return await this.post(job, rec, gate, begin.entry!, signal);
+      return await this.post(job, rec, gate, begin.entry!, signal, token);
     } finally {
       clearInterval(renew);
     }
   }
 
-  private async post(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, begun: LedgerEntry, signal?: AbortSignal): Promise<string> {
+  private async post(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, begun: LedgerEntry, signal?: AbortSignal, token?: string): Promise<string> {
     const { store, api } = this.deps;
     const c = this.campaign;
     const id = c.name;
@@ -263,7 +266,7 @@ export class CampaignWorker {
     } catch (err) {
       await audit({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' });
       if (err instanceof ApiError && !err.maybeSent) await gate.release?.();
-      return this.onDialError(job, rec, attempt, err);
+      return this.onDialError(job, rec, attempt, err, token, signal);
     }
     // The call exists. A failure from here on (Redis down) must not reach the
     // retry policy, which would mark the contact `failed` and dial it again:
@@ -272,7 +275,7 @@ export class CampaignWorker {
     // Issued together, these are in flight at once and Redis runs them in this order.
     await Promise.all([
       store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) }),
-      store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
+      store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
       // No call ends the moment it is placed: the first look waits a whole poll interval.
       store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),
       store.limits.recordDial(id, now, row),
@@ -282,7 +285,7 @@ export class CampaignWorker {
     return 'placed';
   }
 
-  private async onDialError(job: Job<DialJobData>, rec: RowRecord, attempt: number, err: unknown): Promise<string> {
+  private async onDialError(job: Job<DialJobData>, rec: RowRecord, attempt: number, err: unknown, token?: string, signal?: AbortSignal): Promise<string> {
     const { store } = this.deps;
     const id = this.campaign.name;
     const row = rec.row;
@@ -304,14 +307,36 @@ export class CampaignWorker {
         throw new RetryLater(d.delayMs, err);
       case 'dead-letter':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
+        // The API says this number is invalid: the row's next number, on this job.
+        if (isInvalidNumberError(err) && (await this.nextNumber(rec, { rejected: error }, true, { attempts: attempt, error: d.reason, http_status: status }))) {
+          return this.process(job, token, signal);
+        }
         await this.finish(row, { attempts: attempt, error: d.reason, http_status: status }, 'dead-letter');
         throw new UnrecoverableError(d.reason);
       case 'ambiguous':
         await store.ledgerMove(id, rec.phone, ['sending'], { s: 'ambiguous', t: Date.now(), e: error });
-        await store.moveRow(id, row, { to: 'ambiguous', from: ['sending'], patch: { attempts: attempt, status: 'ambiguous', error, http_status: status, job: null } });
+        await store.moveRow(id, row, { to: 'ambiguous', from: ['sending'], patch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), attempts: attempt, status: 'ambiguous', error, http_status: status, job: null } });
         await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS);
         return 'ambiguous';
     }
+  }
+
+  /**
+   * Moves a row its dial job owns (or one in `sending`, back to `queued`) on
+   * to its next number; false when it has none left. See campaign/alternates.ts.
+   */
+  private async nextNumber(rec: RowRecord, why: NextReason, dialed: boolean, extra: RowPatch = {}): Promise<boolean> {
+    const { store } = this.deps;
+    if (!triesNext(rec, why)) return false;
+    const picked = await claimNextNumber(store, this.campaign.name, rec, typeof extra.attempts === 'number' ? extra.attempts : rec.attempts ?? 0);
+    if (!picked) return false;
+    const patch = { ...extra, ...nextNumberPatch(this.campaign, rec, picked.next, picked.rest, why, dialed) };
+    const r = dialed
+      ? await store.moveRow(this.campaign.name, rec.row, { to: 'queued', from: ['sending'], patch })
+      : await store.moveRow(this.campaign.name, rec.row, { from: ['queued', 'waiting', 'redial-due'], patch });
+    if (r !== 'applied') return false;
+    this.log.info({ row: rec.row, left: picked.rest.length }, 'trying the next number');
+    return true;
   }
 
   /** Safety net: a job BullMQ failed on its own (stalled too often) still ends with an outcome. */

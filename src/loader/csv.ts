@@ -5,9 +5,10 @@ import { CsvError, parse, type Parser } from 'csv-parse';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
-import type { PhoneResult } from '../phone/normalize.js';
+import { CELL_SEP, type CellsResult } from '../phone/multi.js';
 import { PhoneWorker, checkLocally } from './phone-pool.js';
 import { planColumns, type ColumnPlan } from './header.js';
+import { rowKeyer } from './row-key.js';
 import { MAX_ROW_CHARS, fail, peekHeader } from './peek.js';
 
 export interface ContactVerdict {
@@ -29,9 +30,13 @@ export interface ContactVerdict {
   reason?: string;
   /** Region code of the number, when accepted. */
   country?: string;
+  /** The row's identity across uploads (ReadContactsOptions.rowKeys; see row-key.ts). */
+  key?: string;
+  /** Further valid numbers of the row (phone_columns, several numbers in a cell), E.164, in the order to try. */
+  alts?: string[];
 }
 
-export type ContactsCampaign = Pick<Campaign, 'phone_column' | 'name_column' | 'default_country' | 'variables' | 'timezone_column' | 'consent_column' | 'contactsPath'> &
+export type ContactsCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'default_country' | 'variables' | 'timezone_column' | 'consent_column' | 'contactsPath'> &
   Partial<Pick<Campaign, 'file'>>;
 
 /** Opens the contacts file, failing early (with the errno code) when it can't be read. */
@@ -67,6 +72,8 @@ export interface ReadContactsOptions {
   source?: string;
   /** Validate phone numbers on a worker thread for big files (default true). */
   phoneWorker?: boolean;
+  /** Give each verdict its `key` (for idempotent appends). */
+  rowKeys?: boolean;
 }
 
 interface Batch {
@@ -74,7 +81,7 @@ interface Batch {
   /** Index in `verdicts` of each row still waiting for its phone check, and its raw phone. */
   waiting: number[];
   phones: string[];
-  results?: PhoneResult[];
+  results?: CellsResult[];
   /** Wakes the loader when it is waiting for this batch's worker results. */
   wake?: () => void;
 }
@@ -95,13 +102,20 @@ export async function* readContacts(input: Readable, campaign: ContactsCampaign,
   let lastLine = 0;
   let row = 0;
   let plan: ColumnPlan | undefined;
+  let keyOf: ((fields: string[]) => string) | undefined;
   let batch = newBatch();
   const onRecord = (fields: string[]): null => {
     const line = lastLine + 1;
     lastLine = line + lineBreaks(fields);
     if (isBlank(fields)) return null;
-    if (!plan) plan = planColumns(fields, campaign, source, line);
-    else addRow(batch, fields, plan, ++row, line);
+    if (!plan) {
+      plan = planColumns(fields, campaign, source, line);
+      // id_column comes with the pass-through columns (read here when the campaign has it).
+      if (opts.rowKeys) keyOf = rowKeyer(plan, (campaign as { id_column?: string }).id_column);
+    } else {
+      addRow(batch, fields, plan, ++row, line);
+      if (keyOf) batch.verdicts[batch.verdicts.length - 1]!.key = keyOf(fields);
+    }
     return null;
   };
   let parser: Parser | undefined;
@@ -192,8 +206,9 @@ function* finish(b: Batch, plan: ColumnPlan): Generator<ContactVerdict> {
       v.phone = r.e164;
       v.verdict = 'accepted';
       if (r.country) v.country = r.country;
+      if (r.alts) v.alts = r.alts;
     } else {
-      v.reason = `${plan.names[plan.phone]}: ${r.reason}`;
+      v.reason = `${plan.names[plan.phones[r.cell ?? 0] ?? plan.phone]}: ${r.reason}`;
     }
   }
   yield* b.verdicts;
@@ -204,7 +219,10 @@ function addRow(batch: Batch, fields: string[], plan: ColumnPlan, row: number, l
   const get = (i: number | undefined) => (i === undefined ? '' : (fields[i] ?? '').trim());
   const vars: Record<string, string> = {};
   for (const [key, i] of plan.vars) vars[key] = get(i);
-  const v: ContactVerdict = { row, line, name: get(plan.name), phone: get(plan.phone), vars, verdict: 'rejected' };
+  const cells = plan.phones.length === 1 ? undefined : plan.phones.map(get);
+  // With several phone columns a rejected row shows what each said.
+  const phone = cells ? cells.filter((p) => p !== '').join(' | ') : get(plan.phone);
+  const v: ContactVerdict = { row, line, name: get(plan.name), phone, vars, verdict: 'rejected' };
   if (plan.timezone !== undefined) v.timezone = get(plan.timezone);
   if (plan.consent !== undefined) v.consent = get(plan.consent);
   batch.verdicts.push(v);
@@ -213,7 +231,7 @@ function addRow(batch: Batch, fields: string[], plan: ColumnPlan, row: number, l
     v.reason = problem;
   } else {
     batch.waiting.push(batch.verdicts.length - 1);
-    batch.phones.push(v.phone);
+    batch.phones.push(cells ? cells.join(CELL_SEP) : v.phone);
   }
 }
 

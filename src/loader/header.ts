@@ -6,6 +6,8 @@ export interface ColumnPlan {
   /** Header names as written (trimmed), by index. */
   names: string[];
   phone: number;
+  /** Every phone column, in the order they are tried (phone_columns); [phone] otherwise. */
+  phones: number[];
   name?: number;
   timezone?: number;
   consent?: number;
@@ -15,7 +17,7 @@ export interface ColumnPlan {
   used: number[];
 }
 
-export type HeaderCampaign = Pick<Campaign, 'phone_column' | 'name_column' | 'variables' | 'timezone_column' | 'consent_column'>;
+export type HeaderCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'variables' | 'timezone_column' | 'consent_column'>;
 
 // Defaults, in order of preference ("phone" beats a customer "number" column).
 export const PHONE_NAMES = ['phone', 'mobile', 'phone_number', 'phonenumber', 'number', 'cell', 'telephone', 'tel'];
@@ -55,7 +57,8 @@ export function planColumns(header: string[], campaign: HeaderCampaign, source: 
     return undefined;
   };
 
-  const phone = configured('phone_column', campaign.phone_column) ?? firstOf(PHONE_NAMES);
+  const phones = campaign.phone_columns?.map((p) => configured('phone_columns entry', p)!);
+  const phone = phones?.[0] ?? configured('phone_column', campaign.phone_column) ?? firstOf(PHONE_NAMES);
   if (phone === undefined) {
     const hint = names.length === 1 && /[|:^]/.test(names[0]!) ? ' — the only column found has a "|" or similar in it: the delimiter must be comma, semicolon or tab' : '';
     fail(source, line, `no phone column: found ${listed || 'no named columns'}; expected one named ${PHONE_NAMES.join(', ')} (any case, spaces/_/- ignored), or set phone_column in the campaign${hint}`);
@@ -68,8 +71,8 @@ export function planColumns(header: string[], campaign: HeaderCampaign, source: 
         const i = configured('variables entry', v)!;
         return [names[i]!, i];
       })
-    : names.flatMap((n, i): Array<[string, number]> => (n !== '' && i !== phone ? [[n, i]] : []));
+    : names.flatMap((n, i): Array<[string, number]> => (n !== '' && i !== phone && !phones?.includes(i) ? [[n, i]] : []));
 
-  const used = [...new Set([phone, name, timezone, consent, ...vars.map(([, i]) => i)].filter((i): i is number => i !== undefined))];
-  return { names, phone, name, timezone, consent, vars, used };
+  const used = [...new Set([phone, ...(phones ?? []), name, timezone, consent, ...vars.map(([, i]) => i)].filter((i): i is number => i !== undefined))];
+  return { names, phone, phones: phones ?? [phone], name, timezone, consent, vars, used };
 }

@@ -10,6 +10,7 @@ import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
+import { beginAppend, numberChunk, writeChunk } from './append.js';
 
 export interface LoadDeps {
   store: Store;
@@ -26,6 +27,8 @@ export interface LoadDeps {
    * its remaining rows are written (as `canceled`) and its total set.
    */
   completeCanceled?: boolean;
+  /** Append this list after the campaign's rows (see append.ts) instead of loading its list. */
+  append?: boolean;
 }
 
 export interface LoadSummary {
@@ -37,6 +40,10 @@ export interface LoadSummary {
   /** Rows stopped at load for another reason (suppressed, no consent). */
   screened: number;
   jobs: number;
+  /** Appends: the upload's number (1 = the first list) and how many of its rows were added or already in the campaign. */
+  upload?: number;
+  added?: number;
+  already?: number;
 }
 
 const CHUNK = 1000;
@@ -61,8 +68,11 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   const { store, queues, log } = deps;
   const ctl = { store, queues };
   let existing = await store.getCampaign(c.name);
+  // A list loaded again after appends could only collide with the appended rows' numbers: it is appended too (rows in add nothing).
+  const reload = !deps.append && existing !== undefined && ['running', 'paused', 'done'].includes(existing.state) && (await store.append.uploads(c.name)) > 1;
+  const append = deps.append || reload ? await beginAppend(store, c.name, existing, await loaderRunning(store, c.name)) : undefined;
   const completing = deps.completeCanceled === true && existing?.state === 'canceling' && existing.total === undefined;
-  if (!completing && (existing?.state === 'canceled' || existing?.state === 'canceling')) {
+  if (!append && !completing && (existing?.state === 'canceled' || existing?.state === 'canceling')) {
     throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was canceled; load the list under a new name`);
   }
   const owner = `${os.hostname()}|${process.pid}|${randomUUID()}`;
@@ -83,7 +93,7 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   if (fresh) {
     await store.saveCampaign(c, 'loading');
     await syncQueue(ctl, c.name, 'loading');
-  } else {
+  } else if (!deps.append) {
     await store.saveConfig(c);
   }
   // Before any row can be dialed: the deadline (schedule.end_at|end_after), if any.
@@ -96,7 +106,8 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
     const l = await store.loadLease(c.name, owner, Date.now() + LOAD_LEASE_MS);
     if (!l.held) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was taken over by another load; this one stops`);
   };
-  if (fresh || completing) await renew();
+  if (append && (await loaderRunning(store, c.name))) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is being loaded by another process; append again once it has finished`);
+  if (fresh || completing || append) await renew();
   await queue.setGlobalConcurrency(c.concurrency);
 
   const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
@@ -104,7 +115,9 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   let chunk: ContactVerdict[] = [];
 
   const flush = async () => {
-    if (fresh || completing) await renew();
+    if (fresh || completing || append) await renew();
+    let keys: Map<number, string> | undefined;
+    if (append) ({ kept: chunk, keys } = await numberChunk(store, c.name, append, chunk));
     const accepted = chunk.filter((v) => v.verdict === 'accepted');
     const owners = await store.claimNumbers(c.name, accepted.map((v) => [v.phone, v.row]), Date.now());
     const ownerOf = new Map(accepted.map((v, i) => [v.row, owners[i]!]));
@@ -115,6 +128,7 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       if (v.verdict === 'accepted' && Object.keys(v.vars).length) rec.vars = v.vars;
       if (v.timezone !== undefined) rec.timezone = v.timezone;
       if (v.consent !== undefined) rec.consent = v.consent;
+      if (v.alts && v.verdict === 'accepted') rec.alts = v.alts;
       const owner = ownerOf.get(v.row);
       if (v.verdict === 'rejected') {
         rec = { ...rec, outcome: 'rejected', error: v.reason };
@@ -132,7 +146,9 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       }
       recs.push(rec);
     }
-    const needsJob = await store.loadRows(c.name, recs);
+    const needsJob = append ? await writeChunk(store, c.name, owner, append, store.leaseMs, recs, keys!) : await store.loadRows(c.name, recs);
+    // The first list's keys, so that appending it again adds nothing.
+    if (!append) await store.append.resolveKeys(c.name, 0, chunk.filter((v) => v.key).map((v) => [v.key!, v.row]), true);
     const jobs = recs.filter((_, i) => needsJob[i]).map((r) => dialJob(c, r.row, undefined, delay));
     if (jobs.length) await queue.addBulk(jobs);
     sum.jobs += jobs.length;
@@ -140,7 +156,7 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   };
 
   try {
-    for await (const v of readContacts(stream, c, { source: c.contactsPath })) {
+    for await (const v of readContacts(stream, c, { source: c.contactsPath, rowKeys: true })) {
       chunk.push(v);
       sum.rows++;
       if (chunk.length >= CHUNK) await flush();
@@ -153,9 +169,12 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       await store.deleteCampaign(c.name);
       log.warn({ campaign: c.name }, 'load failed; nothing of it was kept');
     }
+    // An append keeps the whole chunks it wrote (appending the file again adds only the rest).
+    if (append) await store.loadLease(c.name, owner, Date.now()).catch(() => undefined);
     throw e;
   }
-  const state = await store.finishLoading(c.name, sum.rows);
+  if (append) Object.assign(sum, { upload: append.upload, added: append.added, already: append.already });
+  const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows);
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');
   return sum;

@@ -2,8 +2,10 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { normalizePhone, type PhoneResult } from '../phone/normalize.js';
+import { CELL_SEP, normalizeCells, type CellsResult } from '../phone/multi.js';
 import type { PhoneReply, PhoneRequest } from './phone-worker.js';
+
+type PhoneResult = CellsResult;
 
 /**
  * Phone validation on a second core. libphonenumber costs more per number (it
@@ -93,10 +95,15 @@ export class PhoneWorker {
 }
 
 function decode(s: string): PhoneResult {
-  if (s.startsWith('!')) return { ok: false, reason: s.slice(1) };
-  const space = s.indexOf(' ');
-  const country = s.slice(space + 1);
-  return country ? { ok: true, e164: s.slice(0, space), country } : { ok: true, e164: s.slice(0, space) };
+  if (s.startsWith('!')) {
+    const m = /^!(\d+)!/.exec(s);
+    return m ? { ok: false, cell: Number(m[1]), reason: s.slice(m[0].length) } : { ok: false, reason: s.slice(1) };
+  }
+  const [e164, country, alts] = s.split(' ');
+  const r: PhoneResult = { ok: true, e164: e164! };
+  if (country) r.country = country;
+  if (alts) r.alts = alts.split(',');
+  return r;
 }
 
 /**
@@ -113,6 +120,7 @@ function startWorker(port: MessagePort): Worker {
   return new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(self)}))`, { ...options, eval: true });
 }
 
+/** `phones`: per row, its phone cells joined by CELL_SEP. */
 export function checkLocally(phones: string[], country: CountryCode | undefined): PhoneResult[] {
-  return phones.map((p) => normalizePhone(p, country));
+  return phones.map((p) => normalizeCells(p.split(CELL_SEP), country));
 }

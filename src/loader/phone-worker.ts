@@ -1,11 +1,12 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { normalizePhone } from '../phone/normalize.js';
+import { CELL_SEP, normalizeCells } from '../phone/multi.js';
 
 /**
  * Worker thread entry for phone-pool.ts. Answers on the port it was given, one
- * string per number: "+61412345678 AU" when valid, "!reason" when not (strings
- * clone far cheaper than objects).
+ * string per row (its cells joined by CELL_SEP): "+61412345678 AU" when valid,
+ * "+61412345678 AU +61298765432,+61415345003" with alternate numbers,
+ * "!reason" or "!cell!reason" when not (strings clone far cheaper than objects).
  */
 export interface PhoneRequest {
   id: number;
@@ -20,8 +21,8 @@ export interface PhoneReply {
 const port = (workerData as { port: MessagePort }).port;
 port.on('message', (req: PhoneRequest) => {
   const results = req.phones.map((p) => {
-    const r = normalizePhone(p, req.country);
-    return r.ok ? `${r.e164} ${r.country ?? ''}` : `!${r.reason}`;
+    const r = normalizeCells(p.split(CELL_SEP), req.country);
+    return r.ok ? `${r.e164} ${r.country ?? ''}${r.alts ? ` ${r.alts.join(',')}` : ''}` : `!${r.cell ? `${r.cell}!` : ''}${r.reason}`;
   });
   port.postMessage({ id: req.id, results } satisfies PhoneReply);
 });

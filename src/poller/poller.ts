@@ -15,6 +15,7 @@ import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
 import { addToSuppression } from '../gate/index.js';
 import { detectOptOut } from '../safety/index.js';
+import { tryNextNumber } from './next-number.js';
 
 export interface PollerDeps {
   store: Store;
@@ -129,6 +130,7 @@ export class Poller {
     }
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
     if (call && status.final) {
+      if (await tryNextNumber(this.deps, c, rec, status.outcome, details(call))) return;
       if (await this.redial(c, rec, status.outcome, details(call))) return;
       return this.finish(c, rec, details(call), status.outcome);
     }

@@ -25,7 +25,7 @@ export function personalFieldsBlanked(rec: RowRecord): RowRecord {
 }
 
 /** What a purged campaign keeps of a row: enough for counts and timing, nothing about the person. */
-export const STUB_FIELDS = ['row', 'outcome', 'attempts', 'duration_seconds', 'ended_reason', 'started_at', 'ended_at', 'call_id', 'http_status'] as const;
+export const STUB_FIELDS = ['row', 'outcome', 'attempts', 'duration_seconds', 'ended_reason', 'started_at', 'ended_at', 'call_id', 'http_status', 'upload'] as const;
 
 /** A row past retention: the stub fields, name and number blank. */
 export function rowStub(rec: RowRecord): RowRecord {

@@ -11,7 +11,7 @@ const CHUNK = 1000;
 export function resultRow(rec: RowRecord): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
   for (const col of RESULT_COLUMNS) {
-    const v = col === 'outcome' ? rec.outcome ?? 'pending' : rec[col as keyof RowRecord];
+    const v = col === 'outcome' ? rec.outcome ?? 'pending' : col === 'upload' ? rec.upload ?? 1 : rec[col as keyof RowRecord];
     out[col] = v === undefined || v === null ? null : typeof v === 'object' ? JSON.stringify(v) : (v as string | number);
   }
   return out;

@@ -91,12 +91,13 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
     scope.post('/campaigns/:name/contacts', async (req: Named, reply) => {
       const id = req.params.name;
       const keepPartial = (req.query as Record<string, unknown>).partial === 'keep';
+      const append = (req.query as Record<string, unknown>).append === 'true';
       let result: UploadResult | undefined;
       let failure: unknown;
       const run = async (input: Readable, source: string) => {
         const body = limitedCopy(input, o.uploadLimitBytes);
         try {
-          result = await uploadContacts(o.dialer, id, body, { source, keepPartial });
+          result = await uploadContacts(o.dialer, id, body, { source, keepPartial, append });
         } catch (e) {
           failure = e;
           body.destroy();

@@ -6,12 +6,15 @@ import type { LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { HttpError, csvErrorDetail } from './errors.js';
 import { syncQueue } from '../campaign/control.js';
+import type { Campaign } from '../config/campaign.js';
 
 export interface UploadOptions {
   /** Name used in error messages ("contacts.csv: line 7: ..."). */
   source: string;
   /** On a broken file, keep (and dial) the rows loaded before the error instead of loading nothing. */
   keepPartial?: boolean;
+  /** `?append=true`: add the list after the campaign's rows (loader/append.ts). */
+  append?: boolean;
 }
 
 export type UploadResult = LoadSummary & {
@@ -40,6 +43,7 @@ export async function uploadContacts(dialer: Dialer, id: string, input: Readable
   try {
     const info = await store.getCampaign(id);
     if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}" (create it with POST /campaigns first)`);
+    if (o.append) return await appendContacts(dialer, id, input, o, info.campaign);
     if (info.state === 'canceled') throw new HttpError(409, `campaign "${id}" was canceled; create a new campaign for this list`);
     const rows = await store.rowCount(id);
     // A campaign still `loading` holds only what an upload that broke off wrote: the load starts it afresh.
@@ -61,6 +65,21 @@ export async function uploadContacts(dialer: Dialer, id: string, input: Readable
     }
   } finally {
     await store.server.releaseUploadLock(id, lock).catch(() => undefined);
+  }
+}
+
+/**
+ * `?append=true`: the list goes after the campaign's rows. Nothing is rolled
+ * back on a broken file: the whole chunks written before it stay (and are
+ * dialed), and appending the corrected file adds only the rows not in yet.
+ * A campaign in a state that takes no append answers 409.
+ */
+async function appendContacts(dialer: Dialer, id: string, input: Readable, o: UploadOptions, campaign: Campaign): Promise<UploadResult> {
+  try {
+    return await dialer.load({ ...campaign, contactsPath: o.source }, input, { append: true });
+  } catch (e) {
+    if (e instanceof DialerError && e.code === 'CAMPAIGN_INVALID') throw new HttpError(409, e.message);
+    throw e;
   }
 }
 

@@ -29,6 +29,7 @@ export interface Config {
   weights: Array<[FinalStatus, number]>;
   /** Forced outcomes by number: the n-th call gets the n-th (the last repeats). */
   outcomeFor: Map<string, FinalStatus[]>;
+  invalidNumbers: Set<string>;
   rateLimit: number;
   rateLimitAll: boolean;
   error5xxRate: number;
@@ -104,6 +105,7 @@ export function buildConfig(o: SimulatorOptions): Config {
     duration: range('callDurationMs', o.callDurationMs ?? DEFAULT_OPTIONS.callDurationMs),
     weights,
     outcomeFor,
+    invalidNumbers: new Set(o.invalidNumbers ?? []),
     rateLimit: Math.floor(rateLimit),
     rateLimitAll: (o.rateLimitScope ?? DEFAULT_OPTIONS.rateLimitScope) === 'all',
     error5xxRate: fraction('faults.error5xxRate', f.error5xxRate),

@@ -71,6 +71,7 @@ function postCall(s: SimState, req: Request): Reply {
   if ('error' in c) return fail(422, c.error);
   const input = c.ok;
   if (cfg.assistants && !cfg.assistants.has(input.assistant_id)) return notFound(`assistant ${input.assistant_id}`);
+  if (cfg.invalidNumbers.has(input.phoneNumber)) return fail(422, 'phoneNumber is not a valid number');
 
   // Fault draws keyed by (number, attempt) and always taken in the same order,
   // so one number's retries see the same faults whatever else is in flight.

@@ -55,6 +55,8 @@ export interface SimulatorOptions {
   outcomes?: Partial<Record<FinalStatus, number>>;
   /** Forced outcome by E.164 number; a list scripts the 1st, 2nd, ... call to that number (the last one repeats). */
   outcomeFor?: Record<string, FinalStatus | FinalStatus[]>;
+  /** E.164 numbers POST /calls rejects with 422 "phoneNumber is not a valid number" (as for a number out of service). */
+  invalidNumbers?: string[];
   /** Admitted requests in any rolling second; more answer 429. 0 or absent: no limit. */
   rateLimitPerSecond?: number;
   /** Which requests the rate limit counts; default 'calls' (POST /calls only). */

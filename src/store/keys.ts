@@ -34,6 +34,10 @@ export class Keys {
   ledger(id: string): string {
     return `${this.prefix}:c:${id}:ledger`;
   }
+  /** Hash: a row's key (its id_column value or a hash of its content) → row number; makes appends idempotent. */
+  rowKeys(id: string): string {
+    return `${this.prefix}:c:${id}:rowkeys`;
+  }
   /** Sorted set: open row number → when its lease ends (ms); the reaper checks the owner of each expired one. */
   open(id: string): string {
     return `${this.prefix}:c:${id}:open`;

@@ -130,7 +130,7 @@ export class PrivacyStore {
   /** Deletes the keys of a campaign that hold numbers and nothing worth keeping: ledger, dead letters, dial-rate set. */
   async dropNumberKeys(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.del(k.ledger(id), k.dlq(id), k.dials(id));
+    await this.redis.del(k.ledger(id), k.dlq(id), k.dials(id), k.rowKeys(id));
   }
 
   /** Takes the retention purge's turn (one worker at a time, for `ms`). */

@@ -1,6 +1,7 @@
 import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
+import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
@@ -87,6 +88,8 @@ export class Store {
   /** Live-call slots (max_live_calls, CALLEASE_MAX_LIVE_CALLS). */
   readonly live: LiveStore;
   readonly server: ServerStore;
+  /** Row keys and appended uploads. */
+  readonly append: AppendStore;
   /** A campaign's deadline and the step that ends its rows `expired`. */
   readonly deadline: DeadlineStore;
   /** Bounded reads for the campaign page's rows table. */
@@ -110,6 +113,7 @@ export class Store {
     this.frequency = new FrequencyStore(redis, this.keys);
     this.live = new LiveStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
+    this.append = new AppendStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
     this.rowPages = new RowPagesStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
@@ -321,7 +325,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */
