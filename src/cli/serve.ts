@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Env } from '../config/env.js';
+import { requireCalleaseSettings } from '../config/require.js';
 import { DialerError } from '../errors.js';
 import { checkRedisDurability, openRuntime } from '../runtime.js';
 import { startServer } from '../server/service.js';
@@ -57,6 +58,7 @@ export function serveCommand(program: Command, env: Env): Command {
         webhookSecret: given.webhookSecret || undefined,
       };
       if (!env.apiToken) throw new DialerError('CONFIG_INVALID', 'DIALER_API_TOKEN is not set; `dialer serve` does not run without a token (e.g. DIALER_API_TOKEN=$(openssl rand -hex 32))');
+      if (o.withWorkers) requireCalleaseSettings(env, 'serve --with-workers');
       const rt = await openRuntime(env);
       try {
         if (env.apiToken.length < 16) rt.log.warn('DIALER_API_TOKEN is shorter than 16 characters; use a long random token');

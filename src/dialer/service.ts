@@ -60,6 +60,7 @@ export class WorkerService {
         this.workers.set(id, new CampaignWorker({
           store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
           maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
+          jobLockMs: this.rt.env.jobLockMs,
           onCampaignFinished: this.opts.onCampaignFinished,
         }, info.campaign));
         this.rt.log.info({ campaign: id }, 'dialing campaign');
