@@ -23,8 +23,9 @@ ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --omit=peer: no optional peers pulled in for types only (typescript, 23 MB, via valibot).
-RUN npm ci --omit=dev --omit=peer --no-audit --no-fund && npm cache clean --force
+# --omit=optional: no typescript (23 MB; an optional peer of valibot, kept as "devOptional")
+# and no msgpackr-extract (BullMQ's msgpackr then uses its plain JS path).
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The example campaign, for `load campaigns/example.yaml` in the demo.
 COPY campaigns/example.yaml campaigns/example.csv ./campaigns/

@@ -97,6 +97,24 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   };
 }
 
+/**
+ * `openRuntime` for a long-running process that may start before Redis (a
+ * container coming up first, a Redis restart): retries while Redis is
+ * unreachable, up to `waitMs`, saying so on stderr each time.
+ */
+export async function openRuntimeWaiting(env: Env, waitMs: number, opts: { log?: Logger } = {}): Promise<Runtime> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await openRuntime(env, opts);
+    } catch (e) {
+      if (!(e instanceof DialerError && e.code === 'REDIS_UNAVAILABLE') || Date.now() > deadline || /refused the connection/.test(e.message)) throw e;
+      process.stderr.write(`waiting for Redis: ${e.message}\n`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 /** Warns when Redis could lose or evict the ledger; refuses when DIALER_DURABLE_DIALS=required and nothing can confirm a write. */
 export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
   const warnings: string[] = [];

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/dialer.js';
-import { ComposeProject, rawLines } from './helpers/compose.js';
+import { ComposeProject, rawLines, run } from './helpers/compose.js';
 
 const ENABLED = process.env.DIALER_CONTAINER_TESTS === '1';
 const demoEnv = Object.fromEntries(
@@ -92,14 +92,21 @@ describe.skipIf(!ENABLED)('containers: image + docker-compose.yml, demo profile'
   const posts = (log: LogEntry[]) => log.filter((e) => e.method === 'POST' && e.path === '/calls' && e.status >= 200 && e.status < 300);
 
   beforeAll(async () => {
-    await c.down(); // a run killed half-way leaves its project behind
-    let t = Date.now();
-    await c.run(['build', 'server']);
-    figures.build_s = (Date.now() - t) / 1000;
-    t = Date.now();
-    await c.run(['up', '-d']);
-    await until('the API to answer /healthz', 3 * 60_000, async () => ((await fetch(`${API}/healthz`, { signal: AbortSignal.timeout(3000) })).ok ? true : undefined));
-    figures.up_s = (Date.now() - t) / 1000;
+    try {
+      await c.down(); // a run killed half-way leaves its project behind
+      let t = Date.now();
+      await c.run(['build', 'server']);
+      figures.build_s = (Date.now() - t) / 1000;
+      const size = await run([...c.docker, 'image', 'inspect', '-f', '{{.Size}}', 'callease-dialer:local']);
+      figures.image_mb = Math.round(Number(size.stdout.trim()) / 1e6);
+      t = Date.now();
+      await c.run(['up', '-d']);
+      await until('the API to answer /healthz', 4 * 60_000, async () => ((await fetch(`${API}/healthz`, { signal: AbortSignal.timeout(3000) })).ok ? true : undefined));
+      figures.up_s = (Date.now() - t) / 1000;
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
   }, 20 * 60_000);
 
   afterAll(async () => {

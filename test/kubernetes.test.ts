@@ -135,6 +135,6 @@ describe('deploy/kubernetes', () => {
     const metric = /^sum\((\w+)\{state=~"([^"]+)"\}\)/.exec(query);
     expect(metric, query).not.toBeNull();
     expect(metrics).toContain(`'${metric![1]}'`);
-    for (const state of metric![2].split('|')) expect(metrics, state).toMatch(new RegExp(`JOB_STATES = \\[[^\\]]*'${state}'`));
+    for (const state of metric![2]!.split('|')) expect(metrics, state).toMatch(new RegExp(`JOB_STATES = \\[[^\\]]*'${state}'`));
   });
 });
