@@ -89,6 +89,6 @@ export function rawLines(lines: string[]): string[] {
         return true;
       }
     }
-    return !/^(dialer API on |waiting for Redis: |simulator )/.test(t);
+    return !/^(dialer API on |waiting for Redis: |simulator |Attaching to )/.test(t);
   });
 }
