@@ -1,9 +1,10 @@
-import { CalleaseClient } from './api/client.js';
+import { CalleaseClient, isLoopbackHost } from './api/client.js';
 import { offsetClock, systemClock, type Clock } from './clock.js';
 import type { Env } from './config/env.js';
 import { DialQueues } from './dialer/jobs.js';
 import { DialerError, coerceError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { RedisOutageLog, redisErrorHint } from './store/connection-log.js';
 import { connectRedis, keyNodes, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
 import { once } from './util.js';
@@ -26,10 +27,21 @@ export function safeRedisUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
+function loopbackUrl(url: string): boolean {
+  try {
+    return isLoopbackHost(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
 export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promise<Runtime> {
   const log = opts.log ?? createLogger(env.logLevel);
   const redis = connectRedis(env);
-  redis.on('error', () => undefined); // reported through failed commands, not as unhandled events
+  // An outage is told as JSON log lines (once, then every 30 s), never as ioredis' raw stack traces.
+  const outages = new RedisOutageLog(log);
+  const quiet = () => undefined; // until connected: the ping below reports the failure
+  redis.on('error', quiet);
   try {
     await Promise.race([
       redis.ping(),
@@ -40,15 +52,21 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     if (env.redisClusterNodes?.length) {
       throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis Cluster ${env.redisClusterNodes.join(',')} (${coerceError(e).message}); check REDIS_CLUSTER_NODES (host:port of one or more cluster nodes, comma-separated) and that the cluster reports cluster_state:ok`);
     }
-    throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeRedisUrl(env.redisUrl)} (${coerceError(e).message}); start one with "redis-server" or set REDIS_URL`);
+    const why = coerceError(e).message;
+    const hint = redisErrorHint(why);
+    if (hint) throw new DialerError('REDIS_UNAVAILABLE', `Redis at ${safeRedisUrl(env.redisUrl)} refused the connection (${why}): ${hint}`);
+    throw new DialerError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeRedisUrl(env.redisUrl)} (${why}); start one with "redis-server" or set REDIS_URL`);
   }
+  redis.off('error', quiet);
+  outages.watch(redis);
   const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
   // Our own commands go on a connection of their own, apart from BullMQ's.
   // (ioredis auto-pipelining was tried here: it broke MULTI results in the upload path.)
   const storeRedis = connectRedis(env);
-  storeRedis.on('error', () => undefined);
+  outages.watch(storeRedis);
   const store = new Store(storeRedis, prefix, { leaseMs: env.rowLeaseMs, durableDials: env.durableDials });
-  const queues = new DialQueues(redis, store.keys);
+  // BullMQ queues re-emit their connection's errors; without a listener they print them raw.
+  const queues = new DialQueues(redis, store.keys, outages.error);
   let client: CalleaseClient | undefined;
   return {
     env,
@@ -60,10 +78,15 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     api() {
       if (!client) {
         if (!env.apiKey) throw new DialerError('CONFIG_INVALID', 'CALLEASE_API_KEY is not set');
-        if (!env.tlsRejectUnauthorized && !/^http:\/\/(127\.|localhost|\[::1\])/.test(env.baseUrl)) {
+        if (!env.tlsRejectUnauthorized && !loopbackUrl(env.baseUrl)) {
           throw new DialerError('CONFIG_INVALID', 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set while CALLEASE_BASE_URL is not loopback; refusing to send personal data without verified TLS');
         }
-        client = new CalleaseClient({ baseUrl: env.baseUrl, apiKey: env.apiKey, timeoutMs: env.httpTimeoutMs, getCallPath: env.getCallPath });
+        client = new CalleaseClient({
+          baseUrl: env.baseUrl, apiKey: env.apiKey, timeoutMs: env.httpTimeoutMs, getCallPath: env.getCallPath, allowInsecureHttp: env.allowInsecureHttp,
+        });
+        if (env.allowInsecureHttp && client.baseUrl.startsWith('http:') && !loopbackUrl(client.baseUrl)) {
+          log.warn({ host: new URL(client.baseUrl).host }, 'CALLEASE_ALLOW_INSECURE_HTTP=1: the API key goes over plain http to a host that is not loopback; for a simulator only');
+        }
       }
       return client;
     },
@@ -72,6 +95,24 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
       await Promise.all([redis, storeRedis].map((r) => r.quit().catch(() => r.disconnect())));
     }),
   };
+}
+
+/**
+ * `openRuntime` for a long-running process that may start before Redis (a
+ * container coming up first, a Redis restart): retries while Redis is
+ * unreachable, up to `waitMs`, saying so on stderr each time.
+ */
+export async function openRuntimeWaiting(env: Env, waitMs: number, opts: { log?: Logger } = {}): Promise<Runtime> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await openRuntime(env, opts);
+    } catch (e) {
+      if (!(e instanceof DialerError && e.code === 'REDIS_UNAVAILABLE') || Date.now() > deadline || /refused the connection/.test(e.message)) throw e;
+      process.stderr.write(`waiting for Redis: ${e.message}\n`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 /** Warns when Redis could lose or evict the ledger; refuses when DIALER_DURABLE_DIALS=required and nothing can confirm a write. */

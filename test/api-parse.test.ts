@@ -305,8 +305,9 @@ describe('classifyTransportError', () => {
 
 describe('safety helpers', () => {
   it('isLoopbackHost', () => {
-    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1', 'api.localhost', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['example.com', '10.0.0.1', '128.0.0.1', '0.0.0.0', 'localhost.evil.com', '127.0.0.1.nip.io']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of ['localhost', 'LOCALHOST', 'localhost.', '127.0.0.1', '127.1.2.3', '[::1]', '::1', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
+    // A `*.localhost` name can be a container's network alias: plain http to it crosses a network.
+    for (const h of ['example.com', '10.0.0.1', '128.0.0.1', '0.0.0.0', 'localhost.evil.com', '127.0.0.1.nip.io', 'api.localhost', 'simulator.localhost']) expect(isLoopbackHost(h), h).toBe(false);
   });
 
   it('validateBaseUrl', () => {
@@ -314,6 +315,11 @@ describe('safety helpers', () => {
     expect(validateBaseUrl('http://127.0.0.1:4010').host).toBe('127.0.0.1:4010');
     expect(validateBaseUrl('http://[::1]:4010').hostname).toBe('[::1]');
     expect(() => validateBaseUrl('http://api.callease.ai/api/v1')).toThrow(/https/);
+    expect(() => validateBaseUrl('http://simulator.localhost:4010')).toThrow(/only for loopback addresses .*CALLEASE_ALLOW_INSECURE_HTTP=1/);
+    expect(validateBaseUrl('http://simulator:4010', { allowInsecureHttp: true }).host).toBe('simulator:4010');
+    // The opt-in is about plain http only: the other rules stay.
+    expect(() => validateBaseUrl('ftp://simulator', { allowInsecureHttp: true })).toThrow(/https/);
+    expect(() => validateBaseUrl('http://u:p@simulator:4010', { allowInsecureHttp: true })).toThrow(/credentials/);
     expect(() => validateBaseUrl('not a url')).toThrow(/not a valid URL/);
     expect(() => validateBaseUrl('ftp://127.0.0.1')).toThrow();
     expect(() => validateBaseUrl('https://user:pw@api.callease.ai')).toThrow(/credentials/);

@@ -108,7 +108,7 @@ export class CalleaseClient {
   readonly #retryBaseDelayMs: number;
 
   constructor(opts: CalleaseClientOptions) {
-    const url = validateBaseUrl(opts.baseUrl);
+    const url = validateBaseUrl(opts.baseUrl, { allowInsecureHttp: opts.allowInsecureHttp });
     if (typeof opts.apiKey !== 'string' || opts.apiKey.trim() === '') {
       throw new DialerError('CONFIG_INVALID', 'Callease API key is missing');
     }

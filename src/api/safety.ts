@@ -5,17 +5,28 @@
 import { DialerError } from '../errors.js';
 import { maskPhone } from '../log.js';
 
-/** 127.0.0.0/8, ::1, localhost (and *.localhost). */
+/**
+ * 127.0.0.0/8, ::1 and the name `localhost` itself. Not `*.localhost`: such a
+ * name can be a container's network alias, and plain HTTP to it crosses a network.
+ */
 export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const h = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  if (h === 'localhost') return true;
   if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
-/** Parses and checks a base URL: https anywhere, http only on loopback. Trailing slashes dropped. */
-export function validateBaseUrl(baseUrl: string): URL {
+export interface BaseUrlPolicy {
+  /**
+   * CALLEASE_ALLOW_INSECURE_HTTP=1: plain http:// to any host (the demo's
+   * simulator container). Never for the real API: the key would cross the network in clear.
+   */
+  allowInsecureHttp?: boolean;
+}
+
+/** Parses and checks a base URL: https anywhere, http only on loopback (or with the explicit opt-in). Trailing slashes dropped. */
+export function validateBaseUrl(baseUrl: string, policy: BaseUrlPolicy = {}): URL {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -25,10 +36,10 @@ export function validateBaseUrl(baseUrl: string): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new DialerError('CONFIG_INVALID', `Callease base URL must be https:// (got ${url.protocol}//)`);
   }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !policy.allowInsecureHttp) {
     throw new DialerError(
       'CONFIG_INVALID',
-      `Callease base URL must use https:// (TLS 1.2+); plain http:// is allowed only for loopback hosts, not ${url.hostname}`,
+      `Callease base URL must use https:// (TLS 1.2+); plain http:// is allowed only for loopback addresses (127.0.0.0/8, ::1, localhost), not ${url.hostname} (CALLEASE_ALLOW_INSECURE_HTTP=1 allows it, for a simulator only)`,
     );
   }
   if (url.username || url.password) {

@@ -6,6 +6,8 @@ export interface CalleaseClientOptions {
   /** e.g. 'https://api.callease.ai/api/v1' or 'http://127.0.0.1:4010' (plain http only for loopback). */
   baseUrl: string;
   apiKey: string;
+  /** Plain http:// to a host that is not loopback (CALLEASE_ALLOW_INSECURE_HTTP=1: the demo's simulator container). */
+  allowInsecureHttp?: boolean;
   /** Response timeout for one request (also used for send/read phases). Default 15000. */
   timeoutMs?: number;
   /** DNS + TCP connect + TLS handshake timeout. Default 5000. */

@@ -39,7 +39,10 @@ type ScheduleRuntime = Runtime;
 export type LoadRun = (run: Campaign) => Promise<LoadSummary>;
 
 export function scheduleQueue(rt: Pick<Runtime, 'redis' | 'store'>): Queue<ScheduleJobData> {
-  return new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: rt.redis, prefix: rt.store.keys.prefix });
+  const q = new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: rt.redis, prefix: rt.store.keys.prefix });
+  // Its connection is the runtime's, whose errors the runtime already logs; unheard, BullMQ would print them raw.
+  q.on('error', () => undefined);
+  return q;
 }
 
 const cronOf = (c: Campaign) => (c.schedule && 'cron' in c.schedule ? c.schedule : undefined);

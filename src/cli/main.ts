@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { campaignStatus } from '../campaign/status.js';
 import { pauseCampaign, resumeCampaign } from '../campaign/control.js';
 import { readEnv, type Env } from '../config/env.js';
+import { requireCalleaseSettings } from '../config/require.js';
 import { DialerError, coerceError, describeError } from '../errors.js';
 import { loadCampaignFile } from '../config/campaign.js';
 import { writeResults, type ResultsFormat } from '../results/export.js';
@@ -109,6 +110,7 @@ program
   .description('long-running dial worker for every campaign on this Redis (SIGTERM drains, a second signal forces)')
   .option('--campaign <name...>', 'only these campaigns')
   .action(async (o: { campaign?: string[] }) => {
+    requireCalleaseSettings(env, 'worker');
     await withRuntime(async (rt) => {
       await checkRedisDurability(rt);
       const dialer = new Dialer(rt);
@@ -123,6 +125,7 @@ program
   .description('long-running poller: follows placed calls to their outcome and reconciles ambiguous dials')
   .option('--concurrency <n>', 'most GET /calls in flight', (v) => Number(v), 20)
   .action(async (o: { concurrency: number }) => {
+    requireCalleaseSettings(env, 'poller');
     await withRuntime(async (rt) => {
       const dialer = new Dialer(rt);
       dialer.startPoller({ concurrency: o.concurrency });

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Env } from '../config/env.js';
+import { requireCalleaseSettings } from '../config/require.js';
 import { DialerError } from '../errors.js';
-import { checkRedisDurability, openRuntime } from '../runtime.js';
+import { checkRedisDurability, openRuntimeWaiting } from '../runtime.js';
 import { startServer } from '../server/service.js';
 import { onSignals } from './signals.js';
 
@@ -15,6 +16,9 @@ interface ServeCliOptions {
   workerStaleSeconds?: number;
   webhookSecret?: string;
 }
+
+/** How long `serve` waits for Redis at start before giving up. */
+const REDIS_WAIT_MS = 5 * 60_000;
 
 const DEFAULTS = { port: 8080, host: '127.0.0.1', uploadLimitMb: 200, resultsDir: 'results', workerStaleSeconds: 30 };
 
@@ -57,7 +61,9 @@ export function serveCommand(program: Command, env: Env): Command {
         webhookSecret: given.webhookSecret || undefined,
       };
       if (!env.apiToken) throw new DialerError('CONFIG_INVALID', 'DIALER_API_TOKEN is not set; `dialer serve` does not run without a token (e.g. DIALER_API_TOKEN=$(openssl rand -hex 32))');
-      const rt = await openRuntime(env);
+      if (o.withWorkers) requireCalleaseSettings(env, 'serve --with-workers');
+      // Started before Redis (compose, Kubernetes): wait for it rather than exit and be restarted.
+      const rt = await openRuntimeWaiting(env, REDIS_WAIT_MS);
       try {
         if (env.apiToken.length < 16) rt.log.warn('DIALER_API_TOKEN is shorter than 16 characters; use a long random token');
         if (o.withWorkers) await checkRedisDurability(rt);

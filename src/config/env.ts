@@ -9,6 +9,10 @@ export interface Env {
   apiKey?: string;
   baseUrl: string;
   redisUrl: string;
+  /** REDIS_PASSWORD: AUTH for every connection (a password in REDIS_URL wins). Never logged. */
+  redisPassword?: string;
+  /** CALLEASE_ALLOW_INSECURE_HTTP=1: plain http:// to a base URL that is not loopback (the demo's simulator container only). */
+  allowInsecureHttp: boolean;
   /** Comma-separated host:port list; selects Redis Cluster when set. */
   redisClusterNodes?: string[];
   /** Prefix of every Redis key (ours and BullMQ's). */
@@ -36,6 +40,13 @@ export interface Env {
   httpTimeoutMs: number;
   /** BullMQ lock on a dial job (ms); kept well above the HTTP timeout so a live request is never taken for stalled. */
   lockMs: number;
+  /**
+   * BullMQ's lock on a dial job (ms): how long the jobs of a killed worker wait
+   * before another worker takes them (up to this plus half of it). Renewed every
+   * half of it while the job runs; the ledger (not this lock) keeps a re-run from
+   * dialing again. Default: `lockMs`, at most 15 s.
+   */
+  jobLockMs: number;
   /** Template for fetching one call, `{id}` replaced. */
   getCallPath: string;
   /** How long an open row's owner is trusted before the reaper checks it (ms). */
@@ -65,6 +76,17 @@ function positive(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
+/** `1`/`true`/`yes` or `0`/`false`/`no`/empty; anything else is a mistake worth naming. */
+function flag(name: string, raw: string | undefined): boolean {
+  const v = (raw ?? '').trim().toLowerCase();
+  if (v === '' || v === '0' || v === 'false' || v === 'no') return false;
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  throw new DialerError('CONFIG_INVALID', `${name} must be 1 or 0, got "${raw}"`);
+}
+
+/** A killed worker's dial jobs wait at most this plus half of it (BullMQ's stalled check) for another worker. */
+const DEFAULT_JOB_LOCK_MS = 15_000;
+
 function positiveInt(name: string, raw: string | undefined): number | undefined {
   const n = positive(name, raw);
   if (n !== undefined && !Number.isInteger(n)) throw new DialerError('CONFIG_INVALID', `${name} must be a whole number, got "${raw}"`);
@@ -79,10 +101,13 @@ function liveLease(raw: string | undefined): number {
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
+  const lockMs = positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000;
   return {
     apiKey: env.CALLEASE_API_KEY || undefined,
     baseUrl: env.CALLEASE_BASE_URL || DEFAULT_BASE_URL,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisPassword: env.REDIS_PASSWORD || undefined,
+    allowInsecureHttp: flag('CALLEASE_ALLOW_INSECURE_HTTP', env.CALLEASE_ALLOW_INSECURE_HTTP),
     redisClusterNodes: env.REDIS_CLUSTER_NODES ? env.REDIS_CLUSTER_NODES.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     prefix: env.DIALER_PREFIX || 'dialer',
     logLevel: env.LOG_LEVEL || 'info',
@@ -97,7 +122,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     retentionDays: positive('DIALER_RETENTION_DAYS', env.DIALER_RETENTION_DAYS),
     tlsRejectUnauthorized: env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
     httpTimeoutMs: positive('DIALER_HTTP_TIMEOUT_MS', env.DIALER_HTTP_TIMEOUT_MS) ?? 15_000,
-    lockMs: positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000,
+    lockMs,
+    jobLockMs: positive('DIALER_JOB_LOCK_MS', env.DIALER_JOB_LOCK_MS) ?? Math.min(lockMs, DEFAULT_JOB_LOCK_MS),
     getCallPath: env.CALLEASE_GET_CALL_PATH || '/calls?id={id}',
     rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
     reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,

@@ -37,12 +37,14 @@ export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: num
 /** One dial queue per campaign: its own rate, concurrency and pause, shared by every worker. */
 export class DialQueues {
   private readonly queues = new Map<string, Queue<DialJobData>>();
-  constructor(private readonly connection: RedisClient, private readonly keys: Keys) {}
+  constructor(private readonly connection: RedisClient, private readonly keys: Keys, private readonly onError: (err: unknown) => void = () => undefined) {}
 
   get(campaignId: string): Queue<DialJobData> {
     let q = this.queues.get(campaignId);
     if (!q) {
       q = new Queue<DialJobData>(this.keys.dialQueue(campaignId), { connection: this.connection, prefix: this.keys.prefix });
+      // Without a listener BullMQ prints its connection's errors raw (console.error).
+      q.on('error', this.onError);
       this.queues.set(campaignId, q);
     }
     return q;

@@ -65,6 +65,7 @@ export class WorkerService {
         this.workers.set(id, new CampaignWorker({
           store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
           maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
+          jobLockMs: this.rt.env.jobLockMs,
           maxLiveCalls: this.rt.env.maxLiveCalls, liveLeaseMs: this.rt.env.liveLeaseMs,
           onCampaignFinished: this.opts.onCampaignFinished,
         }, info.campaign));

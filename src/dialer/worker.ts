@@ -27,8 +27,10 @@ export interface DialWorkerDeps {
   maxLiveCalls?: number;
   /** Lease of a live-call slot (ms); renewed while this worker's POST is under way. Default 30 s. */
   liveLeaseMs?: number;
-  /** BullMQ lock per job (ms); must stay well above the HTTP timeout. */
+  /** How long a `sending` ledger entry may be a live request (ms); well above the HTTP timeout. */
   lockMs: number;
+  /** BullMQ's lock on a dial job (ms; default `lockMs`): a killed worker's jobs wait this long (plus half) for another worker. */
+  jobLockMs?: number;
   /** Called when this worker's write finished the campaign. */
   onCampaignFinished?: (campaignId: string) => void;
 }
@@ -67,14 +69,14 @@ export class CampaignWorker {
       connection: deps.connection,
       prefix: deps.store.keys.prefix,
       concurrency: campaign.concurrency,
-      lockDuration: deps.lockMs,
+      lockDuration: deps.jobLockMs ?? deps.lockMs,
       // A stalled job runs again; the ledger makes that harmless (a contact found
       // `sending` is reconciled, never re-sent), so a few re-runs are allowed
       // rather than dead-lettering contacts of a worker that was killed.
       maxStalledCount: 10,
       // BullMQ looks for stalled jobs every 30 s by default; with a short lock a
       // killed worker's jobs (which hold campaign concurrency) would still wait that long.
-      stalledInterval: Math.min(30_000, Math.max(1000, deps.lockMs / 2)),
+      stalledInterval: Math.min(30_000, Math.max(1000, (deps.jobLockMs ?? deps.lockMs) / 2)),
       settings: {
         backoffStrategy: (_attempts: number, type?: string, err?: Error) =>
           type === BACKOFF_TYPE && err instanceof RetryLater ? err.delayMs : 1000,

@@ -9,14 +9,16 @@ export type RedisClient = Redis | Cluster;
  * `autoPipelining` sends the commands issued in one tick as one pipeline: the
  * store's connection uses it, so many concurrent dials share round trips.
  */
-export function connectRedis(env: Pick<Env, 'redisUrl' | 'redisClusterNodes'>, opts: { autoPipelining?: boolean } = {}): RedisClient {
-  const common: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: opts.autoPipelining ?? false };
+export function connectRedis(env: Pick<Env, 'redisUrl' | 'redisClusterNodes' | 'redisPassword'>, opts: { autoPipelining?: boolean } = {}): RedisClient {
+  // REDIS_PASSWORD fills in what REDIS_URL leaves out (ioredis: the URL's own password wins).
+  const auth: RedisOptions = env.redisPassword ? { password: env.redisPassword } : {};
+  const common: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: opts.autoPipelining ?? false, ...auth };
   if (env.redisClusterNodes?.length) {
     const nodes = env.redisClusterNodes.map((hp) => {
       const [host, port] = hp.split(':');
       return { host: host || '127.0.0.1', port: Number(port) || 6379 };
     });
-    return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null }, enableOfflineQueue: true, enableAutoPipelining: opts.autoPipelining ?? false });
+    return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null, ...auth }, enableOfflineQueue: true, enableAutoPipelining: opts.autoPipelining ?? false });
   }
   return new Redis(env.redisUrl, common);
 }
