@@ -11,6 +11,7 @@ import { knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
+import { rowAssistant } from '../campaign/assistant.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -199,7 +200,7 @@ export class CampaignWorker {
     let res: CreateCallResult;
     try {
       res = await api.createCall(
-        { assistant_id: c.assistant_id, name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
+        { assistant_id: rowAssistant(c, rec), name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
         { signal },
       );
     } catch (err) {

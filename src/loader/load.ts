@@ -9,6 +9,7 @@ import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
+import { assignAssistant } from '../campaign/assistant.js';
 
 export interface LoadDeps {
   store: Store;
@@ -112,18 +113,21 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       if (v.verdict === 'accepted' && Object.keys(v.vars).length) rec.vars = v.vars;
       if (v.timezone !== undefined) rec.timezone = v.timezone;
       if (v.consent !== undefined) rec.consent = v.consent;
+      if (v.keep) rec.keep = v.keep;
       const owner = ownerOf.get(v.row);
       if (v.verdict === 'rejected') {
         rec = { ...rec, outcome: 'rejected', error: v.reason };
         sum.rejected++;
       } else if (owner) {
-        rec = { row: v.row, name: v.name, phone: v.phone, outcome: 'duplicate', error: `duplicate of row ${owner}` };
+        rec = { row: v.row, name: v.name, phone: v.phone, ...(v.keep && { keep: v.keep }), outcome: 'duplicate', error: `duplicate of row ${owner}` };
         sum.duplicates++;
       } else {
         if (deps.screen) rec = await deps.screen(c, rec);
         if (rec.outcome) sum.screened++;
         else {
           sum.accepted++;
+          const assistant = assignAssistant(c, v.phone, v.assistant);
+          if (assistant) rec.assistant = assistant;
           rec.job = dialJob(c, v.row).opts.jobId;
         }
       }
