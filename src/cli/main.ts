@@ -20,6 +20,7 @@ import { ensureSmsActions } from '../campaign/sms-actions.js';
 import { Dialer } from '../dialer.js';
 import { privacyCommands } from './privacy.js';
 import { safetyCommands } from './safety.js';
+import { checkCommand } from './check.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -265,6 +266,7 @@ actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
+checkCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 serveCommand(program, env);
 
