@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime.js';
 import { authorized, bearer, BOARD_PATH, modeOf, secretMatches, sessionCookie, unauthorized, type AuthMode } from './auth.js';
 import { registerBoard } from './board.js';
 import { campaignRoutes } from './campaigns.js';
+import { checkRoute } from './check.js';
 import { sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { loadStatic, PAGE_CSP } from './static.js';
@@ -79,6 +80,7 @@ export async function buildServer(rt: Runtime, o: ServerOptions): Promise<Fastif
     return reply.code(202).send({ received: true, matched: Boolean(r.match), nudged: r.nudged });
   });
 
+  await checkRoute(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir });
   await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir, dialer: o.dialer ?? new Dialer(rt) });
   await registerBoard(app, rt);
   return app;
