@@ -79,7 +79,7 @@ describe('pass-through columns and the assistant column', () => {
 
     await writeResults(t.rt.store, 'pt', results);
     const text = await readFile(results, 'utf8');
-    const [header, ...rows] = parseCsv(text) as string[][];
+    const [header, ...rows] = parseCsv(text);
     expect(header).toEqual([...RESULT_COLUMNS, 'Record ID', 'Company', 'Lifecycle Stage']);
     const col = (name: string) => header!.indexOf(name);
     const byRow = new Map(rows.map((r) => [r[col('row')], r]));

@@ -106,7 +106,7 @@ describe('preflight', () => {
     const r = JSON.parse(json.stdout) as PreflightReport;
     expect(r).toMatchObject({ rows: 8, dialable: 3, rejected: 2, duplicates: 1, suppressed: 1, no_consent: 1 });
     expect(r.drain.avg_call_seconds).toBe(90);
-    const rows = parseCsv(await readFile(rejects, 'utf8')) as string[][];
+    const rows = parseCsv(await readFile(rejects, 'utf8'));
     expect(rows[0]).toEqual(['row', 'line', 'id', 'phone', 'reason']);
     expect(rows.slice(1).map((x) => x.slice(0, 4))).toEqual([['2', '3', 'C2', '12345'], ['8', '9', 'C8', '']]);
 
