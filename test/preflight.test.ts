@@ -197,9 +197,9 @@ describe('parts', () => {
     const rate = { calls: 10, per_seconds: 1 };
     expect(drainEstimate({ rate }, 1000, 60)).toMatchObject({ calls_per_second: 10, limited_by: 'rate', seconds: 160, max_live_calls: null });
     // 20 live calls of 60 s: one call can start every 3 s.
-    const capped = { rate, max_live_calls: 20 } as { rate: typeof rate };
-    expect(drainEstimate(capped, 1000, 60)).toMatchObject({ calls_per_second: 0.333, limited_by: 'max_live_calls', max_live_calls: 20, seconds: 3060 });
+    expect(drainEstimate({ rate, max_live_calls: 20 }, 1000, 60)).toMatchObject({ calls_per_second: 0.333, limited_by: 'max_live_calls', max_live_calls: 20, seconds: 3060 });
     expect(drainEstimate({ rate }, 1000, 60, 2)).toMatchObject({ rate_per_second: 2, seconds: 560 });
+    expect(drainEstimate({ rate, max_live_calls: 50 }, 1000, 60, undefined, 20).max_live_calls).toBe(20);
     expect(drainEstimate({ rate }, 0, 60).seconds).toBe(0);
   });
 });

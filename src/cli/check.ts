@@ -23,7 +23,7 @@ export function checkCommand(program: Command, withRuntime: WithRuntime): void {
         const sink = o.rejects ? await RejectsFile.open(o.rejects, c.id_column !== undefined) : undefined;
         try {
           const r = await preflight(
-            { store: rt.store, hashKey: rt.env.hashKey, now: () => rt.clock.now(), accountCallsPerSecond: rt.env.maxCallsPerSecond },
+            { store: rt.store, hashKey: rt.env.hashKey, now: () => rt.clock.now(), accountCallsPerSecond: rt.env.maxCallsPerSecond, accountLiveCalls: rt.env.maxLiveCalls },
             c,
             undefined,
             { avgCallSeconds: o.avgCallSeconds, onReject: sink && ((row) => sink.write(row)) },

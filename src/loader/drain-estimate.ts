@@ -5,7 +5,7 @@ export interface DrainEstimate {
   calls: number;
   /** The campaign's rate (and the account's, when lower), calls per second. */
   rate_per_second: number;
-  /** `max_live_calls`, when the campaign has it. */
+  /** `max_live_calls` (or CALLEASE_MAX_LIVE_CALLS when lower), when set. */
   max_live_calls: number | null;
   avg_call_seconds: number;
   /** What the dialing can sustain: the rate, or the live-call cap over the call length. */
@@ -21,13 +21,19 @@ export const DEFAULT_AVG_CALL_SECONDS = 60;
  * How long dialing `calls` rows takes: at most `rate` calls start per second,
  * and with a live-call cap at most `max_live_calls` are on the line at once,
  * so a call ending frees a place every `avg / cap` seconds (Little's law).
- * Pure; `max_live_calls` is read when the campaign file has it.
+ * Pure.
  */
-export function drainEstimate(c: Pick<Campaign, 'rate'>, calls: number, avgCallSeconds = DEFAULT_AVG_CALL_SECONDS, accountCallsPerSecond?: number): DrainEstimate {
+export function drainEstimate(
+  c: Pick<Campaign, 'rate'> & Partial<Pick<Campaign, 'max_live_calls'>>,
+  calls: number,
+  avgCallSeconds = DEFAULT_AVG_CALL_SECONDS,
+  accountCallsPerSecond?: number,
+  accountLiveCalls?: number,
+): DrainEstimate {
   const own = c.rate.calls / c.rate.per_seconds;
   const rate = accountCallsPerSecond !== undefined ? Math.min(own, accountCallsPerSecond) : own;
-  const cap = (c as { max_live_calls?: unknown }).max_live_calls;
-  const live = typeof cap === 'number' && cap > 0 ? cap : null;
+  const caps = [c.max_live_calls, accountLiveCalls].filter((n): n is number => typeof n === 'number' && n > 0);
+  const live = caps.length ? Math.min(...caps) : null;
   const byLive = live !== null && avgCallSeconds > 0 ? live / avgCallSeconds : Infinity;
   const perSecond = Math.min(rate, byLive);
   const seconds = calls === 0 ? 0 : Math.ceil(calls / perSecond + avgCallSeconds);

@@ -17,6 +17,8 @@ export interface PreflightDeps {
   now: () => number;
   /** CALLEASE_MAX_CALLS_PER_SECOND, the account-wide cap. */
   accountCallsPerSecond?: number;
+  /** CALLEASE_MAX_LIVE_CALLS, the account-wide live-call cap. */
+  accountLiveCalls?: number;
 }
 
 export interface PreflightOptions {
@@ -87,7 +89,7 @@ export async function preflight(deps: PreflightDeps, c: Campaign, input?: Readab
   const listRejects = o.listRejects ?? 20;
   const report: PreflightReport = {
     campaign: c.name, file: c.contactsPath, at: at.toISOString(), rows: 0, dialable: 0, rejected: 0, duplicates: 0, suppressed: 0, no_consent: 0,
-    rejects: [], duplicate_rows: [], zones: [], drain: drainEstimate(c, 0, o.avgCallSeconds, deps.accountCallsPerSecond),
+    rejects: [], duplicate_rows: [], zones: [], drain: drainEstimate(c, 0, o.avgCallSeconds, deps.accountCallsPerSecond, deps.accountLiveCalls),
   };
   const seen = new NumberRows();
   const zones = new Map<string, ZoneMix>();
@@ -123,7 +125,7 @@ export async function preflight(deps: PreflightDeps, c: Campaign, input?: Readab
     }
   }
   report.zones = [...zones.values()].sort((a, b) => b.rows - a.rows || a.zone.localeCompare(b.zone));
-  report.drain = drainEstimate(c, report.dialable, o.avgCallSeconds, deps.accountCallsPerSecond);
+  report.drain = drainEstimate(c, report.dialable, o.avgCallSeconds, deps.accountCallsPerSecond, deps.accountLiveCalls);
   return report;
 }
 

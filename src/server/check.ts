@@ -43,7 +43,7 @@ export async function checkRoute(app: FastifyInstance, rt: Runtime, o: CheckRout
         const body = limitedCopy(input, o.uploadLimitBytes);
         try {
           report = await preflight(
-            { store: rt.store, hashKey: rt.env.hashKey, now: () => rt.clock.now(), accountCallsPerSecond: rt.env.maxCallsPerSecond },
+            { store: rt.store, hashKey: rt.env.hashKey, now: () => rt.clock.now(), accountCallsPerSecond: rt.env.maxCallsPerSecond, accountLiveCalls: rt.env.maxLiveCalls },
             { ...campaign, contactsPath: source },
             body,
             { avgCallSeconds: avg, listRejects: LIST_REJECTS },
