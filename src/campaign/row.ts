@@ -2,7 +2,7 @@
 export const OUTCOMES = [
   'completed', 'no-answer', 'busy', 'voicemail', 'failed',
   'canceled', 'unknown', 'rejected', 'duplicate', 'dead-letter',
-  'suppressed', 'no-consent',
+  'suppressed', 'no-consent', 'expired',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -60,6 +60,8 @@ export interface RowRecord {
   assistant?: string;
   /** Pass-through columns (`id_column`, `keep_columns`), header spelling → value: results only, never sent. */
   keep?: Record<string, string>;
+  /** Redials made so far after each outcome (per-outcome redial plans). */
+  redials?: Partial<Record<string, number>>;
   /** Set once `dlq retry` sent the row back to the queue: it never goes back a second time. */
   dlq_retried?: boolean;
 }
