@@ -11,7 +11,7 @@ export const RESULT_COLUMNS = [
   'row', 'name', 'phone', 'outcome', 'call_id', 'attempts', 'duration_seconds',
   'ended_reason', 'started_at', 'ended_at', 'summary', 'error',
   'timezone', 'consent', 'status', 'http_status', 'transcript', 'recording_url',
-  'cost', 'numbers_tried', 'upload',
+  'cost', 'numbers_tried', 'upload', 'assistant',
 ] as const;
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 
@@ -64,6 +64,10 @@ export interface RowRecord {
   next_at?: string;
   /** When the row was placed (ms), for the poll timeout. */
   placed_at?: number;
+  /** The row's assistant when it is not the campaign's `assistant_id` (assistant_column, `assistants` split). */
+  assistant?: string;
+  /** Pass-through columns (`id_column`, `keep_columns`), header spelling → value: results only, never sent. */
+  keep?: Record<string, string>;
   /** Redials made so far after each outcome (per-outcome redial plans). */
   redials?: Partial<Record<string, number>>;
   /** Set once `dlq retry` sent the row back to the queue: it never goes back a second time. */

@@ -1,4 +1,5 @@
 import type { Campaign } from '../config/campaign.js';
+import { campaignAssistants } from './assistant.js';
 import { ApiError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 
@@ -50,11 +51,12 @@ export async function ensureSmsActions(rt: ActionsRuntime, c: Campaign): Promise
     }
     if (!ids.includes(id)) ids.push(id);
   }
-  await api.attachActions(c.assistant_id, ids);
+  // Rows of an `assistants` split go to several assistants; each needs the actions.
+  for (const assistant of campaignAssistants(c)) await api.attachActions(assistant, ids);
   // Union with what an earlier load recorded, so a detach later covers both.
   const all = [...new Set([...(await recordedIds(rt, c.name)), ...ids])];
   await rt.store.setCampaignField(c.name, SMS_ACTION_IDS_FIELD, JSON.stringify(all));
-  rt.log.info({ campaign: c.name, assistant: c.assistant_id, actions: ids }, 'SMS actions attached');
+  rt.log.info({ campaign: c.name, assistants: campaignAssistants(c), actions: ids }, 'SMS actions attached');
   return ids;
 }
 
@@ -69,27 +71,31 @@ export async function detachSmsActions(rt: ActionsRuntime, campaignId: string): 
   if (!info) return [];
   const ids = await recordedIds(rt, campaignId);
   if (ids.length === 0) return [];
-  const assistant = info.campaign.assistant_id;
-  const inUse = new Set<string>();
-  for (const other of await rt.store.listCampaigns()) {
-    if (other === campaignId) continue;
-    const o = await rt.store.getCampaign(other);
-    if (!o || o.state === 'done' || o.state === 'canceled' || o.campaign.assistant_id !== assistant) continue;
-    for (const id of await recordedIds(rt, other)) inUse.add(id);
+  const detached: string[] = [];
+  for (const assistant of campaignAssistants(info.campaign)) {
+    const inUse = new Set<string>();
+    for (const other of await rt.store.listCampaigns()) {
+      if (other === campaignId) continue;
+      const o = await rt.store.getCampaign(other);
+      if (!o || o.state === 'done' || o.state === 'canceled' || !campaignAssistants(o.campaign).includes(assistant)) continue;
+      for (const id of await recordedIds(rt, other)) inUse.add(id);
+    }
+    let detach = ids.filter((id) => !inUse.has(id));
+    if (detach.length === 0) continue;
+    const api = rt.api();
+    try {
+      await api.detachActions(assistant, detach);
+    } catch (e) {
+      // The API refuses the whole request when one id is gone (deleted by hand): detach the rest.
+      if (!(e instanceof ApiError && e.code === 'API_NOT_FOUND')) throw e;
+      const existing = new Set((await api.listActions()).map((a) => a.id));
+      detach = detach.filter((id) => existing.has(id));
+      if (detach.length) await api.detachActions(assistant, detach);
+    }
+    rt.log.info({ campaign: campaignId, assistant, actions: detach }, 'SMS actions detached');
+    for (const id of detach) if (!detached.includes(id)) detached.push(id);
   }
-  let detach = ids.filter((id) => !inUse.has(id));
-  if (detach.length === 0) return [];
-  const api = rt.api();
-  try {
-    await api.detachActions(assistant, detach);
-  } catch (e) {
-    // The API refuses the whole request when one id is gone (deleted by hand): detach the rest.
-    if (!(e instanceof ApiError && e.code === 'API_NOT_FOUND')) throw e;
-    const existing = new Set((await api.listActions()).map((a) => a.id));
-    detach = detach.filter((id) => existing.has(id));
-    if (detach.length) await api.detachActions(assistant, detach);
-  }
+  if (detached.length === 0) return [];
   await rt.store.setCampaignField(campaignId, 'sms_actions_detached_at', new Date().toISOString());
-  rt.log.info({ campaign: campaignId, assistant, actions: detach }, 'SMS actions detached');
-  return detach;
+  return detached;
 }

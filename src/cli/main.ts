@@ -24,6 +24,7 @@ import { Dialer } from '../dialer.js';
 import { privacyCommands } from './privacy.js';
 import { reportCommand } from './report.js';
 import { safetyCommands } from './safety.js';
+import { checkCommand } from './check.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -279,6 +280,7 @@ privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
 reportCommand(program, withRuntime);
+checkCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 serveCommand(program, env);
 

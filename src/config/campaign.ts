@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { DialerError } from '../errors.js';
+import { assistantRules } from './campaign-rules.js';
 import { parseDuration } from './duration.js';
 
 /** Final outcomes a call can end with on the Callease side. */
@@ -76,7 +78,16 @@ export const campaignSchema = z
   .object({
     /** Campaign id: lower-case letters, digits and dashes. */
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit'),
-    assistant_id: z.string().min(1),
+    /** The campaign's assistant; optional when `assistants` splits the rows (exactly one of the two). */
+    assistant_id: z.string().min(1).optional(),
+    /** Weighted split of rows between assistants, by a stable hash of the number. */
+    assistants: z.array(z.object({ id: z.string().min(1), weight: z.number().positive() }).strict()).min(1).optional(),
+    /** Column holding a row's own assistant id; an empty cell falls back to `assistants`/`assistant_id`. */
+    assistant_column: z.string().min(1).optional(),
+    /** Column with the row's id in the caller's system: stored and written to the results, never sent to the API. */
+    id_column: z.string().min(1).optional(),
+    /** More columns stored and written to the results, never sent to the API (unless also in `variables`). */
+    keep_columns: z.array(z.string().min(1)).optional(),
     /** CSV path, relative to the campaign file. */
     contacts: z.string().min(1),
     phone_column: z.string().min(1).optional(),
@@ -84,7 +95,11 @@ export const campaignSchema = z
     phone_columns: z.array(z.string().min(1)).min(1).optional(),
     name_column: z.string().min(1).optional(),
     /** ISO 3166 alpha-2 country for numbers written without +country. */
-    default_country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as "AU"').optional(),
+    default_country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as "AU"')
+      .refine((cc): boolean => isSupportedCountry(cc), { error: (iss) => `${JSON.stringify(iss.input)} is not a country libphonenumber knows (ISO 3166 alpha-2, e.g. "AU", "US", "GB")` })
+      .optional(),
     /** Columns sent as customVariables; default every column but the phone column. */
     variables: z.array(z.string().min(1)).optional(),
     /** Most POST /calls per `per_seconds`, across every worker. */
@@ -142,7 +157,8 @@ export const campaignSchema = z
     /** Price of one call minute, for the report's cost estimate when the calls carry no cost. */
     price_per_minute: z.number().nonnegative().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(assistantRules);
 
 export type CampaignFile = z.infer<typeof campaignSchema>;
 

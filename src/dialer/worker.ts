@@ -12,6 +12,7 @@ import { claimNextNumber, isInvalidNumberError, nextNumberPatch, triedWith, trie
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
+import { rowAssistant } from '../campaign/assistant.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -262,7 +263,7 @@ export class CampaignWorker {
     let res: CreateCallResult;
     try {
       res = await api.createCall(
-        { assistant_id: c.assistant_id, name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
+        { assistant_id: rowAssistant(c, rec), name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
         { signal },
       );
     } catch (err) {

@@ -5,7 +5,7 @@
  * per row at load; `createDialGate` applies all of it immediately before each POST.
  */
 export { createDialGate } from './gate.js';
-export { createLoadScreen, chainScreens, privacyScreen } from './screen.js';
+export { createLoadScreen, createCheckScreen, chainScreens, privacyScreen } from './screen.js';
 export { windowDecision } from './window.js';
 export type { DialGate, GateResult, Screen } from './types.js';
 export { consentGate, consentScreen, hasConsent } from './consent.js';

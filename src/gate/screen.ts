@@ -54,18 +54,30 @@ async function releaseClaim(store: Store, id: string, phone: string, row: number
  * that need one, ends `rejected` with the reason.
  */
 export function createLoadScreen(rt: Runtime): Screen {
-  const privacy = privacyScreen(rt.store, rt.env.hashKey);
+  return verdictScreen(rt.store, privacyScreen(rt.store, rt.env.hashKey), () => rt.clock.now());
+}
+
+/**
+ * The load screen's verdicts without a write (`dialer check`): the same
+ * order and rules, reading the erased and suppression sets only. No claim
+ * was taken, so none is given back.
+ */
+export function createCheckScreen(store: Store, hashKey: string | undefined, now: () => number): Screen {
+  return verdictScreen(store, chainScreens(erasedScreen(store, hashKey), async (c, rec) => consentScreen(c, rec)), now);
+}
+
+function verdictScreen(store: Store, privacy: Screen, now: () => number): Screen {
   let snapshot: { at: number; match: Promise<(e164: string) => boolean | Promise<boolean>> } | undefined;
   return async (c, rec) => {
     rec = await privacy(c, rec);
     if (rec.outcome) return rec;
-    if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_MS) snapshot = { at: Date.now(), match: globalSuppressionMatcher(rt.store) };
+    if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_MS) snapshot = { at: Date.now(), match: globalSuppressionMatcher(store) };
     if (await (await snapshot.match)(rec.phone)) return { ...rec, outcome: 'suppressed', error: SUPPRESSED_REASON };
     const file = await campaignSuppression(c);
     if (file?.has(rec.phone)) return { ...rec, outcome: 'suppressed', error: FILE_SUPPRESSED_REASON };
     const zone = resolveRowZones(c, rec);
     const out: RowRecord = { ...rec, timezone: zoneLabel(zone) };
-    if (zone.zones.length === 0 && !checkWindow(c.calling_hours, zone, new Date(rt.clock.now())).open) {
+    if (zone.zones.length === 0 && !checkWindow(c.calling_hours, zone, new Date(now())).open) {
       return { ...out, outcome: 'rejected', error: UNKNOWN_ZONE_REASON };
     }
     return out;

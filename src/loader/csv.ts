@@ -9,6 +9,7 @@ import { CELL_SEP, type CellsResult } from '../phone/multi.js';
 import { PhoneWorker, checkLocally } from './phone-pool.js';
 import { planColumns, type ColumnPlan } from './header.js';
 import { rowKeyer } from './row-key.js';
+import { passThroughValues } from './pass-through.js';
 import { MAX_ROW_CHARS, fail, peekHeader } from './peek.js';
 
 export interface ContactVerdict {
@@ -25,6 +26,10 @@ export interface ContactVerdict {
   timezone?: string;
   /** Value (trimmed) of campaign.consent_column, when set. */
   consent?: string;
+  /** Pass-through columns (id_column, keep_columns), when the campaign has any. */
+  keep?: Record<string, string>;
+  /** Value (trimmed) of campaign.assistant_column, when set. */
+  assistant?: string;
   verdict: 'accepted' | 'rejected';
   /** For rejected rows, naming the field: "phone: invalid number for AU". */
   reason?: string;
@@ -37,7 +42,7 @@ export interface ContactVerdict {
 }
 
 export type ContactsCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'default_country' | 'variables' | 'timezone_column' | 'consent_column' | 'contactsPath'> &
-  Partial<Pick<Campaign, 'file'>>;
+  Partial<Pick<Campaign, 'file' | 'id_column' | 'keep_columns' | 'assistant_column'>>;
 
 /** Opens the contacts file, failing early (with the errno code) when it can't be read. */
 export async function openContacts(path: string): Promise<Readable> {
@@ -225,6 +230,9 @@ function addRow(batch: Batch, fields: string[], plan: ColumnPlan, row: number, l
   const v: ContactVerdict = { row, line, name: get(plan.name), phone, vars, verdict: 'rejected' };
   if (plan.timezone !== undefined) v.timezone = get(plan.timezone);
   if (plan.consent !== undefined) v.consent = get(plan.consent);
+  const keep = passThroughValues(plan.keep, get);
+  if (keep) v.keep = keep;
+  if (plan.assistant !== undefined) v.assistant = get(plan.assistant);
   batch.verdicts.push(v);
   const problem = rowProblem(fields, plan, line);
   if (problem !== undefined) {

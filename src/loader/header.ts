@@ -1,5 +1,6 @@
 import type { Campaign } from '../config/campaign.js';
 import { fail } from './peek.js';
+import { planPassThrough } from './pass-through.js';
 
 /** Where each value a verdict needs sits in a data row. */
 export interface ColumnPlan {
@@ -13,11 +14,16 @@ export interface ColumnPlan {
   consent?: number;
   /** customVariables: key (header spelling) and index. */
   vars: Array<[string, number]>;
+  /** Pass-through columns (id_column first, then keep_columns): the campaign's spelling and index. */
+  keep: Array<[string, number]>;
+  /** The assistant_column. */
+  assistant?: number;
   /** Every index read from a row, checked for broken text. */
   used: number[];
 }
 
-export type HeaderCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'variables' | 'timezone_column' | 'consent_column'>;
+export type HeaderCampaign = Pick<Campaign, 'phone_column' | 'phone_columns' | 'name_column' | 'variables' | 'timezone_column' | 'consent_column'> &
+  Partial<Pick<Campaign, 'id_column' | 'keep_columns' | 'assistant_column'>>;
 
 // Defaults, in order of preference ("phone" beats a customer "number" column).
 export const PHONE_NAMES = ['phone', 'mobile', 'phone_number', 'phonenumber', 'number', 'cell', 'telephone', 'tel'];
@@ -66,13 +72,16 @@ export function planColumns(header: string[], campaign: HeaderCampaign, source: 
   const name = configured('name_column', campaign.name_column) ?? firstOf(NAME_NAMES);
   const timezone = configured('timezone_column', campaign.timezone_column);
   const consent = configured('consent_column', campaign.consent_column);
+  const { keep, assistant } = planPassThrough(campaign, configured);
+  // Pass-through and assistant columns are for the results and the dialer, not the assistant's prompt.
+  const notSent = new Set([phone, assistant, ...keep.map(([, i]) => i)]);
   const vars: Array<[string, number]> = campaign.variables
     ? campaign.variables.map((v) => {
         const i = configured('variables entry', v)!;
         return [names[i]!, i];
       })
-    : names.flatMap((n, i): Array<[string, number]> => (n !== '' && i !== phone && !phones?.includes(i) ? [[n, i]] : []));
+    : names.flatMap((n, i): Array<[string, number]> => (n !== '' && !notSent.has(i) && !phones?.includes(i) ? [[n, i]] : []));
 
-  const used = [...new Set([phone, ...(phones ?? []), name, timezone, consent, ...vars.map(([, i]) => i)].filter((i): i is number => i !== undefined))];
-  return { names, phone, phones: phones ?? [phone], name, timezone, consent, vars, used };
+  const used = [...new Set([phone, ...(phones ?? []), name, timezone, consent, assistant, ...vars.map(([, i]) => i), ...keep.map(([, i]) => i)].filter((i): i is number => i !== undefined))];
+  return { names, phone, phones: phones ?? [phone], name, timezone, consent, vars, keep, assistant, used };
 }

@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
 import { beginAppend, numberChunk, writeChunk } from './append.js';
+import { assignAssistant } from '../campaign/assistant.js';
 
 export interface LoadDeps {
   store: Store;
@@ -129,18 +130,21 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
       if (v.timezone !== undefined) rec.timezone = v.timezone;
       if (v.consent !== undefined) rec.consent = v.consent;
       if (v.alts && v.verdict === 'accepted') rec.alts = v.alts;
+      if (v.keep) rec.keep = v.keep;
       const owner = ownerOf.get(v.row);
       if (v.verdict === 'rejected') {
         rec = { ...rec, outcome: 'rejected', error: v.reason };
         sum.rejected++;
       } else if (owner) {
-        rec = { row: v.row, name: v.name, phone: v.phone, outcome: 'duplicate', error: `duplicate of row ${owner}` };
+        rec = { row: v.row, name: v.name, phone: v.phone, ...(v.keep && { keep: v.keep }), outcome: 'duplicate', error: `duplicate of row ${owner}` };
         sum.duplicates++;
       } else {
         if (deps.screen) rec = await deps.screen(c, rec);
         if (rec.outcome) sum.screened++;
         else {
           sum.accepted++;
+          const assistant = assignAssistant(c, v.phone, v.assistant);
+          if (assistant) rec.assistant = assistant;
           rec.job = dialJob(c, v.row).opts.jobId;
         }
       }

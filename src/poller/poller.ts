@@ -16,6 +16,7 @@ import { mapCallStatus } from './status.js';
 import { addToSuppression } from '../gate/index.js';
 import { detectOptOut } from '../safety/index.js';
 import { tryNextNumber } from './next-number.js';
+import { rowAssistant } from '../campaign/assistant.js';
 
 export interface PollerDeps {
   store: Store;
@@ -152,8 +153,8 @@ export class Poller {
     if (d.action === 'lookup' && entry) {
       const sentAt = entry.sent ?? entry.t;
       try {
-        const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: c.assistant_id, createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
-        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: c.assistant_id, sentAt, known: entry.ids });
+        const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: rowAssistant(c, rec), createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
+        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: rowAssistant(c, rec), sentAt, known: entry.ids });
         if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
         input.lookup = { found: match ? { id: match.id, status: match.status } : undefined };
       } catch (e) {

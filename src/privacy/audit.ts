@@ -1,6 +1,6 @@
 import { writePrivateFile } from '../results/private-file.js';
 import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { csvLine } from '../results/csv-safe.js';
 import type { Store } from '../store/store.js';
 
 /** Columns of `dialer audit`, in file order. */
@@ -60,8 +60,8 @@ export function defaultAuditPath(resultsPath: string, id: string, format: AuditF
 
 /** Writes the audit export atomically (temp file + rename), mode 0600; `-` writes to stdout. */
 export async function writeAudit(store: Store, id: string, file: string, format: AuditFormat = 'csv'): Promise<{ records: number; file: string }> {
-  const line = (r: AuditRecord) => (format === 'csv' ? stringify([AUDIT_COLUMNS.map((c) => r[c])]) : JSON.stringify(r) + '\n');
-  const header = format === 'csv' ? stringify([AUDIT_COLUMNS]) : '';
+  const line = (r: AuditRecord) => (format === 'csv' ? csvLine(AUDIT_COLUMNS.map((c) => r[c])) : JSON.stringify(r) + '\n');
+  const header = format === 'csv' ? csvLine(AUDIT_COLUMNS) : '';
   let records = 0;
   if (file === '-') {
     process.stdout.write(header);

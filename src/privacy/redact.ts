@@ -7,7 +7,7 @@ import type { RowRecord } from '../campaign/row.js';
  */
 
 /** Row fields that are (or carry) personal data: who the person is and what was said. */
-export const PERSONAL_FIELDS = ['name', 'phone', 'vars', 'summary', 'transcript', 'recording_url'] as const;
+export const PERSONAL_FIELDS = ['name', 'phone', 'vars', 'keep', 'summary', 'transcript', 'recording_url'] as const;
 
 /**
  * The record with name and number blank and the variables, summary,
@@ -18,6 +18,7 @@ export const PERSONAL_FIELDS = ['name', 'phone', 'vars', 'summary', 'transcript'
 export function personalFieldsBlanked(rec: RowRecord): RowRecord {
   const out: RowRecord = { ...rec, name: '', phone: '' };
   delete out.vars;
+  delete out.keep;
   delete out.summary;
   delete out.transcript;
   delete out.recording_url;

@@ -5,6 +5,7 @@ import { authorized, bearer, BOARD_PATH, modeOf, secretMatches, sessionCookie, u
 import { registerBoard } from './board.js';
 import { campaignPageRoutes } from './campaign-page.js';
 import { campaignRoutes } from './campaigns.js';
+import { checkRoute } from './check.js';
 import { sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { loadStatic, PAGE_CSP } from './static.js';
@@ -80,6 +81,7 @@ export async function buildServer(rt: Runtime, o: ServerOptions): Promise<Fastif
     return reply.code(202).send({ received: true, matched: Boolean(r.match), nudged: r.nudged });
   });
 
+  await checkRoute(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir });
   await campaignRoutes(app, rt, { uploadLimitBytes: o.uploadLimitBytes, resultsDir: o.resultsDir, dialer: o.dialer ?? new Dialer(rt), page: files.get('/campaign.html') });
   await campaignPageRoutes(app, rt);
   await registerBoard(app, rt);

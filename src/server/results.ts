@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify/sync';
 import type { FastifyRequest } from 'fastify';
-import { campaignRows, resultRow, type ResultsFormat } from '../results/export.js';
-import { RESULT_COLUMNS } from '../campaign/row.js';
+import { campaignRows, resultColumns, resultRow, type ResultsFormat } from '../results/export.js';
+import { csvLine } from '../results/csv-safe.js';
 import type { Store } from '../store/store.js';
 
 const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
@@ -23,10 +22,12 @@ export function resultsFormat(req: FastifyRequest): ResultsFormat {
  */
 export function resultsStream(store: Store, id: string, format: ResultsFormat): Readable {
   async function* lines(): AsyncGenerator<string> {
-    let buf: string[] = format === 'csv' ? [stringify([RESULT_COLUMNS])] : [];
+    const c = (await store.getCampaign(id))?.campaign;
+    const columns = resultColumns(c);
+    let buf: string[] = format === 'csv' ? [csvLine(columns)] : [];
     for await (const rec of campaignRows(store, id)) {
-      const r = resultRow(rec);
-      buf.push(format === 'csv' ? stringify([RESULT_COLUMNS.map((c) => r[c] ?? '')]) : JSON.stringify(r) + '\n');
+      const r = resultRow(rec, c);
+      buf.push(format === 'csv' ? csvLine(columns.map((col) => r[col])) : JSON.stringify(r) + '\n');
       if (buf.length >= 500) {
         yield buf.join('');
         buf = [];

@@ -22,6 +22,7 @@ export interface StaticFile {
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/check.js': { file: 'check.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
   '/campaign.html': { file: 'campaign.html', type: 'text/html; charset=utf-8' },
   '/campaign.js': { file: 'campaign.js', type: 'text/javascript; charset=utf-8' },

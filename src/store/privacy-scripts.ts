@@ -39,6 +39,7 @@ for i = 3, #ARGV do
     local rec = cjson.decode(cur)
     rec.name = ''
     rec.vars = nil
+    rec.keep = nil
     if not rec.outcome and inflight and ARGV[i] == owner then
       deferred[#deferred + 1] = ARGV[i]
     else
