@@ -20,6 +20,7 @@ import { ensureSmsActions } from '../campaign/sms-actions.js';
 import { Dialer } from '../dialer.js';
 import { privacyCommands } from './privacy.js';
 import { safetyCommands } from './safety.js';
+import { setCommand } from './set.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -266,6 +267,7 @@ privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
+setCommand(program, withRuntime);
 serveCommand(program, env);
 
 /** Runs until SIGTERM/SIGINT: the first drains, a second forces. */

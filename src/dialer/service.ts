@@ -61,7 +61,7 @@ export class WorkerService {
           store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
           maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
           onCampaignFinished: this.opts.onCampaignFinished,
-        }, info.campaign));
+        }, info.campaign, info.version));
         this.rt.log.info({ campaign: id }, 'dialing campaign');
       } else if (!active && w) {
         this.workers.delete(id);

@@ -14,6 +14,7 @@ import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
 import { addToSuppression } from '../gate/index.js';
 import { detectOptOut } from '../safety/index.js';
+import { LiveCampaign } from '../campaign/live.js';
 
 export interface PollerDeps {
   store: Store;
@@ -48,7 +49,8 @@ export class Poller {
   private readonly limit;
   private readonly stop = new AbortController();
   private loop?: Promise<void>;
-  private readonly campaigns = new Map<string, { c: Campaign; at: number }>();
+  /** Each campaign's settings as they are now (a change is seen within SETTINGS_CHECK_MS). */
+  private readonly campaigns = new Map<string, LiveCampaign>();
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
@@ -82,9 +84,12 @@ export class Poller {
 
   private async campaign(id: string): Promise<Campaign | undefined> {
     const hit = this.campaigns.get(id);
-    if (hit && Date.now() - hit.at < 5000) return hit.c;
+    if (hit) {
+      await hit.refresh();
+      return hit.current;
+    }
     const info = await this.deps.store.getCampaign(id);
-    if (info) this.campaigns.set(id, { c: info.campaign, at: Date.now() });
+    if (info) this.campaigns.set(id, new LiveCampaign(this.deps.store, info, { log: this.deps.log }));
     return info?.campaign;
   }
 

@@ -12,6 +12,7 @@ import { HttpError } from './errors.js';
 import { limitedCopy, UploadTooLarge } from './limit.js';
 import { RESULTS_CONTENT_TYPE, resultsFormat, resultsStream } from './results.js';
 import { uploadContacts, type UploadResult } from './upload.js';
+import { settingsRoutes } from './settings.js';
 
 export interface CampaignRouteOptions {
   uploadLimitBytes: number;
@@ -64,6 +65,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
       .send(resultsStream(rt.store, id, format));
   });
 
+  settingsRoutes(app, rt);
   app.post('/campaigns/:name/pause', async (req: Named) => ({ campaign: req.params.name, state: await pauseCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/resume', async (req: Named) => ({ campaign: req.params.name, state: await resumeCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, ...(await o.dialer.cancel(req.params.name)) }));

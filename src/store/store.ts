@@ -10,6 +10,7 @@ import { PrivacyStore } from './privacy.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
 import { ServerStore } from './server.js';
+import { SettingsStore } from './settings.js';
 import { SuppressionStore } from './suppression.js';
 
 /** Where a contact stands with the Callease API. The truth about "was this person dialed". */
@@ -58,6 +59,8 @@ export interface CampaignInfo {
   total?: number;
   createdAt?: string;
   finishedAt?: string;
+  /** Version of the settings (`config`), bumped by every write of them; 0 when never changed. */
+  version: number;
 }
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
@@ -82,6 +85,8 @@ export class Store {
   readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
   readonly server: ServerStore;
+  /** The settings version running workers and pollers watch, and changes to a running campaign. */
+  readonly settings: SettingsStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -100,6 +105,7 @@ export class Store {
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
+    this.settings = new SettingsStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -122,12 +128,14 @@ export class Store {
       .sadd(this.keys.campaigns, c.name)
       .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
+      .hincrby(this.keys.campaign(c.name), 'config_version', 1)
       .exec();
   }
 
   /** Updates a campaign's settings, keeping its state. */
   async saveConfig(c: Campaign): Promise<void> {
-    await this.redis.hset(this.keys.campaign(c.name), 'config', JSON.stringify(c));
+    // A new version: running workers and pollers read the settings again.
+    await this.redis.multi().hset(this.keys.campaign(c.name), 'config', JSON.stringify(c)).hincrby(this.keys.campaign(c.name), 'config_version', 1).exec();
   }
 
   async listCampaigns(): Promise<string[]> {
@@ -143,6 +151,7 @@ export class Store {
       total: h.total === undefined ? undefined : Number(h.total),
       createdAt: h.created_at,
       finishedAt: h.finished_at,
+      version: Number(h.config_version ?? 0),
     };
   }
 
