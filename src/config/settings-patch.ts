@@ -140,9 +140,10 @@ export function applySettings(current: Campaign, changes: Assignment[]): { campa
     const err = setPath(next, key.split('.'), value);
     if (err) issues.push({ key, message: err });
   }
-  if (issues.length) throw new SettingsError(issues);
+  // The rest is validated too, so one answer lists every problem.
   const parsed = campaignSchema.safeParse(next);
-  if (!parsed.success) throw new SettingsError(zodIssues(parsed.error));
+  if (!parsed.success) issues.push(...zodIssues(parsed.error));
+  if (issues.length || !parsed.success) throw new SettingsError(issues);
   const campaign: Campaign = { ...parsed.data, file: current.file, contactsPath: current.contactsPath, resultsPath: current.resultsPath, suppressionPath: current.suppressionPath };
   return { campaign, changes: diffSettings(before, parsed.data) };
 }

@@ -122,7 +122,14 @@ export class CampaignWorker {
     }
     if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
 
-    const gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
+    let gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
+    if (gate.action === 'delay' && this.deps.gate) {
+      // Put off under these settings: make sure they are still the settings (a
+      // change of calling hours wakes waiting jobs at once, maybe before the
+      // next look at the version); a delay reserves nothing, so asking again is safe.
+      await this.live.refresh(true);
+      if (this.live.current !== c) gate = await this.deps.gate(this.live.current, rec);
+    }
     if (gate.action === 'skip') {
       await this.finish(row, { error: gate.reason }, gate.outcome);
       return gate.outcome;
