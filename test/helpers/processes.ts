@@ -21,8 +21,8 @@ export function processes(): Processes {
     for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k] !== undefined) base[k] = process.env[k]!;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => onStdout?.(s));
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    child.stdout.setEncoding('utf8').on('data', (s: string) => onStdout?.(s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
     child.on('exit', (code, signal) => {
       if (code && code !== 0) process.stderr.write(`dialer ${args[0]} (${child.pid}) exited ${code ?? signal}: ${stderr}\n`);
     });
