@@ -115,4 +115,23 @@ describe('dialer set on a running campaign', () => {
     expect(busiest).toBeLessThanOrEqual(3);
     expect(fast).toBeGreaterThanOrEqual(10);
   }, 420_000);
+
+  it('a refused change exits non-zero naming every key, and changes nothing', async () => {
+    const env = { REDIS_URL, DIALER_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    const c = await campaignIn(path.join(dir, 'refused'), { name: 'set-refused', assistant_id: 'CE_R', default_country: 'AU' }, csvOf(numbers(2, 61417900000)));
+    await withRuntime(prefix, undefined, async ({ rt }) => {
+      await rt.store.saveCampaign(c, 'paused');
+      const before = (await rt.store.getCampaign(c.name))!;
+      const r = await runCli(['set', c.name, 'rate.calls=0', 'name=other', 'rate.burst=1', 'calling_hours.end=7pm'], env, 120_000);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      for (const key of ['rate.calls: ', 'name: cannot change on a loaded campaign', 'rate.burst: unknown key', 'calling_hours.end: must be "HH:MM"']) expect(r.stderr).toContain(key);
+      const after = (await rt.store.getCampaign(c.name))!;
+      expect(after.version).toBe(before.version);
+      expect(after.campaign).toEqual(before.campaign);
+      const missing = await runCli(['set', 'no-such-campaign', 'rate.calls=2'], env, 120_000);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no campaign named "no-such-campaign"');
+    });
+  }, 300_000);
 });

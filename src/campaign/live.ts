@@ -29,6 +29,7 @@ export class LiveCampaign {
   private pending?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private readonly everyMs: number;
+  private removed = false;
 
   constructor(private readonly store: Store, initial: { campaign: Campaign; version: number }, private readonly opts: LiveCampaignOptions = {}) {
     this.c = initial.campaign;
@@ -43,6 +44,11 @@ export class LiveCampaign {
 
   get version(): number {
     return this.v;
+  }
+
+  /** The campaign was deleted from Redis (seen at the last look). */
+  get gone(): boolean {
+    return this.removed;
   }
 
   /**
@@ -63,7 +69,10 @@ export class LiveCampaign {
     try {
       if ((await this.store.settings.version(id)) === this.v) return;
       const info = await this.store.getCampaign(id);
-      if (!info) return;
+      if (!info) {
+        this.removed = true;
+        return;
+      }
       const before = this.c;
       this.c = info.campaign;
       this.v = info.version;

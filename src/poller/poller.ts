@@ -86,7 +86,9 @@ export class Poller {
     const hit = this.campaigns.get(id);
     if (hit) {
       await hit.refresh();
-      return hit.current;
+      if (!hit.gone) return hit.current;
+      this.campaigns.delete(id);
+      return undefined;
     }
     const info = await this.deps.store.getCampaign(id);
     if (info) this.campaigns.set(id, new LiveCampaign(this.deps.store, info, { log: this.deps.log }));
