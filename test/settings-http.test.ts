@@ -129,7 +129,9 @@ describe('a running poller', () => {
       await waitFor(async () => (await rt.store.counts('follow')).unknown === 4, 'the calls to end unknown', 20_000, 20);
       const ms = Date.now() - at;
       process.stdout.write(`[settings-http] poll timeout obeyed by the running poller ${ms} ms after the PATCH\n`);
-      expect(ms).toBeLessThan(2000);
+      // 2 s is the promise (measured from the simulator's side in settings-live.test.ts); here the poller, the
+      // simulator and this check share one busy process, so the allowance is wider. Never the 60 s calls last.
+      expect(ms).toBeLessThan(3000);
       const rows = await rt.store.getRows('follow', [1, 2, 3, 4]);
       for (const row of rows) expect(row?.error).toMatch(/after 0\.001 min/);
     } finally {
