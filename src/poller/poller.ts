@@ -53,7 +53,7 @@ export class Poller {
   private readonly stop = new AbortController();
   private loop?: Promise<void>;
   /** Each campaign's settings as they are now (a change is seen within SETTINGS_CHECK_MS). */
-  private readonly campaigns = new Map<string, LiveCampaign>();
+  private readonly campaigns = new Map<string, { live: LiveCampaign; at: number }>();
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
@@ -95,13 +95,15 @@ export class Poller {
   private async campaign(id: string): Promise<Campaign | undefined> {
     const hit = this.campaigns.get(id);
     if (hit) {
-      await hit.refresh();
-      if (!hit.gone) return hit.current;
+      // `at`: when this poller last followed a call of the campaign.
+      hit.at = Date.now();
+      await hit.live.refresh();
+      if (!hit.live.gone) return hit.live.current;
       this.campaigns.delete(id);
       return undefined;
     }
     const info = await this.deps.store.getCampaign(id);
-    if (info) this.campaigns.set(id, new LiveCampaign(this.deps.store, info, { log: this.deps.log }));
+    if (info) this.campaigns.set(id, { live: new LiveCampaign(this.deps.store, info, { log: this.deps.log }), at: Date.now() });
     return info?.campaign;
   }
 
