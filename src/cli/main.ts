@@ -25,6 +25,7 @@ import { privacyCommands } from './privacy.js';
 import { reportCommand } from './report.js';
 import { safetyCommands } from './safety.js';
 import { checkCommand } from './check.js';
+import { setCommand } from './set.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -282,6 +283,7 @@ dlqCommand(program, withRuntime);
 reportCommand(program, withRuntime);
 checkCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
+setCommand(program, withRuntime);
 serveCommand(program, env);
 
 /** Runs until SIGTERM/SIGINT: the first drains, a second forces. */

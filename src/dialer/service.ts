@@ -68,7 +68,7 @@ export class WorkerService {
           jobLockMs: this.rt.env.jobLockMs,
           maxLiveCalls: this.rt.env.maxLiveCalls, liveLeaseMs: this.rt.env.liveLeaseMs,
           onCampaignFinished: this.opts.onCampaignFinished,
-        }, info.campaign));
+        }, info.campaign, info.version));
         this.rt.log.info({ campaign: id }, 'dialing campaign');
       } else if (!active && w) {
         this.workers.delete(id);

@@ -13,6 +13,8 @@ import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
 import { rowAssistant } from '../campaign/assistant.js';
+import { LiveCampaign } from '../campaign/live.js';
+import { diffSettings, settingsOf } from '../config/settings-patch.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -44,6 +46,14 @@ const MAX_SLOT_WAIT_MS = 2000;
  * as the API counts it; the mean rate stays at 98% of the limit.
  */
 const RATE_MARGIN = 1.02;
+/** The limiter of one campaign's rate (LimitsStore scope). */
+export const campaignRateScope = (id: string): string => `c:${id}`;
+
+/** Spacing of a campaign's requests (ms) under its `rate`, margin included. */
+export function campaignIntervalMs(rate: Campaign['rate']): number {
+  return (RATE_MARGIN * rate.per_seconds * 1000) / rate.calls;
+}
+
 /** First lookup of an ambiguous dial. */
 const FIRST_RECONCILE_MS = 1000;
 /** A campaign (or the account) with every live-call slot taken holds its queue this long before trying again. */
@@ -63,9 +73,13 @@ class RetryLater extends Error {
 export class CampaignWorker {
   readonly worker: Worker<DialJobData>;
   private readonly log: Logger;
+  /** The campaign's settings as they are now (`dialer set` reaches a running worker through it). */
+  readonly live: LiveCampaign;
 
-  constructor(private readonly deps: DialWorkerDeps, readonly campaign: Campaign) {
+  constructor(private readonly deps: DialWorkerDeps, initial: Campaign, version = 0) {
+    const campaign = initial;
     this.log = deps.log.child({ campaign: campaign.name });
+    this.live = new LiveCampaign(deps.store, { campaign, version }, { log: this.log, onChange: (now, before) => this.onSettings(now, before) });
     this.worker = new Worker<DialJobData>(deps.store.keys.dialQueue(campaign.name), (job, token, signal) => this.process(job, token, signal), {
       connection: deps.connection,
       prefix: deps.store.keys.prefix,
@@ -85,6 +99,22 @@ export class CampaignWorker {
     });
     this.worker.on('failed', (job, err) => void this.onFailed(job, err));
     this.worker.on('error', (err) => this.log.error({ err: describeError(err) }, 'dial worker error'));
+    this.live.start();
+  }
+
+  /**
+   * The campaign's settings now: read at each use (rate, retries, poll
+   * interval, calling hours via the gate), so a change reaches jobs already
+   * running within one look at the settings version.
+   */
+  get campaign(): Campaign {
+    return this.live.current;
+  }
+
+  /** A change of settings taken up: what BullMQ holds itself (this worker's concurrency) is set anew. */
+  private onSettings(now: Campaign, before: Campaign): void {
+    if (now.concurrency !== before.concurrency) this.worker.concurrency = now.concurrency;
+    this.log.info({ version: this.live.version, changed: diffSettings(settingsOf(before), settingsOf(now)).map((d) => d.key) }, 'campaign settings changed');
   }
 
   private async process(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<string> {
@@ -102,7 +132,14 @@ export class CampaignWorker {
     }
     if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
 
-    const gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
+    let gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
+    if (gate.action === 'delay' && this.deps.gate) {
+      // Put off under these settings: make sure they are still the settings (a
+      // change of calling hours wakes waiting jobs at once, maybe before the
+      // next look at the version); a delay reserves nothing, so asking again is safe.
+      await this.live.refresh(true);
+      if (this.live.current !== c) gate = await this.deps.gate(this.live.current, rec);
+    }
     if (gate.action === 'skip') {
       // A suppressed alternate number gives way to the next one (this job dials it).
       if (gate.outcome === 'suppressed' && (await this.nextNumber(rec, { suppressed: gate.reason }, false))) return this.process(job, token, signal);
@@ -172,18 +209,19 @@ export class CampaignWorker {
    * long the process was busy, bunching requests together.
    */
   private async takeSlot(gate: GateResult & { action: 'go' }, signal?: AbortSignal): Promise<void> {
-    const c = this.campaign;
-    const limits = [{ scope: `c:${c.name}`, intervalMs: (RATE_MARGIN * c.rate.per_seconds * 1000) / c.rate.calls }];
-    if (this.deps.maxCallsPerSecond) limits.push({ scope: 'account', intervalMs: (RATE_MARGIN * 1000) / this.deps.maxCallsPerSecond });
-    // A request may go up to `early` ms before its slot: a waiter woken a little
-    // late then still keeps the schedule instead of losing those ms each time
-    // (which would drag the mean rate below the limit). Any window then holds at
-    // most limit × 1.02 − early/interval requests: below the limit.
-    // At least 1 ms: Redis TIME counts whole ms, so above 250/s a smaller allowance
-    // turns most reservations into a 1 ms sleep and a retry (many RESERVE_SLOT calls
-    // per dial at very high rates). 1 ms ≤ the 2% margin, so no window is over.
-    const early = Math.min(5, Math.max(1, Math.min(...limits.map((l) => l.intervalMs)) / 4));
     for (;;) {
+      // The rate as it is now, at each try: a `dialer set` of it applies to requests already waiting.
+      const c = this.campaign;
+      const limits = [{ scope: campaignRateScope(c.name), intervalMs: campaignIntervalMs(c.rate) }];
+      if (this.deps.maxCallsPerSecond) limits.push({ scope: 'account', intervalMs: (RATE_MARGIN * 1000) / this.deps.maxCallsPerSecond });
+      // A request may go up to `early` ms before its slot: a waiter woken a little
+      // late then still keeps the schedule instead of losing those ms each time
+      // (which would drag the mean rate below the limit). Any window then holds at
+      // most limit × 1.02 − early/interval requests: below the limit.
+      // At least 1 ms: Redis TIME counts whole ms, so above 250/s a smaller allowance
+      // turns most reservations into a 1 ms sleep and a retry (many RESERVE_SLOT calls
+      // per dial at very high rates). 1 ms ≤ the 2% margin, so no window is over.
+      const early = Math.min(5, Math.max(1, Math.min(...limits.map((l) => l.intervalMs)) / 4));
       const slot = await this.deps.store.limits.reserveSlot(limits, early);
       if (slot.reserved) return;
       if (slot.waitMs > MAX_SLOT_WAIT_MS) {
@@ -370,6 +408,7 @@ export class CampaignWorker {
 
   /** Graceful: in-flight requests finish and record their outcome. `force` aborts them. */
   async close(force = false): Promise<void> {
+    this.live.stop();
     if (force) this.worker.cancelAllJobs('worker stopping');
     await this.worker.close(force);
   }

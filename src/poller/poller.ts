@@ -17,6 +17,7 @@ import { addToSuppression } from '../gate/index.js';
 import { detectOptOut } from '../safety/index.js';
 import { tryNextNumber } from './next-number.js';
 import { rowAssistant } from '../campaign/assistant.js';
+import { LiveCampaign } from '../campaign/live.js';
 
 export interface PollerDeps {
   store: Store;
@@ -53,7 +54,8 @@ export class Poller {
   private readonly limit;
   private readonly stop = new AbortController();
   private loop?: Promise<void>;
-  private readonly campaigns = new Map<string, { c: Campaign; at: number }>();
+  /** Each campaign's settings as they are now (a change is seen within SETTINGS_CHECK_MS). */
+  private readonly campaigns = new Map<string, { live: LiveCampaign; at: number }>();
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
@@ -94,9 +96,16 @@ export class Poller {
 
   private async campaign(id: string): Promise<Campaign | undefined> {
     const hit = this.campaigns.get(id);
-    if (hit && Date.now() - hit.at < 5000) return hit.c;
+    if (hit) {
+      // `at`: when this poller last followed a call of the campaign.
+      hit.at = Date.now();
+      await hit.live.refresh();
+      if (!hit.live.gone) return hit.live.current;
+      this.campaigns.delete(id);
+      return undefined;
+    }
     const info = await this.deps.store.getCampaign(id);
-    if (info) this.campaigns.set(id, { c: info.campaign, at: Date.now() });
+    if (info) this.campaigns.set(id, { live: new LiveCampaign(this.deps.store, info, { log: this.deps.log }), at: Date.now() });
     return info?.campaign;
   }
 

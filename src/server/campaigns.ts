@@ -14,6 +14,7 @@ import { RESULTS_CONTENT_TYPE, resultsFormat, resultsStream } from './results.js
 import { uploadContacts, type UploadResult } from './upload.js';
 import { wantsPage, type AuthMode } from './auth.js';
 import { PAGE_CSP, type StaticFile } from './static.js';
+import { settingsRoutes } from './settings.js';
 
 export interface CampaignRouteOptions {
   uploadLimitBytes: number;
@@ -75,6 +76,7 @@ export async function campaignRoutes(app: FastifyInstance, rt: Runtime, o: Campa
       .send(resultsStream(rt.store, id, format));
   });
 
+  settingsRoutes(app, rt);
   app.post('/campaigns/:name/pause', async (req: Named) => ({ campaign: req.params.name, state: await pauseCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/resume', async (req: Named) => ({ campaign: req.params.name, state: await resumeCampaign(rt, req.params.name) }));
   app.post('/campaigns/:name/cancel', async (req: Named) => ({ campaign: req.params.name, ...(await o.dialer.cancel(req.params.name)) }));

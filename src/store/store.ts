@@ -14,6 +14,7 @@ import { RowPagesStore } from './row-pages.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
 import { ServerStore } from './server.js';
+import { SettingsStore } from './settings.js';
 import { SuppressionStore } from './suppression.js';
 
 /** Where a contact stands with the Callease API. The truth about "was this person dialed". */
@@ -62,6 +63,8 @@ export interface CampaignInfo {
   total?: number;
   createdAt?: string;
   finishedAt?: string;
+  /** Version of the settings (`config`), bumped by every write of them; 0 when never changed. */
+  version: number;
 }
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
@@ -90,6 +93,8 @@ export class Store {
   readonly server: ServerStore;
   /** Row keys and appended uploads. */
   readonly append: AppendStore;
+  /** The settings version running workers and pollers watch, and changes to a running campaign. */
+  readonly settings: SettingsStore;
   /** A campaign's deadline and the step that ends its rows `expired`. */
   readonly deadline: DeadlineStore;
   /** Bounded reads for the campaign page's rows table. */
@@ -114,6 +119,7 @@ export class Store {
     this.live = new LiveStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
     this.append = new AppendStore(redis, this.keys);
+    this.settings = new SettingsStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
     this.rowPages = new RowPagesStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
@@ -138,12 +144,14 @@ export class Store {
       .sadd(this.keys.campaigns, c.name)
       .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
+      .hincrby(this.keys.campaign(c.name), 'config_version', 1)
       .exec();
   }
 
   /** Updates a campaign's settings, keeping its state. */
   async saveConfig(c: Campaign): Promise<void> {
-    await this.redis.hset(this.keys.campaign(c.name), 'config', JSON.stringify(c));
+    // A new version: running workers and pollers read the settings again.
+    await this.redis.multi().hset(this.keys.campaign(c.name), 'config', JSON.stringify(c)).hincrby(this.keys.campaign(c.name), 'config_version', 1).exec();
   }
 
   async listCampaigns(): Promise<string[]> {
@@ -159,6 +167,7 @@ export class Store {
       total: h.total === undefined ? undefined : Number(h.total),
       createdAt: h.created_at,
       finishedAt: h.finished_at,
+      version: Number(h.config_version ?? 0),
     };
   }
 

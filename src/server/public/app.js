@@ -157,6 +157,77 @@ function wire(card, name) {
   $('.cancel', card).addEventListener('click', control('cancel'));
   $('.download-csv', card).addEventListener('click', () => download(name, 'csv'));
   $('.download-jsonl', card).addEventListener('click', () => download(name, 'jsonl'));
+  wireSettings(card, name);
+}
+
+// ---- settings of a running campaign (PATCH /campaigns/:name) ------------------
+
+/** The form's fields: where each sits in the settings, and how its text becomes a value. */
+const SETTING_FIELDS = [
+  ['.s-rate-calls', 'rate.calls', Number],
+  ['.s-rate-per', 'rate.per_seconds', Number],
+  ['.s-live', 'max_live_calls', (v) => (v === '' ? null : Number(v))],
+  ['.s-start', 'calling_hours.start', (v) => (v === '' ? null : v)],
+  ['.s-end', 'calling_hours.end', (v) => (v === '' ? null : v)],
+];
+
+const pick = (obj, key) => key.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+
+function settingsResult(card, text, isError) {
+  const el = $('.settings-result', card);
+  el.hidden = !text;
+  el.textContent = text;
+  el.classList.toggle('error', isError);
+}
+
+/** Fills the form from GET /campaigns/:name/settings; remembers what it showed, so only what the user changed is sent. */
+async function loadSettings(card, name) {
+  try {
+    const res = await api('GET', `/campaigns/${encodeURIComponent(name)}/settings`);
+    const data = await json(res);
+    if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+    for (const [sel, key] of SETTING_FIELDS) {
+      const v = pick(data.settings, key);
+      const input = $(sel, card);
+      input.value = v === undefined || v === null ? '' : String(v);
+      input.dataset.shown = input.value;
+    }
+  } catch (e) {
+    if (e.status !== 401) settingsResult(card, `Could not read the settings: ${e.message}`, true);
+  }
+}
+
+function wireSettings(card, name) {
+  const details = $('.settings', card);
+  details.addEventListener('toggle', () => {
+    if (details.open) loadSettings(card, name);
+  });
+  $('.settings-form', card).addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const set = {};
+    for (const [sel, key, parse] of SETTING_FIELDS) {
+      const input = $(sel, card);
+      if (input.value.trim() !== input.dataset.shown) set[key] = parse(input.value.trim());
+    }
+    if (!Object.keys(set).length) return settingsResult(card, 'Nothing changed.', false);
+    const button = $('.s-save', card);
+    button.disabled = true;
+    try {
+      const res = await api('PATCH', `/campaigns/${encodeURIComponent(name)}`, JSON.stringify({ set }), { 'content-type': 'application/json' });
+      const data = await json(res);
+      if (!res.ok) {
+        const why = (data.errors || []).map((e) => `${e.key}: ${e.message}`).join('; ') || data.error || `HTTP ${res.status}`;
+        return settingsResult(card, `Not changed: ${why}`, true);
+      }
+      const changed = data.changes.map((c) => `${c.key} ${c.old ?? 'default'} → ${c.new ?? 'default'}`).join(', ');
+      settingsResult(card, changed ? `Applied (version ${data.version}): ${changed}. Workers follow within 2 s.` : 'Nothing changed.', false);
+      await loadSettings(card, name);
+    } catch (e) {
+      if (e.status !== 401) settingsResult(card, `Not changed: ${e.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 
 /** A plain link can't send the bearer token: fetch the file, then hand it to the browser as a download. */
