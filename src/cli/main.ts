@@ -13,6 +13,7 @@ import { runDemo } from './demo.js';
 import { formatSummary, runCampaign } from './run.js';
 import { actionsCommand } from './actions.js';
 import { dlqCommand } from './dlq.js';
+import { eventsCommand } from './events.js';
 import { scheduleCommand } from './schedule.js';
 import { onSignals } from './signals.js';
 import { serveCommand } from './serve.js';
@@ -265,6 +266,7 @@ actionsCommand(program, (fn) => withRuntime((rt) => fn(rt.api())));
 privacyCommands(program, withRuntime);
 safetyCommands(program, withRuntime);
 dlqCommand(program, withRuntime);
+eventsCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 serveCommand(program, env);
 

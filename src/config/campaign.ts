@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DialerError } from '../errors.js';
+import { eventsSchema } from './events.js';
 
 /** Final outcomes a call can end with on the Callease side. */
 export const CALL_OUTCOMES = ['completed', 'no-answer', 'busy', 'voicemail', 'failed'] as const;
@@ -92,6 +93,8 @@ export const campaignSchema = z
     consent_column: z.string().min(1).optional(),
     /** Days after the campaign finishes before its personal data is purged. */
     retention_days: z.number().positive().optional(),
+    /** Signed outbound events (config/events.ts). */
+    events: eventsSchema.optional(),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import { DeadLetterStore } from './dead-letters.js';
+import { EventsStore } from './events.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
@@ -82,6 +83,8 @@ export class Store {
   readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
   readonly server: ServerStore;
+  /** The events outbox, what is not yet delivered, delivery counts. */
+  readonly events: EventsStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -100,6 +103,7 @@ export class Store {
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
+    this.events = new EventsStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -123,11 +127,13 @@ export class Store {
       .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
       .exec();
+    await this.events.setTarget(c);
   }
 
   /** Updates a campaign's settings, keeping its state. */
   async saveConfig(c: Campaign): Promise<void> {
     await this.redis.hset(this.keys.campaign(c.name), 'config', JSON.stringify(c));
+    await this.events.setTarget(c);
   }
 
   async listCampaigns(): Promise<string[]> {
