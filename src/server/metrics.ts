@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime.js';
 import { OUTCOMES } from '../campaign/row.js';
 import type { LedgerState } from '../store/store.js';
 import { mergeExposition } from './exposition.js';
+import { EventMetrics } from './event-metrics.js';
 
 const LEDGER_STATES: LedgerState[] = ['pending', 'sending', 'placed', 'failed', 'ambiguous'];
 const JOB_STATES = ['wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'] as const;
@@ -33,7 +34,11 @@ export class ServerMetrics {
     dials: this.gauge('dialer_dials_last_minute', 'POST /calls sent in the last 60 s', ['campaign']),
     polls: this.gauge('dialer_polls_scheduled', 'Calls and ambiguous dials on the poll schedule', []),
     workers: this.gauge('dialer_workers_alive', 'Worker processes that sent a heartbeat recently', []),
+    live: this.gauge('dialer_live_calls', 'Calls placed and not yet ended, or POST /calls under way (rows sending, placed or ambiguous)', ['campaign']),
+    pollLag: this.gauge('dialer_poll_lag_seconds', 'How long the most overdue call on the poll schedule has waited past its due time (0 when none is overdue)', []),
   };
+  /** Outbound events: backlog, delivery lag, dead letters, deliveries. */
+  readonly events: EventMetrics;
 
   readonly apiLatency = new Histogram({
     name: 'dialer_api_request_duration_seconds',
@@ -49,6 +54,7 @@ export class ServerMetrics {
 
   constructor(private readonly rt: Runtime, private readonly workerStaleMs: number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dialer_process_' });
+    this.events = new EventMetrics(rt, this.registry);
   }
 
   private gauge(name: string, help: string, labelNames: string[]): Gauge {
@@ -101,11 +107,21 @@ export class ServerMetrics {
       this.g.dials.set({ campaign: id }, dials);
       for (const s of JOB_STATES) this.g.queue.set({ campaign: id, state: s }, jobs[s] ?? 0);
       for (const s of LEDGER_STATES) this.g.ledger.set({ campaign: id, state: s }, ledger[s] ?? 0);
+      this.g.live.set({ campaign: id }, await this.liveCalls(id));
     }
     this.g.polls.set(await store.pendingPolls());
+    const due = await store.oldestDuePoll(now);
+    this.g.pollLag.set(due === undefined ? 0 : Math.max(0, (now - due) / 1000));
+    await this.events.snapshot(ids, now);
     this.g.workers.set(await store.server.liveWorkers(now - this.workerStaleMs));
     for (const id of this.ledgerCache.keys()) if (!ids.includes(id)) this.ledgerCache.delete(id);
     return ids;
+  }
+
+  /** Live calls of a campaign: the open rows whose call exists or may (sending, placed, ambiguous). */
+  private async liveCalls(id: string): Promise<number> {
+    const s = await this.rt.store.rowStates(id);
+    return s.sending + s.placed + s.ambiguous;
   }
 
   /** A finished campaign's ledger no longer changes: counted once. */

@@ -414,6 +414,12 @@ export class Store {
     });
   }
 
+  /** When the most overdue poll was due (ms), or undefined when none is due at `now` (claimed polls are leased into the future). */
+  async oldestDuePoll(now: number): Promise<number | undefined> {
+    const [, score] = await this.redis.zrangebyscore(this.keys.polls, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
+    return score === undefined ? undefined : Number(score);
+  }
+
   async pendingPolls(id?: string): Promise<number> {
     if (!id) return this.redis.zcard(this.keys.polls);
     let n = 0;
