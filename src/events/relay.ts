@@ -19,19 +19,23 @@ interface CampaignView {
   campaign?: Campaign;
 }
 
-/** The value of the campaign's `id_column` (a key another part of the config may add) for this row, if any. */
+/** Pass-through columns a row keeps (`id_column`, `keep_columns`): header spelling → value. */
+function kept(rec: RowRecord | undefined): Record<string, string> | undefined {
+  return (rec as { keep?: Record<string, string> } | undefined)?.keep;
+}
+
+/** The value of the campaign's `id_column` for this row, if the campaign has that key and the row a value. */
 export function contactId(c: Campaign | undefined, rec: RowRecord | undefined): string | undefined {
   const col = (c as { id_column?: string } | undefined)?.id_column;
   if (!col || !rec) return undefined;
-  const r = rec as unknown as Record<string, unknown>;
-  const v = r.contact_id ?? r.id ?? rec.vars?.[col] ?? r[col];
-  return typeof v === 'string' || typeof v === 'number' ? String(v) || undefined : undefined;
+  const v = kept(rec)?.[col] ?? rec.vars?.[col];
+  return v === undefined || v === '' ? undefined : v;
 }
 
-/** The row fields a campaign listed: results columns or stored CSV columns; absent → null. */
+/** The row fields a campaign listed: results columns, kept columns or sent variables; absent → null. */
 export function pickFields(rec: RowRecord | undefined, fields: string[]): Record<string, unknown> {
   const r = (rec ?? {}) as unknown as Record<string, unknown>;
-  return Object.fromEntries(fields.map((f) => [f, r[f] ?? rec?.vars?.[f] ?? null]));
+  return Object.fromEntries(fields.map((f) => [f, r[f] ?? kept(rec)?.[f] ?? rec?.vars?.[f] ?? null]));
 }
 
 /** The body a receiver gets for one outbox entry. */
