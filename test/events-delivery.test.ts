@@ -124,6 +124,26 @@ describe('outbound events', () => {
     console.log(`events delivery figures: ${JSON.stringify(figures)}`);
   }, 120_000);
 
+  it('the event is in the outbox in the same step as the transition: no relay running (a process gone), nothing lost', async () => {
+    const receiver = new Receiver(SECRET);
+    const { rt, c, dialer } = await setup('outbox', receiver, {}, {}, csvOf(['not-a-number', '+61412000001']));
+    rt.env.events.url = receiver.url;
+    await dialer.load(c);
+    // Nothing relays yet: what the load's transitions wrote is in the outbox, with its final id.
+    const plain = await campaignIn(path.join(dir, 'plain'), { name: 'plain', assistant_id: 'CE_1', default_country: 'AU' }, csvOf(['bad']));
+    rt.env.events.url = undefined;
+    await dialer.load(plain);
+    const outbox = await rt.store.events.readOutbox(100);
+    expect(outbox.map((e) => [e.fields.id, e.fields.type])).toEqual([[`evt_${c.name}_1_finished`, 'contact.finished'], [`evt_${c.name}_started_1`, 'campaign.started']]);
+    expect(outbox[0]!.fields).toMatchObject({ campaign: c.name, row: '1', outcome: 'rejected', attempts: '0' });
+    // A campaign loaded with no URL anywhere writes no events at all.
+    expect(outbox.some((e) => e.fields.campaign === 'plain')).toBe(false);
+    // A relay that starts later delivers them.
+    dialer.startEvents();
+    await waitFor(() => receiver.delivered().size === 2, 'the outbox to be relayed and delivered', 20_000);
+    expect(await rt.store.events.readOutbox(100)).toEqual([]);
+  }, 60_000);
+
   it('an event out of attempts lands in the dead letters; retry delivers it with the same id', async () => {
     const receiver = new Receiver(SECRET, { failRate: 1, seed: 3 });
     const { rt, c, dialer } = await setup('dead', receiver, { attempts: 3 }, { events: { types: ['campaign.started', 'campaign.finished'] } }, csvOf(['not-a-number']));
