@@ -166,7 +166,7 @@ export class Dialer {
     const { rt } = this;
     this.open();
     const poller = this.track(new Poller({
-      store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs,
+      store: rt.store, api: rt.api(), log: rt.log, queues: rt.queues, lockMs: rt.env.lockMs, liveLeaseMs: rt.env.liveLeaseMs,
       concurrency: o.concurrency, tickMs: this.opts.pollerTickMs, onCampaignFinished: o.bare ? undefined : this.onFinished,
     }));
     poller.start();

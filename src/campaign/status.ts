@@ -19,6 +19,10 @@ export interface CampaignStatus {
   load_interrupted: boolean;
   /** Open rows in each lifecycle state (campaign/lifecycle.ts). */
   rows_by_state: Record<RowState, number>;
+  /** Live-call slots held: calls placed and not yet seen ended, POSTs under way, dials being reconciled. */
+  live_calls: number;
+  /** The campaign's cap on live calls, when it has one. */
+  max_live_calls?: number;
   /** Dial jobs waiting in the queue (including delayed: windows, redials, backoff). */
   queued: number;
   /** Of those, delayed until a later time. */
@@ -45,11 +49,12 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
-  const [byState, dials, jobCounts, waiting] = await Promise.all([
+  const [byState, dials, jobCounts, waiting, live] = await Promise.all([
     store.rowStates(id),
     store.limits.dialsLastMinute(id, now),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
+    store.live.count(id, now),
   ]);
   const inFlight = byState.sending + byState.placed + byState.ambiguous;
   const pending = Math.max(0, total - finished);
@@ -66,6 +71,8 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     in_flight: inFlight,
     load_interrupted: info.state === 'loading' && total > 0 && ((await store.loadOwner(id)).until ?? 0) < now,
     rows_by_state: byState,
+    live_calls: live,
+    ...(info.campaign.max_live_calls ? { max_live_calls: info.campaign.max_live_calls } : {}),
     queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0),
     waiting_for_time: jobCounts.delayed ?? 0,
     waiting_for_window: waiting.count,

@@ -295,6 +295,7 @@ function formatStatus(s: Awaited<ReturnType<typeof campaignStatus>>): string {
     `  rows ${s.total}: ${s.finished} final, ${s.pending} pending (${s.in_flight} in flight, ${s.queued} queued, ${s.waiting_for_time} waiting for a time)`,
     `  outcomes: ${outcomes || 'none yet'}`,
     `  dial rate: ${s.dials_last_minute}/min, ETA ${eta}; dead letters: ${s.dead_letters}`,
+    `  live calls: ${s.live_calls}${s.max_live_calls ? ` of at most ${s.max_live_calls}` : ''}`,
     `  results: ${s.results}`,
     ...(s.load_interrupted ? ['  the load of this list broke off: run "dialer load" again (it starts afresh; nothing was dialed) or "dialer cancel"'] : []),
     ...(s.state === 'canceling' ? [`  canceling: ${s.in_flight} calls already placed go on to their outcome`] : []),

@@ -37,6 +37,8 @@ export const campaignSchema = z
     rate: z.object({ calls: positiveInt, per_seconds: z.number().positive() }).strict().default({ calls: 10, per_seconds: 1 }),
     /** Most POST /calls in flight at once, across every worker. */
     concurrency: positiveInt.default(5),
+    /** Most calls placed and not yet ended (live) at once, across every worker; no cap when absent. */
+    max_live_calls: positiveInt.optional(),
     retry: z
       .object({ attempts: positiveInt.default(5), backoff_ms: z.number().int().nonnegative().default(2000), max_backoff_ms: positiveInt.default(300_000) })
       .strict()

@@ -22,6 +22,10 @@ export interface Env {
   maxCallsPerSecond?: number;
   /** Account-wide cap on POST /calls in flight at once. */
   maxConcurrentCalls?: number;
+  /** Account-wide cap on calls placed and not yet ended (live calls), across all campaigns and workers. */
+  maxLiveCalls?: number;
+  /** Lease of a live-call slot (ms): how soon the slot of a crashed process comes back. Renewed while its owner lives. */
+  liveLeaseMs: number;
   /** Bearer token of `dialer serve`. */
   apiToken?: string;
   /** Secret for keyed hashes of erased numbers. */
@@ -64,6 +68,19 @@ function positive(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
+function positiveInt(name: string, raw: string | undefined): number | undefined {
+  const n = positive(name, raw);
+  if (n !== undefined && !Number.isInteger(n)) throw new DialerError('CONFIG_INVALID', `${name} must be a whole number, got "${raw}"`);
+  return n;
+}
+
+/** Renewals run about every second, so a lease must be a few seconds long. */
+function liveLease(raw: string | undefined): number {
+  const n = positive('DIALER_LIVE_LEASE_MS', raw) ?? 30_000;
+  if (n < 3000) throw new DialerError('CONFIG_INVALID', `DIALER_LIVE_LEASE_MS must be at least 3000 (slots are renewed about every second), got "${raw}"`);
+  return n;
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   return {
     apiKey: env.CALLEASE_API_KEY || undefined,
@@ -76,6 +93,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     now: env.DIALER_NOW || undefined,
     maxCallsPerSecond: positive('CALLEASE_MAX_CALLS_PER_SECOND', env.CALLEASE_MAX_CALLS_PER_SECOND),
     maxConcurrentCalls: positive('CALLEASE_MAX_CONCURRENT_CALLS', env.CALLEASE_MAX_CONCURRENT_CALLS),
+    maxLiveCalls: positiveInt('CALLEASE_MAX_LIVE_CALLS', env.CALLEASE_MAX_LIVE_CALLS),
+    liveLeaseMs: liveLease(env.DIALER_LIVE_LEASE_MS),
     apiToken: env.DIALER_API_TOKEN || undefined,
     hashKey: env.DIALER_HASH_KEY || undefined,
     retentionDays: positive('DIALER_RETENTION_DAYS', env.DIALER_RETENTION_DAYS),

@@ -4,6 +4,7 @@ import { sleep } from '../util.js';
 import { reap } from './reaper.js';
 import type { DialGate } from '../gate/types.js';
 import { CampaignWorker } from './worker.js';
+import { keepLiveSlots } from './live-slots.js';
 
 export interface WorkerServiceOptions {
   /** Dial only these campaigns (default: every campaign in Redis). */
@@ -36,6 +37,7 @@ export class WorkerService {
     while (!this.stop.signal.aborted) {
       try {
         await this.sync();
+        await keepLiveSlots(this.rt.store, [...this.workers.keys()], this.rt.env.liveLeaseMs);
         if (Date.now() - lastReap >= this.rt.env.reapEveryMs) {
           lastReap = Date.now();
           await reap({ store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
@@ -60,6 +62,7 @@ export class WorkerService {
         this.workers.set(id, new CampaignWorker({
           store, api: this.rt.api(), log: this.rt.log, connection: this.rt.redis, gate: this.opts.gate,
           maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
+          maxLiveCalls: this.rt.env.maxLiveCalls, liveLeaseMs: this.rt.env.liveLeaseMs,
           onCampaignFinished: this.opts.onCampaignFinished,
         }, info.campaign));
         this.rt.log.info({ campaign: id }, 'dialing campaign');

@@ -7,7 +7,7 @@ import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
-import { knownWith, type Store } from '../store/store.js';
+import { knownWith, type LedgerEntry, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { decideFailure } from './policy.js';
@@ -22,6 +22,10 @@ export interface DialWorkerDeps {
   maxCallsPerSecond?: number;
   /** Account-wide most POST /calls in flight, across campaigns and workers. */
   maxConcurrentCalls?: number;
+  /** Account-wide most calls placed and not yet ended, across campaigns and workers. */
+  maxLiveCalls?: number;
+  /** Lease of a live-call slot (ms); renewed while this worker's POST is under way. Default 30 s. */
+  liveLeaseMs?: number;
   /** BullMQ lock per job (ms); must stay well above the HTTP timeout. */
   lockMs: number;
   /** Called when this worker's write finished the campaign. */
@@ -38,6 +42,8 @@ const MAX_SLOT_WAIT_MS = 2000;
 const RATE_MARGIN = 1.02;
 /** First lookup of an ambiguous dial. */
 const FIRST_RECONCILE_MS = 1000;
+/** A campaign (or the account) with every live-call slot taken holds its queue this long before trying again. */
+const LIVE_FULL_WAIT_MS = 250;
 /** A job of a campaign that may not dial now (paused, loading) looks again after this long. */
 const PAUSED_RECHECK_MS = 5000;
 
@@ -112,11 +118,39 @@ export class CampaignWorker {
       throw Worker.RateLimitError();
     }
     try {
-      await this.takeSlot(gate, signal);
-      return await this.send(job, rec, gate, token, signal);
+      // A live-call slot before the rate slot: a rate slot taken and then not used would push every later request back.
+      const live = await this.takeLiveSlot(row);
+      if (live === 'full') {
+        await gate.release?.();
+        await this.worker.rateLimit(LIVE_FULL_WAIT_MS);
+        throw Worker.RateLimitError();
+      }
+      const sent = { begun: false };
+      try {
+        await this.takeSlot(gate, signal);
+        return await this.send(job, rec, gate, token, signal, sent);
+      } finally {
+        // No POST went out under this slot: give it back (once sending, the row's moves do).
+        if (live === 'taken' && !sent.begun) await store.live.release(id, row);
+      }
     } finally {
       if (cap) await store.limits.release('account', holder);
     }
+  }
+
+  /**
+   * A slot under `max_live_calls` and CALLEASE_MAX_LIVE_CALLS (taken even
+   * without caps, so `live_calls` counts). 'held': the row already has one
+   * (another job of it is sending, or a slot its crashed worker left), which
+   * this job neither takes nor gives back.
+   */
+  private async takeLiveSlot(row: number): Promise<'taken' | 'held' | 'full'> {
+    const r = await this.deps.store.live.acquire(this.campaign.name, row, { campaign: this.campaign.max_live_calls, account: this.deps.maxLiveCalls }, this.liveLeaseMs);
+    return r === 'taken' || r === 'held' ? r : 'full';
+  }
+
+  private get liveLeaseMs(): number {
+    return this.deps.liveLeaseMs ?? 30_000;
   }
 
   /** Gives the job back to BullMQ until `delayMs` from now, using no attempt. */
@@ -156,8 +190,8 @@ export class CampaignWorker {
     }
   }
 
-  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal?: AbortSignal): Promise<string> {
-    const { store, api } = this.deps;
+  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal: AbortSignal | undefined, sent: { begun: boolean }): Promise<string> {
+    const { store } = this.deps;
     const c = this.campaign;
     const id = c.name;
     const row = rec.row;
@@ -178,18 +212,35 @@ export class CampaignWorker {
       if (begin.why !== 'dialed') return this.later(job, token, PAUSED_RECHECK_MS);
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
-      await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });
+      const moved = await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });
+      // A call may exist: the slot stays with the row, kept alive by the poll schedule's owners.
+      if (moved === 'applied') sent.begun = true;
       await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
       return 'already-dialed';
     }
+    // From here the row's moves give the live-call slot back; until then this worker keeps it alive.
+    sent.begun = true;
+    const renew = setInterval(() => void store.live.renew(id, row, this.liveLeaseMs).catch(() => undefined), this.liveLeaseMs / 3);
+    try {
+      return await this.post(job, rec, gate, begin.entry!, signal);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async post(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, begun: LedgerEntry, signal?: AbortSignal): Promise<string> {
+    const { store, api } = this.deps;
+    const c = this.campaign;
+    const id = c.name;
+    const row = rec.row;
     // `sending` must survive a Redis crash before anyone's phone can ring; else give the job back.
-    if (!(await store.ensureDurable(id, rec.phone, begin.entry!))) {
+    if (!(await store.ensureDurable(id, rec.phone, begun))) {
       await gate.release?.();
       this.log.warn({ row, durability: store.durability.reason }, 'Redis could not confirm the dial ledger write; job given back');
       await this.worker.rateLimit(1000);
       throw Worker.RateLimitError();
     }
-    const attempt = begin.entry!.a;
+    const attempt = begun.a;
     const audit = (fields: Record<string, string | number | undefined | null>) =>
       store.appendAudit(id, {
         type: 'dial', row, number: maskPhone(rec.phone), at: new Date().toISOString(), local_time: gate.localTime,
@@ -213,7 +264,7 @@ export class CampaignWorker {
     const now = Date.now();
     // Issued together, these are in flight at once and Redis runs them in this order.
     await Promise.all([
-      store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begin.entry!.n ?? 0) + 1, ids: knownWith(begin.entry, res.id) }),
+      store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) }),
       store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
       // No call ends the moment it is placed: the first look waits a whole poll interval.
       store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),

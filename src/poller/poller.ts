@@ -8,6 +8,7 @@ import type { Outcome, RowRecord } from '../campaign/row.js';
 import { knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
+import { keepLiveSlots } from '../dialer/live-slots.js';
 import { matchCall } from './reconcile.js';
 import { ambiguousRedials, decideAfterCall, decideReconcile, type ReconcileInput } from './decide.js';
 import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
@@ -27,6 +28,8 @@ export interface PollerDeps {
   /** How often the loop looks for due work (ms). */
   tickMs?: number;
   onCampaignFinished?: (campaignId: string) => void;
+  /** Lease of a live-call slot (ms, DIALER_LIVE_LEASE_MS); the poller keeps alive those of the calls it follows. Default 30 s. */
+  liveLeaseMs?: number;
 }
 
 export type PollerState = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -63,8 +66,15 @@ export class Poller {
 
   private async run(): Promise<void> {
     const tick = this.deps.tickMs ?? 250;
+    let lastKeep = 0;
     while (this.state === 'running') {
       try {
+        if (Date.now() - lastKeep >= 1000) {
+          lastKeep = Date.now();
+          // The campaigns this poller followed a call of in the last minute.
+          const recent = [...this.campaigns].filter(([, v]) => lastKeep - v.at < 60_000).map(([id]) => id);
+          await keepLiveSlots(this.deps.store, recent, this.deps.liveLeaseMs ?? 30_000);
+        }
         const due = await this.deps.store.claimDuePolls(Date.now(), LEASE_MS, BATCH);
         await Promise.all(due.map((d) => this.limit(() => this.pollOne(d.campaign, d.row))));
         this.lastError = undefined;

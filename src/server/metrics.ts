@@ -32,9 +32,12 @@ export class ServerMetrics {
     queue: this.gauge('dialer_queue_jobs', 'Dial jobs in the campaign\'s BullMQ queue, by state', ['campaign', 'state']),
     ledger: this.gauge('dialer_ledger_entries', 'Dial ledger entries (one per distinct number), by state', ['campaign', 'state']),
     dials: this.gauge('dialer_dials_last_minute', 'POST /calls sent in the last 60 s', ['campaign']),
+    live: this.gauge('dialer_live_calls', 'Live-call slots held: calls placed and not yet seen ended (POSTs under way and dials being reconciled included)', ['campaign']),
+    liveMax: this.gauge('dialer_live_calls_limit', 'The campaign\'s max_live_calls (only campaigns that set it)', ['campaign']),
+    accountLive: this.gauge('dialer_account_live_calls', 'Live-call slots held over every campaign (what CALLEASE_MAX_LIVE_CALLS caps)', []),
+    accountLiveMax: this.gauge('dialer_account_live_calls_limit', 'CALLEASE_MAX_LIVE_CALLS of the process serving /metrics (absent when unset)', []),
     polls: this.gauge('dialer_polls_scheduled', 'Calls and ambiguous dials on the poll schedule', []),
     workers: this.gauge('dialer_workers_alive', 'Worker processes that sent a heartbeat recently', []),
-    live: this.gauge('dialer_live_calls', 'Calls placed and not yet ended, or POST /calls under way (rows sending, placed or ambiguous)', ['campaign']),
     pollLag: this.gauge('dialer_poll_lag_seconds', 'How long the most overdue call on the poll schedule has waited past its due time (0 when none is overdue)', []),
   };
   /** Outbound events: backlog, delivery lag, dead letters, deliveries. */
@@ -91,13 +94,14 @@ export class ServerMetrics {
     for (const id of ids) {
       const info = await store.getCampaign(id);
       if (!info) continue;
-      const [counts, total, dlq, dials, jobs, ledger] = await Promise.all([
+      const [counts, total, dlq, dials, jobs, ledger, live] = await Promise.all([
         store.counts(id),
         info.total ?? store.rowCount(id),
         store.deadLetters.count(id),
         store.limits.dialsLastMinute(id, now),
         this.rt.queues.get(id).getJobCounts(...JOB_STATES),
         this.ledgerCounts(id, info.state),
+        store.live.count(id, now),
       ]);
       this.g.state.set({ campaign: id, state: info.state }, 1);
       this.g.rows.set({ campaign: id }, total);
@@ -105,23 +109,20 @@ export class ServerMetrics {
       for (const o of OUTCOMES) this.g.outcomes.set({ campaign: id, outcome: o }, counts[o] ?? 0);
       this.g.deadLetters.set({ campaign: id }, dlq);
       this.g.dials.set({ campaign: id }, dials);
+      this.g.live.set({ campaign: id }, live);
+      if (info.campaign.max_live_calls) this.g.liveMax.set({ campaign: id }, info.campaign.max_live_calls);
       for (const s of JOB_STATES) this.g.queue.set({ campaign: id, state: s }, jobs[s] ?? 0);
       for (const s of LEDGER_STATES) this.g.ledger.set({ campaign: id, state: s }, ledger[s] ?? 0);
-      this.g.live.set({ campaign: id }, await this.liveCalls(id));
     }
     this.g.polls.set(await store.pendingPolls());
+    this.g.accountLive.set(await store.live.accountCount(now));
+    if (this.rt.env.maxLiveCalls) this.g.accountLiveMax.set(this.rt.env.maxLiveCalls);
     const due = await store.oldestDuePoll(now);
     this.g.pollLag.set(due === undefined ? 0 : Math.max(0, (now - due) / 1000));
     await this.events.snapshot(ids, now);
     this.g.workers.set(await store.server.liveWorkers(now - this.workerStaleMs));
     for (const id of this.ledgerCache.keys()) if (!ids.includes(id)) this.ledgerCache.delete(id);
     return ids;
-  }
-
-  /** Live calls of a campaign: the open rows whose call exists or may (sending, placed, ambiguous). */
-  private async liveCalls(id: string): Promise<number> {
-    const s = await this.rt.store.rowStates(id);
-    return s.sending + s.placed + s.ambiguous;
   }
 
   /** A finished campaign's ledger no longer changes: counted once. */

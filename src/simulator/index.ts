@@ -9,6 +9,7 @@ import type { Simulator, SimulatorFaults } from './types.js';
 export { startSimulator } from './server.js';
 export { parseOutcomeWeights, parseRange, DEFAULT_OPTIONS, DEFAULT_OUTCOME_WEIGHTS } from './options.js';
 export { callView, statusAt } from './calls.js';
+export { liveStats, type LiveStats } from './live.js';
 export { E164 } from './validate.js';
 export { FINAL_STATUSES } from './types.js';
 export type {

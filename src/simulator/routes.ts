@@ -1,9 +1,13 @@
 import { handleActions, handleAttach } from './actions.js';
 import { callView, createCall } from './calls.js';
+import { liveStats } from './live.js';
 import { keyedRng, type Rng } from './prng.js';
 import { fail, notFound, reply, type Reply, type Request, type SimState } from './state.js';
 import type { SimCall } from './types.js';
 import { checkCallBody } from './validate.js';
+
+/** The simulator's own figures; not a Callease route. */
+export const STATS_PATH = '/simulator/stats';
 
 /** Routes an authenticated request. */
 export function route(s: SimState, req: Request): Reply {
@@ -14,6 +18,9 @@ export function route(s: SimState, req: Request): Reply {
   } else if (pathname.startsWith('/calls/')) {
     // Path-style lookup, for clients configured with a /calls/{id} template.
     if (method === 'GET') return withGetFault(s, () => getOne(s, req, decodeURIComponent(pathname.slice(7))));
+  } else if (pathname === STATS_PATH) {
+    // Not part of the Callease API: the simulator's own figures (calls live at once by its clock).
+    if (method === 'GET') return reply(200, liveStats(s.calls.values(), req.now));
   } else if (pathname === '/actions/attach' || pathname === '/actions/detach') {
     if (method === 'POST') return handleAttach(s, req, pathname === '/actions/attach');
   } else if (pathname === '/actions') {

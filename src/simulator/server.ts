@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { callView } from './calls.js';
+import { liveStats } from './live.js';
 import { buildConfig, DEFAULT_OPTIONS } from './options.js';
 import { drawRange, hashKey, mulberry32 } from './prng.js';
 import { SlidingWindowLimiter } from './ratelimit.js';
@@ -147,6 +148,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const call = state.calls.get(id);
       return call ? callView(call, at ?? Date.now()) : undefined;
     },
+    liveStats: () => liveStats(state.calls.values(), Date.now()),
     setOptions(patch) {
       const { host: _h, port: _p, logPath: _l, ...rest } = patch;
       const next: SimulatorOptions = { ...options, ...rest, faults: rest.faults ? { ...options.faults, ...rest.faults } : options.faults };

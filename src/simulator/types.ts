@@ -131,6 +131,8 @@ export interface Simulator {
   readonly options: Readonly<SimulatorOptions>;
   /** The call as GET /calls would show it now (or at `at`, epoch ms). */
   view(id: string, at?: number): Record<string, unknown> | undefined;
+  /** Calls live now and the most live at once so far, by the simulator's clock (also `GET /simulator/stats`). */
+  liveStats(): import('./live.js').LiveStats;
   /** Changes behaviour at run time. host, port and logPath can't change and are ignored. */
   setOptions(patch: Partial<SimulatorOptions>): void;
   flushLog(): Promise<void>;

@@ -62,6 +62,14 @@ export class Keys {
   semaphore(scope: string): string {
     return `${this.prefix}:sem:${scope}`;
   }
+  /** Sorted set: row number → lease end (ms) of a live-call slot of the campaign (placed and not yet ended, or its POST under way). */
+  live(id: string): string {
+    return `${this.prefix}:c:${id}:live`;
+  }
+  /** Sorted set: `<campaign>|<row>` → lease end (ms) of a live-call slot, over every campaign (the account cap). */
+  get liveAccount(): string {
+    return `${this.prefix}:live`;
+  }
   /** Global suppression set. */
   get suppression(): string {
     return `${this.prefix}:suppression`;

@@ -1,4 +1,5 @@
 import { luaTables } from '../campaign/lifecycle.js';
+import { LIVE_STATES } from './live.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 
 /**
@@ -8,6 +9,8 @@ import { OUTBOX_LUA } from './outbox-lua.js';
 
 // Every script that ends a row or moves a campaign writes its event to the outbox in the same step.
 const L = luaTables() + OUTBOX_LUA;
+/** Row states holding a live-call slot (store/live.ts); a move to any other state gives the slot back. */
+const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}}\n`;
 
 /**
  * Move one row along its lifecycle (see campaign/lifecycle.ts), merging a
@@ -15,13 +18,16 @@ const L = luaTables() + OUTBOX_LUA;
  * the last open row of a loaded campaign ends, the campaign settles (done,
  * or canceled after a cancel). An open row's lease in the open index is
  * renewed; a final row leaves the index.
- * KEYS: rows, counts, campaign, dlq, open
- * ARGV: row, toState|'' (keep), patchJson, outcome|'', nowIso, nowMs, leaseMs, fromStates|'' (comma list), callId|'' (row must carry it)
+ * A move out of the live states (sending, placed, ambiguous) gives the row's
+ * live-call slot back, in the same step; a move between them takes it again
+ * when its lease ran out meanwhile (a killed worker's call found and adopted).
+ * KEYS: rows, counts, campaign, dlq, open, campaign live set, account live set
+ * ARGV: row, toState|'' (keep), patchJson, outcome|'', nowIso, nowMs, leaseMs, fromStates|'' (comma list), callId|'' (row must carry it), account live member
  * Returns 1 applied, 2 applied and the campaign settled, 0 not applied (final,
  * not in an expected state, other call), -1 illegal move, -2 the campaign
  * takes no new calls (canceling/canceled) for a move to redial-due.
  */
-export const ROW_MOVE = L + `
+export const ROW_MOVE = L + LIVE + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
@@ -42,6 +48,14 @@ for k, v in pairs(cjson.decode(ARGV[3])) do
   if v == cjson.null then rec[k] = nil else rec[k] = v end
 end
 rec.state = to
+if not LIVE[to] then
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('ZREM', KEYS[7], ARGV[10])
+elseif from ~= to then
+  -- A new owner of a call that exists (or may): its slot again if its lease ran out meanwhile.
+  redis.call('ZADD', KEYS[6], 'NX', tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[1])
+  redis.call('ZADD', KEYS[7], 'NX', tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[10])
+end
 if from ~= to then
   redis.call('HINCRBY', KEYS[2], 'state:' .. from, -1)
   if to ~= 'final' then redis.call('HINCRBY', KEYS[2], 'state:' .. to, 1) end

@@ -7,6 +7,7 @@ import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
 import { LimitsStore } from './limits.js';
+import { LiveStore } from './live.js';
 import { PrivacyStore } from './privacy.js';
 import type { RedisClient } from './redis.js';
 import * as lua from './scripts.js';
@@ -82,6 +83,8 @@ export class Store {
   /** Rate limiters, concurrency caps, recent dials. */
   readonly limits: LimitsStore;
   readonly frequency: FrequencyStore;
+  /** Live-call slots (max_live_calls, CALLEASE_MAX_LIVE_CALLS). */
+  readonly live: LiveStore;
   readonly server: ServerStore;
   /** The events outbox, what is not yet delivered, delivery counts. */
   readonly events: EventsStore;
@@ -102,10 +105,11 @@ export class Store {
     this.suppression = new SuppressionStore(redis, this.keys);
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
+    this.live = new LiveStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
     this.events = new EventsStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_MOVE: 5, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
+      ROW_MOVE: 7, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -246,8 +250,8 @@ export class Store {
     const k = this.keys;
     const now = new Date();
     const r = await this.scripts.ROW_MOVE.fn(
-      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id),
-      row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '',
+      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount,
+      row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`,
     );
     if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
@@ -315,7 +319,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`)).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id)).srem(k.campaigns, id).exec();
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */

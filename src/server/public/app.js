@@ -104,6 +104,7 @@ function fill(card, s) {
   $('.rows', card).textContent = String(s.total);
   $('.finished', card).textContent = `${s.finished} / ${s.total}`;
   $('.in-flight', card).textContent = String(s.in_flight);
+  $('.live', card).textContent = s.max_live_calls ? `${s.live_calls ?? 0} / ${s.max_live_calls}` : String(s.live_calls ?? 0);
   $('.queued', card).textContent = s.waiting_for_time ? `${s.queued} (${s.waiting_for_time} later)` : String(s.queued);
   $('.rate', card).textContent = `${s.dials_last_minute}/min`;
   $('.eta', card).textContent = s.state === 'done' ? 'done' : fmtDuration(s.eta_seconds);
