@@ -2,7 +2,7 @@
 export const OUTCOMES = [
   'completed', 'no-answer', 'busy', 'voicemail', 'failed',
   'canceled', 'unknown', 'rejected', 'duplicate', 'dead-letter',
-  'suppressed', 'no-consent',
+  'suppressed', 'no-consent', 'expired',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -55,6 +55,8 @@ export interface RowRecord {
   next_at?: string;
   /** When the row was placed (ms), for the poll timeout. */
   placed_at?: number;
+  /** Redials made so far after each outcome (per-outcome redial plans). */
+  redials?: Partial<Record<string, number>>;
   /** Set once `dlq retry` sent the row back to the queue: it never goes back a second time. */
   dlq_retried?: boolean;
 }

@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import type { LoadSummary } from '../loader/load.js';
 import type { Runtime } from '../runtime.js';
 import { ensureSmsActions } from './sms-actions.js';
+import { runDeadline } from './deadline.js';
 
 /**
  * Recurring campaigns (`schedule: {cron, timezone}`) run on BullMQ job
@@ -57,7 +58,8 @@ export function scheduledRun(c: Campaign, atMs: number): Campaign {
   const base = c.name.slice(0, 63 - stamp.length - 1);
   const ext = path.extname(c.resultsPath);
   const results = path.join(path.dirname(c.resultsPath), `${path.basename(c.resultsPath, ext)}-${stamp}${ext}`);
-  return { ...c, name: `${base}-${stamp}`, resultsPath: results, schedule: undefined };
+  // A run keeps only the schedule's deadline (end_after counts from the run's start).
+  return { ...c, name: `${base}-${stamp}`, resultsPath: results, schedule: runDeadline(c.schedule) };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface CampaignStatus {
   /** Seconds until every row is final at the current dial rate; null when unknown. */
   eta_seconds: number | null;
   results: string;
+  /** The campaign's deadline (schedule.end_at|end_after, ISO); null without one. Past it, rows not dialed end `expired`. */
+  deadline: string | null;
   created_at?: string;
   finished_at?: string;
 }
@@ -49,12 +51,13 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
-  const [byState, dials, jobCounts, waiting, live] = await Promise.all([
+  const [byState, dials, jobCounts, waiting, live, deadlineMs] = await Promise.all([
     store.rowStates(id),
     store.limits.dialsLastMinute(id, now),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
     store.live.count(id, now),
+    store.deadline.deadlineMs(id),
   ]);
   const inFlight = byState.sending + byState.placed + byState.ambiguous;
   const pending = Math.max(0, total - finished);
@@ -81,6 +84,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     dials_last_minute: dials,
     eta_seconds: eta,
     results: info.campaign.resultsPath,
+    deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString(),
     created_at: info.createdAt,
     finished_at: info.finishedAt,
   };

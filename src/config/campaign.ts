@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DialerError } from '../errors.js';
 import { eventsSchema } from './events.js';
+import { parseDuration } from './duration.js';
 
 /** Final outcomes a call can end with on the Callease side. */
 export const CALL_OUTCOMES = ['completed', 'no-answer', 'busy', 'voicemail', 'failed'] as const;
@@ -19,6 +20,58 @@ const ianaZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as "Australia/Sydney"');
 const positiveInt = z.number().int().positive();
+
+/** The outcomes a redial can follow. */
+export const REDIAL_OUTCOMES = ['no-answer', 'busy', 'voicemail', 'failed'] as const;
+export type RedialOutcome = (typeof REDIAL_OUTCOMES)[number];
+const LEGACY_REDIAL_KEYS = ['outcomes', 'max', 'after_minutes'] as const;
+
+const redialSchema = z
+  .object({
+    // The one-plan shape (defaults: outcomes no-answer, busy, voicemail; max 2; after_minutes 240).
+    outcomes: z.array(z.enum(REDIAL_OUTCOMES)).min(1).optional(),
+    max: z.number().int().nonnegative().optional(),
+    after_minutes: z.number({ error: 'must be a number of minutes (one plan for all outcomes); a list of waits goes under redial.<outcome>.after_minutes' }).nonnegative().optional(),
+    // The per-outcome shape: the n-th redial after that outcome waits the n-th interval; the list's length is the most redials.
+    ...Object.fromEntries(REDIAL_OUTCOMES.map((o) => [o, z.object({ after_minutes: z.array(z.number().nonnegative()) }).strict().optional()])) as Record<RedialOutcome, z.ZodOptional<z.ZodObject<{ after_minutes: z.ZodArray<z.ZodNumber> }, z.core.$strict>>>,
+    /** Redials due go before fresh contacts (`first`) or after them (`last`); BullMQ job priorities. Default: neither. */
+    priority: z.enum(['first', 'last']).optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const legacy = LEGACY_REDIAL_KEYS.filter((k) => r[k] !== undefined);
+    const perOutcome = REDIAL_OUTCOMES.filter((k) => r[k] !== undefined);
+    if (legacy.length && perOutcome.length) {
+      ctx.addIssue({
+        code: 'custom', path: [perOutcome[0]!],
+        message: `cannot be combined with redial.${legacy.join(', redial.')} (one plan for all outcomes): write either redial.<outcome>: {after_minutes: [...]} for each outcome, or outcomes/max/after_minutes`,
+      });
+    }
+  });
+
+const isoWithOffset = z.iso.datetime({ offset: true });
+/** `start_at` | `cron` (+ `timezone`), and `end_at` | `end_after`, as TypeScript sees them (narrow with `'start_at' in s`). */
+export type Schedule = ({ start_at: string } | { cron: string; timezone?: string } | Record<never, never>) & { end_at?: string; end_after?: string };
+
+const scheduleSchema = z
+  .object({
+    start_at: isoWithOffset.optional(),
+    cron: z.string().min(1).optional(),
+    timezone: ianaZone.optional(),
+    /** Deadline: an ISO time with offset. */
+    end_at: isoWithOffset.optional(),
+    /** Deadline relative to the campaign's start (a cron run's start): `90m`, `2h`, `1d`, `1h30m` or ISO 8601 `PT2H`. */
+    end_after: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as "90m", "2h", "1d" or ISO 8601 "PT2H"').optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    if (s.start_at !== undefined && s.cron !== undefined) issue('cron', 'cannot be combined with start_at (a campaign starts once at start_at, or runs at every cron tick)');
+    if (s.timezone !== undefined && s.cron === undefined) issue('timezone', 'only goes with cron');
+    if (s.end_at !== undefined && s.end_after !== undefined) issue('end_after', 'cannot be combined with end_at (one deadline)');
+    if (Object.values(s).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'needs start_at, cron, end_at or end_after' });
+  })
+  .transform((s) => s as Schedule);
 
 export const campaignSchema = z
   .object({
@@ -57,20 +110,10 @@ export const campaignSchema = z
       })
       .strict()
       .default({ interval_seconds: 5, timeout_minutes: 60 }),
-    schedule: z
-      .union([
-        z.object({ start_at: z.iso.datetime({ offset: true }) }).strict(),
-        z.object({ cron: z.string().min(1), timezone: ianaZone.optional() }).strict(),
-      ])
-      .optional(),
-    redial: z
-      .object({
-        outcomes: z.array(z.enum(['no-answer', 'busy', 'voicemail', 'failed'])).min(1).default(['no-answer', 'busy', 'voicemail']),
-        max: z.number().int().nonnegative().default(2),
-        after_minutes: z.number().nonnegative().default(240),
-      })
-      .strict()
-      .optional(),
+    /** When to dial: `start_at` or `cron` (+ `timezone`), and/or a deadline `end_at` or `end_after` (see campaign/deadline.ts). */
+    schedule: scheduleSchema.optional(),
+    /** Redials: one plan for all outcomes (`outcomes`, `max`, `after_minutes`) or a list of waits per outcome (see poller/redial-plan.ts). */
+    redial: redialSchema.optional(),
     sms_actions: z.array(z.object({ content: z.string().min(1), instructions: z.string().min(1) }).strict()).optional(),
     detach_actions_on_finish: z.boolean().default(false),
     calling_hours: z

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Campaign } from '../config/campaign.js';
 import type { RedisClient } from '../store/redis.js';
 import type { Keys } from '../store/keys.js';
+import { dialPriority } from '../poller/redial-plan.js';
 
 /** Dial jobs carry only the row number: personal data stays in the row table. */
 export interface DialJobData {
@@ -15,7 +16,7 @@ export const BACKOFF_TYPE = 'dialer';
  * Deterministic job ids (`<campaign>-<row>[-<suffix>]`), so loading the same
  * list twice, or resuming a crashed load, adds nothing twice.
  */
-export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: number): { name: string; data: DialJobData; opts: JobsOptions } {
+export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: number, kind: 'redial' | 'other' = 'other'): { name: string; data: DialJobData; opts: JobsOptions } {
   return {
     name: 'dial',
     data: { row },
@@ -24,6 +25,8 @@ export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: num
       attempts: c.retry.attempts,
       backoff: { type: BACKOFF_TYPE },
       delay: delayMs && delayMs > 0 ? delayMs : undefined,
+      // `redial.priority`: redials due before (or after) fresh contacts.
+      priority: dialPriority(c.redial?.priority, kind),
       // The row table and the ledger are the record; finished jobs only cost memory.
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },

@@ -1,6 +1,7 @@
 import { decideReap } from '../campaign/reap.js';
 import { rowStateOf } from '../campaign/lifecycle.js';
 import { syncQueue } from '../campaign/control.js';
+import { enforceDeadline, syncDeadline } from '../campaign/deadline.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -11,6 +12,10 @@ export interface ReaperDeps {
   queues: DialQueues;
   log: Logger;
   lockMs: number;
+  /** Business time (DIALER_NOW aware), for a deadline given as `end_at`. */
+  now?: () => number;
+  /** Called when the reaper's step (a deadline's expiry) finished the campaign. */
+  onCampaignFinished?: (campaignId: string) => void;
 }
 
 const BATCH = 500;
@@ -30,6 +35,9 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
   const info = await store.getCampaign(id);
   if (!info) return 0;
   await syncQueue(deps, id, info.state);
+  // The deadline: the config's as read now; past it, the rows nobody is dialing end `expired`.
+  const deadlineMs = await syncDeadline(store, info.campaign, deps.now?.() ?? now, info.createdAt ? Date.parse(info.createdAt) : undefined);
+  await enforceDeadline(deps, id, deadlineMs, now);
   if (info.state === 'canceling' && info.total === undefined) {
     // Canceled while loading, and the loader is gone: the rows it wrote are the list.
     const lease = await store.loadOwner(id);

@@ -40,7 +40,10 @@ export class WorkerService {
         await keepLiveSlots(this.rt.store, [...this.workers.keys()], this.rt.env.liveLeaseMs);
         if (Date.now() - lastReap >= this.rt.env.reapEveryMs) {
           lastReap = Date.now();
-          await reap({ store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
+          await reap({
+            store: this.rt.store, queues: this.rt.queues, log: this.rt.log, lockMs: this.rt.env.lockMs,
+            now: () => this.rt.clock.now(), onCampaignFinished: this.opts.onCampaignFinished,
+          }, this.id, this.rt.env.reapEveryMs, this.opts.campaigns);
         }
         await this.rt.store.server.heartbeat(this.id, Date.now());
       } catch (e) {

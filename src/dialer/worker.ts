@@ -209,6 +209,13 @@ export class CampaignWorker {
         await this.finish(row, { error: 'no dial ledger entry for this number (erased?); not dialed' }, 'dead-letter');
         return 'dead-letter';
       }
+      if (begin.why === 'expired') {
+        // Past the campaign's deadline: this contact is not dialed any more.
+        const r = await store.deadline.expireRows(id, [row]);
+        if (r.expired.length) await store.appendAudit(id, { type: 'outcome', row, at: new Date().toISOString(), outcome: 'expired', error: 'campaign deadline reached' });
+        if (r.settled) this.deps.onCampaignFinished?.(id);
+        return 'expired';
+      }
       if (begin.why !== 'dialed') return this.later(job, token, PAUSED_RECHECK_MS);
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { syncQueue } from '../campaign/control.js';
+import { syncDeadline } from '../campaign/deadline.js';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -85,6 +86,8 @@ export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable
   } else {
     await store.saveConfig(c);
   }
+  // Before any row can be dialed: the deadline (schedule.end_at|end_after), if any.
+  await syncDeadline(store, c, deps.now());
   if (completing) {
     if (await loaderRunning(store, c.name)) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is still being loaded by another process`);
     await store.dropLoadLease(c.name);

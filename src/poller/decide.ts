@@ -1,18 +1,31 @@
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome } from '../campaign/row.js';
 import type { LedgerEntry } from '../store/store.js';
+import { nextRedial, redialPlan, type RedialCounts } from './redial-plan.js';
 
 /** What to do once a call has ended with `outcome`. */
-export type AfterCall = { action: 'finish' } | { action: 'redial'; delayMs: number; jobSuffix: string };
+export type AfterCall =
+  | { action: 'finish'; why?: string }
+  | { action: 'redial'; delayMs: number; jobSuffix: string; redials?: RedialCounts };
 
 /**
- * A redial follows a redialable outcome while the contact has had fewer than
- * `max` redials (`calls` counts the calls placed so far, this one included).
+ * A redial follows an outcome the campaign's plan redials while the plan has
+ * redials left for it (poller/redial-plan.ts); `calls` counts the calls
+ * placed so far, this one included, `redials` the redials already made after
+ * each outcome. A redial that would be due at or after the campaign's
+ * deadline (`deadlineMs`, with `nowMs`) is not made: the row keeps its real outcome.
  */
-export function decideAfterCall(redial: Campaign['redial'], outcome: Outcome, calls: number): AfterCall {
-  if (!redial || !(redial.outcomes as string[]).includes(outcome)) return { action: 'finish' };
-  if (calls > redial.max) return { action: 'finish' };
-  return { action: 'redial', delayMs: redial.after_minutes * 60_000, jobSuffix: `redial${calls}` };
+export function decideAfterCall(
+  redial: Campaign['redial'], outcome: Outcome, calls: number,
+  o: { redials?: RedialCounts; nowMs?: number; deadlineMs?: number } = {},
+): AfterCall {
+  const plan = redialPlan(redial);
+  const next = nextRedial(plan, outcome, calls, o.redials);
+  if (!next.redial) return { action: 'finish' };
+  if (o.deadlineMs !== undefined && (o.nowMs ?? 0) + next.delayMs >= o.deadlineMs) return { action: 'finish', why: 'no redial: it would be due after the campaign deadline' };
+  const d: AfterCall = { action: 'redial', delayMs: next.delayMs, jobSuffix: `redial${calls}` };
+  if (plan?.countBy === 'outcome') d.redials = next.counts;
+  return d;
 }
 
 export interface ReconcileInput {

@@ -207,22 +207,26 @@ export class Poller {
   }
 
   /**
-   * Schedules another call for a redialable outcome, `after_minutes` later
-   * (the dial gate keeps it inside the calling window and the frequency cap).
+   * Schedules another call for an outcome the redial plan redials, after its
+   * wait (the dial gate keeps it inside the calling window and the frequency
+   * cap). The plan comes from the campaign's config as read now.
    * The row shows the last call meanwhile. A canceled campaign gets none.
    */
   private async redial(c: Campaign, rec: RowRecord, outcome: Outcome, last: Partial<Record<keyof RowRecord, unknown>>): Promise<boolean> {
     const { store } = this.deps;
-    const entry = await store.ledgerGet(c.name, rec.phone);
-    const d = decideAfterCall(c.redial, outcome, entry?.n ?? 1);
-    if (d.action !== 'redial') return false;
+    const [entry, deadlineMs] = await Promise.all([store.ledgerGet(c.name, rec.phone), store.deadline.deadlineMs(c.name)]);
+    const d = decideAfterCall(c.redial, outcome, entry?.n ?? 1, { redials: rec.redials, nowMs: Date.now(), deadlineMs });
+    if (d.action !== 'redial') {
+      if (d.why) this.deps.log.info({ campaign: c.name, row: rec.row, outcome }, d.why);
+      return false;
+    }
     if (!(await store.ledgerMove(c.name, rec.phone, ['placed'], { s: 'pending', t: Date.now() }))) return false;
-    const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs);
+    const job = dialJob(c, rec.row, d.jobSuffix, d.delayMs, 'redial');
     // As above: the poll lets go before the redial's job can exist.
     await store.unschedulePoll(c.name, rec.row);
     const r = await store.moveRow(c.name, rec.row, {
       to: 'redial-due', from: ['placed'], leaseMs: store.handoffLeaseMs,
-      patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId },
+      patch: { ...last, status: `redial after ${outcome}`, next_at: new Date(Date.now() + d.delayMs).toISOString(), job: job.opts.jobId, ...(d.redials ? { redials: d.redials } : {}) },
     });
     if (r !== 'applied') {
       await store.ledgerMove(c.name, rec.phone, ['pending'], { s: 'placed', t: Date.now() });

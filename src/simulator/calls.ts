@@ -33,7 +33,8 @@ export function createCall(cfg: Config, input: NewCall, nth: number, now: number
   const picked = pickWeighted(cfg.weights, rng());
   const plannedMs = Math.round(drawRange(cfg.duration.min, cfg.duration.max, rng()));
   const endedBy = rng() < 0.6 ? 'customer-ended-call' : 'assistant-ended-call';
-  const outcome = cfg.outcomeFor.get(input.phoneNumber) ?? picked;
+  const script = cfg.outcomeFor.get(input.phoneNumber);
+  const outcome = script ? script[Math.min(nth, script.length) - 1]! : picked;
   return {
     id: `call_${randomBytes(12).toString('hex')}`,
     ...input,

@@ -27,7 +27,8 @@ export interface Config {
   assistants: Set<string> | null;
   duration: Range;
   weights: Array<[FinalStatus, number]>;
-  outcomeFor: Map<string, FinalStatus>;
+  /** Forced outcomes by number: the n-th call gets the n-th (the last repeats). */
+  outcomeFor: Map<string, FinalStatus[]>;
   rateLimit: number;
   rateLimitAll: boolean;
   error5xxRate: number;
@@ -80,10 +81,12 @@ export function buildConfig(o: SimulatorOptions): Config {
     weights.push([k, w]);
   }
   if (!weights.some(([, w]) => w > 0)) bad('at least one outcome weight must be positive');
-  const outcomeFor = new Map<string, FinalStatus>();
-  for (const [num, s] of Object.entries(o.outcomeFor ?? {})) {
-    if (!isFinal(s)) bad(`outcomeFor[${num}] must be a final status, got "${String(s)}"`);
-    outcomeFor.set(num, s);
+  const outcomeFor = new Map<string, FinalStatus[]>();
+  for (const [num, v] of Object.entries(o.outcomeFor ?? {})) {
+    const seq: unknown[] = Array.isArray(v) ? v : [v];
+    if (seq.length === 0) bad(`outcomeFor[${num}] must name at least one final status`);
+    for (const s of seq) if (!isFinal(s)) bad(`outcomeFor[${num}] must be a final status or a list of them, got "${String(s)}"`);
+    outcomeFor.set(num, seq as FinalStatus[]);
   }
   const f = o.faults ?? {};
   const lat = f.latencyMs;

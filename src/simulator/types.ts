@@ -53,8 +53,8 @@ export interface SimulatorOptions {
   callDurationMs?: Range;
   /** Outcome weights. When given they replace the defaults: unlisted outcomes get weight 0. */
   outcomes?: Partial<Record<FinalStatus, number>>;
-  /** Forced outcome by E.164 number. */
-  outcomeFor?: Record<string, FinalStatus>;
+  /** Forced outcome by E.164 number; a list scripts the 1st, 2nd, ... call to that number (the last one repeats). */
+  outcomeFor?: Record<string, FinalStatus | FinalStatus[]>;
   /** Admitted requests in any rolling second; more answer 429. 0 or absent: no limit. */
   rateLimitPerSecond?: number;
   /** Which requests the rate limit counts; default 'calls' (POST /calls only). */

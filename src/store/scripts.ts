@@ -1,4 +1,5 @@
 import { luaTables } from '../campaign/lifecycle.js';
+import { LUA_NOW_MS } from './deadline.js';
 import { LIVE_STATES } from './live.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 
@@ -160,9 +161,10 @@ return out
  * KEYS: ledger, rows, campaign, counts, open  ARGV: number, nowMs, token, leaseMs
  * Returns {1, entryJson, 'ok'|'resent'} when the caller may send, else
  * {0, entryJson, why}: 'dialed' (the person may already have been called),
- * 'final', 'missing', or the campaign state that forbids dialing.
+ * 'final', 'missing', 'expired' (past the campaign's deadline), or the
+ * campaign state that forbids dialing.
  */
-export const LEDGER_BEGIN = L + `
+export const LEDGER_BEGIN = L + LUA_NOW_MS + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {0, '', 'missing'} end
 local e = cjson.decode(cur)
@@ -175,6 +177,9 @@ local rs = row_state(rec)
 if rs == 'final' then return {0, cur, 'final'} end
 local cs = redis.call('HGET', KEYS[3], 'state') or 'running'
 if not DIALING[cs] then return {0, cur, cs} end
+-- Past the campaign's deadline (by Redis's clock) nobody is dialed any more.
+local dl = tonumber(redis.call('HGET', KEYS[3], 'deadline_ms') or '')
+if dl and now_ms() >= dl then return {0, cur, 'expired'} end
 if not can_move_row(rs, 'sending') then return {0, cur, 'dialed'} end
 e.s = 'sending'
 e.a = (e.a or 0) + 1

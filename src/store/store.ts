@@ -3,6 +3,7 @@ import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
+import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
@@ -88,6 +89,8 @@ export class Store {
   readonly server: ServerStore;
   /** The events outbox, what is not yet delivered, delivery counts. */
   readonly events: EventsStore;
+  /** A campaign's deadline and the step that ends its rows `expired`. */
+  readonly deadline: DeadlineStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -108,6 +111,7 @@ export class Store {
     this.live = new LiveStore(redis, this.keys);
     this.server = new ServerStore(redis, this.keys);
     this.events = new EventsStore(redis, this.keys);
+    this.deadline = new DeadlineStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 7, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
