@@ -12,6 +12,9 @@ import { RetentionService } from './privacy/retention.js';
 import { writeResults, type ResultsFormat } from './results/export.js';
 import type { Runtime } from './runtime.js';
 import { createDialGate, createLoadScreen } from './gate/index.js';
+import { resolveEvents } from './config/events.js';
+import type { DeliveryInfo } from './events/delivery.js';
+import { EventsService } from './events/service.js';
 import { sleep } from './util.js';
 
 /**
@@ -27,6 +30,8 @@ export interface DialerOptions {
   workerScanMs?: number;
   /** How often the poller looks for due work (ms). @defaultValue 250 */
   pollerTickMs?: number;
+  /** Told of every event this process delivers (metrics). */
+  onEventDelivered?: (i: DeliveryInfo) => void;
 }
 
 export interface WorkerOptions {
@@ -93,7 +98,23 @@ export class Dialer {
    */
   load(c: Campaign, input?: Readable, options: LoadOptions = {}): Promise<LoadSummary> {
     const { rt } = this;
-    return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c, input);
+    // The events target is resolved here, once, and kept with the campaign: it turns the campaign's outbox on.
+    let resolved: Campaign;
+    try {
+      const events = resolveEvents(c, rt.env.events);
+      resolved = events ? { ...c, events } : c;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, resolved, input);
+  }
+
+  /** Outbound events: the outbox relay and the delivery worker (events/service.ts). */
+  startEvents(): EventsService {
+    this.open();
+    const svc = this.track(new EventsService(this.rt, { onDelivered: this.opts.onEventDelivered }));
+    svc.start();
+    return svc;
   }
 
   /**
@@ -133,6 +154,7 @@ export class Dialer {
     }));
     svc.start();
     if (o.bare) return svc;
+    this.startEvents();
     // Scheduled runs get new campaign names: a worker limited to named campaigns leaves them to others.
     if (!o.campaigns) this.track(new ScheduleService(rt, { load: (run) => this.load(run) })).start();
     this.track(new RetentionService({ store: rt.store, log: rt.log, queues: rt.queues }, { defaultDays: rt.env.retentionDays, now: () => rt.clock.now() })).start();
@@ -167,7 +189,8 @@ export class Dialer {
     try {
       await ensureSmsActions(rt, c);
       const load = await this.load(c);
-      parts.push(this.startWorkers({ campaigns: [c.name], bare: true }), this.startPoller({ bare: true }));
+      const events = this.startEvents();
+      parts.push(this.startWorkers({ campaigns: [c.name], bare: true }), this.startPoller({ bare: true }), events);
       let status = await campaignStatus(rt.store, rt.queues, c.name);
       while (status.state !== 'done' && status.state !== 'canceled' && !o.signal?.aborted) {
         o.onProgress?.({ load, status, final: false });
@@ -175,6 +198,11 @@ export class Dialer {
         status = await campaignStatus(rt.store, rt.queues, c.name);
       }
       o.onProgress?.({ load, status, final: true });
+      if (!o.signal?.aborted) {
+        // The campaign's last events go out before the process ends; what can't (a receiver down) waits in Redis for a `dialer worker`.
+        const left = await events.drain(c.name, rt.env.events.drainMs);
+        if (left > 0) rt.log.warn({ campaign: c.name, events: left }, 'events not delivered yet; a running "dialer worker" delivers them');
+      }
       await stop();
       const results = await writeResults(rt.store, c.name, c.resultsPath, o.format);
       if (c.detach_actions_on_finish && !o.signal?.aborted) await detachSmsActions(rt, c.name);

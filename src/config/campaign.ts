@@ -5,6 +5,7 @@ import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { DialerError } from '../errors.js';
 import { assistantRules } from './campaign-rules.js';
+import { eventsSchema } from './events.js';
 import { parseDuration } from './duration.js';
 
 /** Final outcomes a call can end with on the Callease side. */
@@ -156,6 +157,8 @@ export const campaignSchema = z
     retention_days: z.number().positive().optional(),
     /** Price of one call minute, for the report's cost estimate when the calls carry no cost. */
     price_per_minute: z.number().nonnegative().optional(),
+    /** Signed outbound events (config/events.ts). */
+    events: eventsSchema.optional(),
   })
   .strict()
   .superRefine(assistantRules);

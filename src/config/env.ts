@@ -1,5 +1,6 @@
 import { DialerError } from '../errors.js';
 import type { DurableDials } from '../store/durability.js';
+import { readEventsEnv, type EventsEnv } from './events.js';
 
 /** The production API. */
 export const DEFAULT_BASE_URL = 'https://api.callease.ai/api/v1';
@@ -59,6 +60,8 @@ export interface Env {
    * never waits, `required` refuses to dial when the server cannot confirm.
    */
   durableDials: DurableDials;
+  /** Outbound events: DIALER_EVENTS_* (config/events.ts). */
+  events: EventsEnv;
 }
 
 const DURABLE_DIALS: readonly DurableDials[] = ['auto', 'off', 'required'];
@@ -128,5 +131,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
     reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,
     durableDials: durableDials(env.DIALER_DURABLE_DIALS),
+    events: readEventsEnv(env),
   };
 }

@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime.js';
 import { OUTCOMES } from '../campaign/row.js';
 import type { LedgerState } from '../store/store.js';
 import { mergeExposition } from './exposition.js';
+import { EventMetrics } from './event-metrics.js';
 
 const LEDGER_STATES: LedgerState[] = ['pending', 'sending', 'placed', 'failed', 'ambiguous'];
 const JOB_STATES = ['wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'] as const;
@@ -37,7 +38,10 @@ export class ServerMetrics {
     accountLiveMax: this.gauge('dialer_account_live_calls_limit', 'CALLEASE_MAX_LIVE_CALLS of the process serving /metrics (absent when unset)', []),
     polls: this.gauge('dialer_polls_scheduled', 'Calls and ambiguous dials on the poll schedule', []),
     workers: this.gauge('dialer_workers_alive', 'Worker processes that sent a heartbeat recently', []),
+    pollLag: this.gauge('dialer_poll_lag_seconds', 'How long the most overdue call on the poll schedule has waited past its due time (0 when none is overdue)', []),
   };
+  /** Outbound events: backlog, delivery lag, dead letters, deliveries. */
+  readonly events: EventMetrics;
 
   readonly apiLatency = new Histogram({
     name: 'dialer_api_request_duration_seconds',
@@ -53,6 +57,7 @@ export class ServerMetrics {
 
   constructor(private readonly rt: Runtime, private readonly workerStaleMs: number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dialer_process_' });
+    this.events = new EventMetrics(rt, this.registry);
   }
 
   private gauge(name: string, help: string, labelNames: string[]): Gauge {
@@ -112,6 +117,9 @@ export class ServerMetrics {
     this.g.polls.set(await store.pendingPolls());
     this.g.accountLive.set(await store.live.accountCount(now));
     if (this.rt.env.maxLiveCalls) this.g.accountLiveMax.set(this.rt.env.maxLiveCalls);
+    const due = await store.oldestDuePoll(now);
+    this.g.pollLag.set(due === undefined ? 0 : Math.max(0, (now - due) / 1000));
+    await this.events.snapshot(ids, now);
     this.g.workers.set(await store.server.liveWorkers(now - this.workerStaleMs));
     for (const id of this.ledgerCache.keys()) if (!ids.includes(id)) this.ledgerCache.delete(id);
     return ids;

@@ -25,7 +25,7 @@ export interface RunningServer {
 /** `dialer serve`: the HTTP API, and with `withWorkers` the services of `dialer worker` and `dialer poller` beside it. */
 export async function startServer(rt: Runtime, o: ServeOptions): Promise<RunningServer> {
   const metrics = o.metrics ?? new ServerMetrics(rt, o.workerStaleMs ?? 30_000);
-  const dialer = new Dialer(rt, { workerScanMs: o.workerScanMs, pollerTickMs: o.pollerTickMs });
+  const dialer = new Dialer(rt, { workerScanMs: o.workerScanMs, pollerTickMs: o.pollerTickMs, onEventDelivered: (i) => metrics.events.observe(i) });
   if (o.withWorkers) {
     const api = rt.api();
     const before = api.onRequest;

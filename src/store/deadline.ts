@@ -1,4 +1,5 @@
 import { luaTables } from '../campaign/lifecycle.js';
+import { OUTBOX_LUA } from './outbox-lua.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { defineScript, type Script } from './lua.js';
@@ -17,7 +18,7 @@ export const LUA_NOW_MS = `local function now_ms() local t = redis.call('TIME') 
  * KEYS: rows, counts, ledger, open, campaign  ARGV: nowIso, row...
  * Returns {settled 1|0, expired row...}.
  */
-export const EXPIRE_ROWS = luaTables() + LUA_NOW_MS + `
+export const EXPIRE_ROWS = luaTables() + OUTBOX_LUA + LUA_NOW_MS + `
 local dl = tonumber(redis.call('HGET', KEYS[5], 'deadline_ms') or '')
 if not dl or now_ms() < dl then return {0} end
 local out = {0}
@@ -38,6 +39,7 @@ for i = 2, #ARGV do
         rec.next_at = nil
         rec.job = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        outbox_row(KEYS[5], ARGV[i], rec)
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('ZADD', KEYS[1] .. ':o:expired', tonumber(ARGV[i]), ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
@@ -53,6 +55,7 @@ local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
 local cs = redis.call('HGET', KEYS[5], 'state') or ''
 if #out > 1 and total >= 0 and finished >= total and SETTLED[cs] then
   redis.call('HSET', KEYS[5], 'state', SETTLED[cs], 'finished_at', ARGV[1])
+  outbox_campaign(KEYS[5], cs, SETTLED[cs])
   out[1] = 1
 end
 return out

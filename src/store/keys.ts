@@ -114,6 +114,22 @@ export class Keys {
   get workers(): string {
     return `${this.prefix}:workers`;
   }
+  /** Stream: events written by the lifecycle scripts with their transition, not yet in the delivery queue (store/outbox-lua.ts). */
+  get eventsOutbox(): string {
+    return `${this.prefix}:events:outbox`;
+  }
+  /** Sorted set: event id → when it happened (ms), from the relay until it is delivered or dead-lettered. */
+  get eventsUndelivered(): string {
+    return `${this.prefix}:events:undelivered`;
+  }
+  /** Hash: `delivered:<campaign>`, `failed:<campaign>` (failed delivery attempts) → count. */
+  get eventsStats(): string {
+    return `${this.prefix}:events:stats`;
+  }
+  /** BullMQ queue of event deliveries (every campaign). */
+  get eventsQueue(): string {
+    return 'events';
+  }
   /** BullMQ queue name of a campaign's dial queue. */
   dialQueue(id: string): string {
     return `dial-${id}`;

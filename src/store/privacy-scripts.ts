@@ -1,4 +1,5 @@
 import { luaTables } from '../campaign/lifecycle.js';
+import { OUTBOX_LUA } from './outbox-lua.js';
 /**
  * Lua for erasure and retention. Erasure: one number's rows, ledger entry and
  * dead letters of one campaign change in one step, so a worker can't slip a
@@ -20,7 +21,7 @@ import { luaTables } from '../campaign/lifecycle.js';
  * - The ledger entry goes unless a call is in flight.
  * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
  */
-export const ERASE_NUMBER = luaTables() + `
+export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + `
 local entry = redis.call('HGET', KEYS[4], ARGV[1])
 local owner, inflight = nil, false
 if entry then
@@ -60,6 +61,7 @@ for i = 3, #ARGV do
         local cs = redis.call('HGET', KEYS[3], 'state') or ''
         if f == total and SETTLED[cs] then
           redis.call('HSET', KEYS[3], 'state', SETTLED[cs], 'finished_at', ARGV[2])
+          outbox_campaign(KEYS[3], cs, SETTLED[cs])
           finished = 1
         end
       end
@@ -72,6 +74,7 @@ for i = 3, #ARGV do
       erased = erased + 1
     end
     redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+    if stopped[#stopped] == ARGV[i] then outbox_row(KEYS[3], ARGV[i], rec) end
   end
 end
 local ledger = 0

@@ -1,13 +1,15 @@
 import { luaTables } from '../campaign/lifecycle.js';
 import { LUA_NOW_MS } from './deadline.js';
 import { LIVE_STATES } from './live.js';
+import { OUTBOX_LUA } from './outbox-lua.js';
 
 /**
  * Lua scripts: every state change that must not race between processes.
  * Times are epoch ms passed in by the caller (real time, not DIALER_NOW).
  */
 
-const L = luaTables();
+// Every script that ends a row or moves a campaign writes its event to the outbox in the same step.
+const L = luaTables() + OUTBOX_LUA;
 /** Row states holding a live-call slot (store/live.ts); a move to any other state gives the slot back. */
 const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}}\n`;
 
@@ -66,6 +68,7 @@ if to ~= 'final' then
 end
 rec.outcome = ARGV[4]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+outbox_row(KEYS[3], ARGV[1], rec)
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 redis.call('ZADD', KEYS[1] .. ':o:' .. ARGV[4], tonumber(ARGV[1]), ARGV[1])
@@ -74,6 +77,7 @@ local finished = redis.call('HINCRBY', KEYS[2], 'finished', 1)
 local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
 if finished == total and SETTLED[cstate] then
   redis.call('HSET', KEYS[3], 'state', SETTLED[cstate], 'finished_at', ARGV[5])
+  outbox_campaign(KEYS[3], cstate, SETTLED[cstate])
   return 2
 end
 return 1
@@ -125,6 +129,7 @@ if total >= 0 and finished >= total and SETTLED[to] then
   to = SETTLED[to]
   redis.call('HSET', KEYS[1], 'state', to, 'finished_at', ARGV[2])
 end
+outbox_campaign(KEYS[1], from, to)
 return {1, to}
 `;
 
@@ -240,6 +245,7 @@ redis.call('HSET', KEYS[1], 'total', ARGV[1])
 redis.call('HDEL', KEYS[1], 'load_owner', 'load_until')
 local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
 local state = redis.call('HGET', KEYS[1], 'state') or 'loading'
+local before = state
 if state == 'loading' then state = 'running' end
 -- Rows added to a finished campaign open it again.
 if state == 'done' and finished < tonumber(ARGV[1]) then state = 'running' end
@@ -248,6 +254,7 @@ if finished >= tonumber(ARGV[1]) and SETTLED[state] then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'state', state)
+outbox_campaign(KEYS[1], before, state)
 return state
 `;
 
@@ -260,7 +267,7 @@ return state
  * KEYS: rows, counts, campaign, open  ARGV: nowMs, leaseMs, record JSON...
  * Returns per record 1 when its dial job must be added, else 0.
  */
-export const LOAD_ROWS = `
+export const LOAD_ROWS = OUTBOX_LUA + `
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
 local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
@@ -277,6 +284,7 @@ for i = 3, #ARGV do
     if rec.outcome then
       rec.state = 'final'
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
+      outbox_row(KEYS[3], field, rec)
       redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
       redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
       redis.call('HINCRBY', KEYS[2], 'finished', 1)
@@ -317,6 +325,7 @@ for i = 2, #ARGV do
         rec.status = nil
         rec.next_at = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        outbox_row(KEYS[5], ARGV[i], rec)
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'canceled', 1)
@@ -332,6 +341,7 @@ local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
 local cs = redis.call('HGET', KEYS[5], 'state') or ''
 if total >= 0 and finished >= total and SETTLED[cs] then
   redis.call('HSET', KEYS[5], 'state', SETTLED[cs], 'finished_at', ARGV[1])
+  outbox_campaign(KEYS[5], cs, SETTLED[cs])
 end
 return n
 `;

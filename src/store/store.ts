@@ -3,6 +3,7 @@ import type { Campaign } from '../config/campaign.js';
 import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
 import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
+import { EventsStore } from './events.js';
 import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
@@ -95,6 +96,8 @@ export class Store {
   readonly append: AppendStore;
   /** The settings version running workers and pollers watch, and changes to a running campaign. */
   readonly settings: SettingsStore;
+  /** The events outbox, what is not yet delivered, delivery counts. */
+  readonly events: EventsStore;
   /** A campaign's deadline and the step that ends its rows `expired`. */
   readonly deadline: DeadlineStore;
   /** Bounded reads for the campaign page's rows table. */
@@ -120,6 +123,7 @@ export class Store {
     this.server = new ServerStore(redis, this.keys);
     this.append = new AppendStore(redis, this.keys);
     this.settings = new SettingsStore(redis, this.keys);
+    this.events = new EventsStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
     this.rowPages = new RowPagesStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
@@ -146,12 +150,14 @@ export class Store {
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
       .hincrby(this.keys.campaign(c.name), 'config_version', 1)
       .exec();
+    await this.events.setTarget(c);
   }
 
   /** Updates a campaign's settings, keeping its state. */
   async saveConfig(c: Campaign): Promise<void> {
     // A new version: running workers and pollers read the settings again.
     await this.redis.multi().hset(this.keys.campaign(c.name), 'config', JSON.stringify(c)).hincrby(this.keys.campaign(c.name), 'config_version', 1).exec();
+    await this.events.setTarget(c);
   }
 
   async listCampaigns(): Promise<string[]> {
@@ -431,6 +437,12 @@ export class Store {
       const i = m.lastIndexOf('|');
       return { campaign: m.slice(0, i), row: Number(m.slice(i + 1)) };
     });
+  }
+
+  /** When the most overdue poll was due (ms), or undefined when none is due at `now` (claimed polls are leased into the future). */
+  async oldestDuePoll(now: number): Promise<number | undefined> {
+    const [, score] = await this.redis.zrangebyscore(this.keys.polls, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
+    return score === undefined ? undefined : Number(score);
   }
 
   async pendingPolls(id?: string): Promise<number> {

@@ -1,0 +1,104 @@
+import type { EventsConfig, EventsTarget } from '../config/events.js';
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+/** One outbox entry as the lifecycle scripts wrote it (store/outbox-lua.ts). */
+export interface OutboxEntry {
+  /** Stream entry id; its time part is when the transition happened. */
+  streamId: string;
+  /** When the transition happened (ms, Redis time). */
+  at: number;
+  fields: Record<string, string>;
+}
+
+/**
+ * The Redis side of outbound events: the target recorded with a campaign
+ * (which turns its outbox on), the outbox stream, the index of events not yet
+ * delivered, and delivery counts. Delivery itself is a BullMQ queue.
+ */
+export class EventsStore {
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {}
+
+  /** Records (or removes) a campaign's resolved target: with it, the lifecycle scripts write its events. */
+  async setTarget(c: { name: string; events?: EventsConfig }): Promise<void> {
+    if (c.events?.url) await this.redis.hset(this.keys.campaign(c.name), 'events', JSON.stringify(c.events));
+    else await this.redis.hdel(this.keys.campaign(c.name), 'events');
+  }
+
+  async target(id: string): Promise<EventsTarget | undefined> {
+    const v = await this.redis.hget(this.keys.campaign(id), 'events');
+    return v ? (JSON.parse(v) as EventsTarget) : undefined;
+  }
+
+  /** The oldest `count` outbox entries. */
+  async readOutbox(count: number): Promise<OutboxEntry[]> {
+    const raw = await this.redis.xrange(this.keys.eventsOutbox, '-', '+', 'COUNT', count);
+    return raw.map(([streamId, flat]) => {
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+      return { streamId, at: Number(streamId.split('-')[0]), fields };
+    });
+  }
+
+  /**
+   * Entries now in the delivery queue (or dropped): indexed as undelivered
+   * and taken out of the outbox, in one step. Relaying an entry twice (a
+   * crash before this) adds nothing: the job id is the event id.
+   */
+  async relayed(streamIds: string[], queued: { id: string; at: number }[]): Promise<void> {
+    if (streamIds.length === 0) return;
+    const m = this.redis.multi();
+    if (queued.length) m.zadd(this.keys.eventsUndelivered, 'NX', ...queued.flatMap((q) => [q.at, q.id]));
+    m.xdel(this.keys.eventsOutbox, ...streamIds);
+    await m.exec();
+  }
+
+  /** An event reached its receiver. */
+  async delivered(id: string, campaign: string): Promise<void> {
+    await this.redis.multi().zrem(this.keys.eventsUndelivered, id).hincrby(this.keys.eventsStats, `delivered:${campaign}`, 1).exec();
+  }
+
+  /** A delivery attempt failed; `final`: no attempt is left, the event is a dead letter. */
+  async attemptFailed(id: string, campaign: string, final: boolean): Promise<void> {
+    const m = this.redis.multi().hincrby(this.keys.eventsStats, `failed:${campaign}`, 1);
+    if (final) m.zrem(this.keys.eventsUndelivered, id);
+    await m.exec();
+  }
+
+  /** A dead letter sent back: undelivered again since `at`. */
+  async requeued(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.keys.eventsUndelivered, at, id);
+  }
+
+  /** Counts per `delivered:<campaign>` / `failed:<campaign>`. */
+  async stats(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.eventsStats);
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Events not delivered yet (in the outbox or the queue) and when the oldest of them happened (ms). */
+  async backlog(): Promise<{ outbox: number; undelivered: number; oldestAt?: number }> {
+    const [outbox, undelivered, first, oldest] = await Promise.all([
+      this.redis.xlen(this.keys.eventsOutbox),
+      this.redis.zcard(this.keys.eventsUndelivered),
+      this.redis.xrange(this.keys.eventsOutbox, '-', '+', 'COUNT', 1),
+      this.redis.zrange(this.keys.eventsUndelivered, 0, 0, 'WITHSCORES'),
+    ]);
+    const times = [first[0] ? Number(first[0][0].split('-')[0]) : undefined, oldest[1] === undefined ? undefined : Number(oldest[1])].filter((t): t is number => t !== undefined);
+    return { outbox, undelivered, oldestAt: times.length ? Math.min(...times) : undefined };
+  }
+
+  /** Whether any event of a campaign still waits for delivery (outbox or queue). */
+  async pendingFor(campaign: string): Promise<number> {
+    const prefix = `evt_${campaign}_`;
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(this.keys.eventsUndelivered, cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      n += flat.length / 2;
+    } while (cursor !== '0');
+    for (const e of await this.readOutbox(10_000)) if (e.fields.campaign === campaign) n++;
+    return n;
+  }
+}
