@@ -2,6 +2,7 @@ import { luaTables } from '../campaign/lifecycle.js';
 import type { RowRecord } from '../campaign/row.js';
 import type { Keys } from './keys.js';
 import { defineScript } from './lua.js';
+import { OUTBOX_LUA } from './outbox-lua.js';
 import type { RedisClient } from './redis.js';
 
 /**
@@ -57,7 +58,7 @@ return out
  * Returns {-1} when the lease is not held, else per record 1 when its dial
  * job must be added, 0 when not, -2 when the row number was taken (nothing written).
  */
-const APPEND_ROWS = luaTables() + `
+const APPEND_ROWS = luaTables() + OUTBOX_LUA + `
 if redis.call('HGET', KEYS[3], 'load_owner') ~= ARGV[3] then return {-1} end
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
@@ -83,6 +84,7 @@ for i = 5, #ARGV, 2 do
       redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
       redis.call('HINCRBY', KEYS[2], 'finished', 1)
       redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
+      outbox_row(KEYS[3], field, rec)
     else
       rec.state = 'queued'
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
