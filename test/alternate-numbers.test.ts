@@ -46,7 +46,7 @@ describe('alternate numbers from real exports', () => {
     await withRuntime(prefix, sim, async ({ rt }) => {
       const rows = await dialToEnd(rt, 'alt-google', { phone_columns: ['Phone 1 - Value', 'Phone 2 - Value'] }, csv);
       expect(rows).toHaveLength(2);
-      expect(rows[0]).toMatchObject({ row: '1', name: 'Ann Lee', outcome: 'completed', phone: '+61415345003', numbers_tried: '+61414345003 +61415345003', attempts: '2', upload: '1' });
+      expect(rows[0]).toMatchObject({ row: '1', name: 'Ann Lee', outcome: 'completed', phone: '+61415345003', numbers_tried: "'+61414345003 +61415345003", attempts: '2', upload: '1' });
       expect(postsTo(sim, ['+61414345003', '+61415345003'])).toEqual([1, 1]);
       // A voicemail reached Bob's phone: his second column is tried only after no-answer, busy or failed.
       expect(rows[1]).toMatchObject({ name: 'Bob Ray', outcome: 'voicemail', phone: '+61414345010', numbers_tried: '+61414345010', attempts: '1' });
@@ -63,7 +63,7 @@ describe('alternate numbers from real exports', () => {
     ].join('\r\n');
     await withRuntime(prefix, sim, async ({ rt }) => {
       const rows = await dialToEnd(rt, 'alt-outlook', { phone_columns: ['Mobile Phone', 'Business Phone'] }, csv);
-      expect(rows[0]).toMatchObject({ name: 'Cat', outcome: 'completed', phone: '+61298765420', numbers_tried: '+61414345020 +61298765420' });
+      expect(rows[0]).toMatchObject({ name: 'Cat', outcome: 'completed', phone: '+61298765420', numbers_tried: "'+61414345020 +61298765420" });
       expect(rows[1]).toMatchObject({ name: 'Dan', outcome: 'completed', phone: '+61414345021', numbers_tried: '+61414345021' });
       expect(postsTo(sim, ['+61414345020', '+61298765420', '+61414345021', '+61298765421'])).toEqual([1, 1, 1, 0]);
     });
@@ -81,8 +81,8 @@ describe('alternate numbers from real exports', () => {
     ].join('\n');
     await withRuntime(prefix, sim, async ({ rt }) => {
       const rows = await dialToEnd(rt, 'alt-hubspot', { phone_columns: ['Mobile Phone Number', 'Phone Number'] }, csv);
-      expect(rows[0]).toMatchObject({ name: 'Eve', outcome: 'completed', phone: '+61298765430', numbers_tried: '+61414345030 +61298765430' });
-      expect(rows[1]).toMatchObject({ name: 'Fay', outcome: 'no-answer', phone: '+61298765431', numbers_tried: '+61414345031 +61298765431' });
+      expect(rows[0]).toMatchObject({ name: 'Eve', outcome: 'completed', phone: '+61298765430', numbers_tried: "'+61414345030 +61298765430" });
+      expect(rows[1]).toMatchObject({ name: 'Fay', outcome: 'no-answer', phone: '+61298765431', numbers_tried: "'+61414345031 +61298765431" });
       expect(postsTo(sim, ['+61414345030', '+61298765430', '+61414345031', '+61298765431'])).toEqual([1, 1, 1, 1]);
     });
   });
@@ -95,7 +95,7 @@ describe('alternate numbers from real exports', () => {
     ].join('\n');
     await withRuntime(prefix, sim, async ({ rt }) => {
       const rows = await dialToEnd(rt, 'alt-salesforce', { phone_columns: ['MobilePhone', 'Phone'], redial: { outcomes: ['no-answer'], max: 1, after_minutes: 0.001 } }, csv);
-      expect(rows[0]).toMatchObject({ name: 'Gus', outcome: 'completed', phone: '+61298765440', numbers_tried: '+61414345040 +61298765440', attempts: '2' });
+      expect(rows[0]).toMatchObject({ name: 'Gus', outcome: 'completed', phone: '+61298765440', numbers_tried: "'+61414345040 +61298765440", attempts: '2' });
       expect(postsTo(sim, ['+61414345040', '+61298765440'])).toEqual([1, 1]);
     });
   });
@@ -114,7 +114,7 @@ describe('alternate numbers from real exports', () => {
     ].join('\r\n');
     await withRuntime(prefix, sim, async ({ rt }) => {
       const rows = await dialToEnd(rt, 'alt-excel', { phone_columns: ['Mobile', 'Phone'] }, csv);
-      expect(rows[0]).toMatchObject({ name: 'Hal', outcome: 'completed', phone: '+61298765450', numbers_tried: '+61414345050 +61415345050 +61298765450' });
+      expect(rows[0]).toMatchObject({ name: 'Hal', outcome: 'completed', phone: '+61298765450', numbers_tried: "'+61414345050 +61415345050 +61298765450" });
       expect(rows[1]).toMatchObject({ name: 'Ivy', outcome: 'no-answer', phone: '+61414345051', numbers_tried: '+61414345051' });
       expect(rows[2]).toMatchObject({ name: 'Jo', outcome: 'completed', phone: '+61414345052' });
       expect(postsTo(sim, ['+61414345050', '+61415345050', '+61298765450', '+61414345051', '+61414345052'])).toEqual([1, 1, 1, 1, 1]);
@@ -127,7 +127,7 @@ describe('alternate numbers from real exports', () => {
     await withRuntime(prefix, sim, async ({ rt }) => {
       await rt.store.suppression.add(['+61415345060']);
       const rows = await dialToEnd(rt, 'alt-gate', { phone_columns: ['mobile', 'work', 'home'] }, csv);
-      expect(rows[0]).toMatchObject({ name: 'Kim', outcome: 'completed', phone: '+61298765460', numbers_tried: '+61414345060 +61298765460', attempts: '2' });
+      expect(rows[0]).toMatchObject({ name: 'Kim', outcome: 'completed', phone: '+61298765460', numbers_tried: "'+61414345060 +61298765460", attempts: '2' });
       expect(postsTo(sim, ['+61414345060', '+61415345060', '+61298765460'])).toEqual([1, 0, 1]);
       const since = Date.now() - 3_600_000;
       expect(await rt.store.frequency.countSince('+61414345060', since)).toBe(1);

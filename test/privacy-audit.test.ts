@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskPhone } from '../src/log.js';
 import { AUDIT_COLUMNS, auditRecords, type AuditRecord } from '../src/privacy/audit.js';
+import { safeCell } from '../src/results/csv-safe.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, REDIS_URL, runCli, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';
 import { dialToEnd } from './privacy-helpers.js';
@@ -73,7 +74,8 @@ describe('dialer audit', () => {
     expect(a.stdout.trim()).toBe(`wrote ${expected.length} audit records to ${csvFile}`);
     const text = await readFile(csvFile, 'utf8');
     expect(text.split('\n')[0]).toBe(AUDIT_COLUMNS.join(','));
-    expect(parse(text, { columns: true })).toEqual(expected);
+    // The CSV is formula-safe: a masked number (`+614•••••100`) is written with a leading `'`.
+    expect(parse(text, { columns: true })).toEqual(expected.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, safeCell(v as string)]))));
     const j = await runCli(['audit', 'au1', '--format', 'jsonl', '--out', '-'], env);
     expect(j.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord)).toEqual(expected);
     const missing = await runCli(['audit', 'nope'], env);

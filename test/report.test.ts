@@ -103,7 +103,8 @@ function expectFigures(rep: CampaignReport): void {
   expect(nonEmpty(rep.pickup.by_local_hour)).toEqual(groupRates(dialed, (r) => localOf(r)?.toFormat('H')));
   expect(nonEmpty(rep.pickup.by_weekday)).toEqual(groupRates(dialed, (r) => localOf(r)?.toFormat('ccc').toLowerCase()));
   expect(Object.keys(rep.pickup.by_local_hour)).toHaveLength(24);
-  expect(rep.pickup.by_assistant).toBeNull();
+  // The results carry an `assistant` column (the campaign's one assistant here).
+  expect(rep.pickup.by_assistant).toEqual(groupRates(dialed, (r) => r.assistant || '(none)'));
 
   const durations = completed.map((r) => Number(r.duration_seconds)).sort((a, b) => a - b);
   const rank = (p: number) => durations[Math.ceil((p / 100) * durations.length) - 1];
@@ -224,7 +225,7 @@ describe('campaign report', () => {
       page.on('request', (r) => requests.push(r.url()));
       await page.goto(pathToFileURL(out).href);
       expect(await page.title()).toBe(`Report: ${NAME}`);
-      expect(await page.locator('figure.chart svg').count()).toBe(8);
+      expect(await page.locator('figure.chart svg').count()).toBe(9); // with the by-assistant chart
       expect(await page.locator('figure.chart rect').count()).toBeGreaterThan(20);
       expect(await page.locator('polyline').count()).toBe(2);
       const kpis = await page.locator('.kpi').allTextContents();

@@ -23,7 +23,7 @@ export async function campaignReport(rt: Pick<Runtime, 'store'>, id: string, o: 
   const info = await rt.store.getCampaign(id);
   if (!info) throw new DialerError('CAMPAIGN_NOT_FOUND', `no campaign named "${id}"`);
   const b = new ReportBuilder(id, RESULT_COLUMNS);
-  for await (const rec of campaignRows(rt.store, id)) b.add(resultRow(rec));
+  for await (const rec of campaignRows(rt.store, id)) b.add(resultRow(rec, info.campaign));
   for await (const [, ev] of rt.store.privacy.auditEntries(id)) if (ev.type === 'dial' && ev.at) b.addDial(ev.at);
   const deadLetters = await listDeadLetters(rt, id);
   const price = o.pricePerMinute ?? (info.campaign as { price_per_minute?: number }).price_per_minute;

@@ -15,7 +15,8 @@ import { OUTBOX_LUA } from './outbox-lua.js';
  * - A row whose call is in flight (ledger sending/placed/ambiguous, row open)
  *   loses name and variables now; its number stays until the call ends (the
  *   poller needs it), and the caller queues it for the erasure sweep.
- * - Every other matching row: name/number blank, variables, summary,
+ * - Every other matching row: name/number blank (its alternate numbers and
+ *   numbers_tried too), variables, summary,
  *   transcript and recording gone; outcome, times and call id stay. Its
  *   dead letter goes, so it can't be retried without a number.
  * - The ledger entry goes unless a call is in flight.
@@ -66,6 +67,9 @@ for i = 3, #ARGV do
         end
       end
       rec.phone = ''
+      -- The row's other numbers (phone_columns, several in a cell) are the same person's.
+      rec.alts = nil
+      rec.numbers_tried = nil
       rec.summary = nil
       rec.transcript = nil
       rec.recording_url = nil
