@@ -70,7 +70,8 @@ export async function contactsFile(kind: 'mixed' | 'clean', rows: number): Promi
   const file = path.join(dir, `${kind}-${rows}.csv`);
   const ok = await stat(file).then((s) => s.size > 0, () => false);
   if (!ok) {
-    const tmp = `${file}.${process.pid}.tmp`;
+    // One temp file per call: benches running side by side may ask for the same list.
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await write(tmp, rows, kind === 'mixed' ? mixedRow : cleanRow);
     await (await import('node:fs/promises')).rename(tmp, file);
   }
