@@ -223,7 +223,8 @@ describe.skipIf(!haveChromium)('campaign page in Chromium', () => {
     // The call detail of a completed row: summary, transcript, recording link, attempts, audit trail.
     await page.selectOption('#f-outcome', 'completed');
     await page.click('#f-apply');
-    await expect.poll(() => page.locator('#rows-body tr').count()).toBeGreaterThan(0);
+    // Wait for the filtered page itself (the unfiltered one has more rows: rejects, dead letters).
+    await expect.poll(() => page.locator('#rows-body tr').count()).toBe(counts.completed);
     const first = page.locator('#rows-body tr').first();
     const row = Number(await first.getAttribute('data-row'));
     await first.click();

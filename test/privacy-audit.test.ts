@@ -75,7 +75,7 @@ describe('dialer audit', () => {
     const text = await readFile(csvFile, 'utf8');
     expect(text.split('\n')[0]).toBe(AUDIT_COLUMNS.join(','));
     // The CSV is formula-safe: a masked number (`+614•••••100`) is written with a leading `'`.
-    expect(parse(text, { columns: true })).toEqual(expected.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, safeCell(v as string)]))));
+    expect(parse(text, { columns: true })).toEqual(expected.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, safeCell(v)]))));
     const j = await runCli(['audit', 'au1', '--format', 'jsonl', '--out', '-'], env);
     expect(j.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord)).toEqual(expected);
     const missing = await runCli(['audit', 'nope'], env);

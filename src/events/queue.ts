@@ -13,7 +13,10 @@ export interface EventJobData {
 export const EVENTS_BACKOFF = 'events';
 
 export function eventsQueue(connection: RedisClient, keys: Keys): Queue<EventJobData> {
-  return new Queue<EventJobData>(keys.eventsQueue, { connection, prefix: keys.prefix });
+  const q = new Queue<EventJobData>(keys.eventsQueue, { connection, prefix: keys.prefix });
+  // Without a listener BullMQ prints its connection's errors raw (console.error); the runtime's outage log tells them.
+  q.on('error', () => undefined);
+  return q;
 }
 
 /**
