@@ -5,7 +5,7 @@
  * results written. Simulator calls last 0.5–0.9 s so that the figure is the
  * dialer's own tail (a real call's length would add to any dialer's time).
  * Target: ≤ N/R + 5 s. The note splits it: start-up until the first POST, the
- * POST span (N/R is the floor: GCRA spaces requests 2% wider than 1/R), last POST to exit.
+ * POST span (N/R is the floor: GCRA spaces requests 5% wider than 1/R), last POST to exit.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
