@@ -105,9 +105,11 @@ describe('faults', () => {
     const s = await sim({ faults: { hangRate: 1 } });
     const ac = new AbortController();
     const pending = req(s, 'POST', '/calls', { body: callBody('+61412345678'), signal: ac.signal });
-    const t = setTimeout(() => ac.abort(), 200);
+    // Abort once the simulator has the request (on a busy machine it can take longer than a fixed 200 ms to arrive).
+    for (let i = 0; i < 200 && s.requests.length === 0; i++) await sleep(25);
+    await sleep(100);
+    ac.abort();
     await expect(pending).rejects.toThrow();
-    clearTimeout(t);
     expect(s.calls.size).toBe(0);
     expect(s.requests).toHaveLength(1);
     expect(s.requests[0]).toMatchObject({ status: 0, fault: 'hang' });
