@@ -125,8 +125,9 @@ export class ServerMetrics {
     return ids;
   }
 
-  /** A finished campaign's ledger no longer changes: counted once. */
+  /** From the counts the ledger scripts keep; a campaign older than them is scanned (a finished one once). */
   private async ledgerCounts(id: string, state: string): Promise<Record<string, number>> {
+    if (await this.rt.store.indexes.indexed(id)) return this.rt.store.indexes.ledgerCounts(id);
     const hit = this.ledgerCache.get(id);
     if (hit && hit.state === state && (state === 'done' || Date.now() - hit.at < LEDGER_CACHE_MS)) return hit.counts;
     const counts: Record<string, number> = {};

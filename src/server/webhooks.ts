@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 
 /** Deliveries kept for inspection (LPUSH + LTRIM). */
 export const WEBHOOK_LOG_SIZE = 1000;
-/** Fewest ms between two full rescans of the ledgers for an unknown call id. */
+/** Fewest ms between two full rescans of the ledgers (of campaigns older than the call id index) for an unknown call id. */
 const RESCAN_MS = 1000;
 
 export interface WebhookResult {
@@ -66,26 +66,35 @@ export class WebhookHandler {
     return { callId: f.callId, status, match, nudged };
   }
 
-  /** By the number when the event names one (one HGET per campaign), else via an index of the ledgers' call ids. */
+  /**
+   * By the number when the event names one (one HGET per campaign), else by
+   * each campaign's call id → row index (one HGET per campaign); a campaign
+   * older than that index is found through a scan of its ledger.
+   */
   private async find(callId: string, phone?: string): Promise<{ campaign: string; row: number } | undefined> {
-    const ids = await this.activeCampaigns();
+    const { indexed, unindexed } = await this.activeCampaigns();
+    const ids = [...indexed, ...unindexed];
     if (phone) {
       for (const id of ids) {
         const e = await this.rt.store.ledgerGet(id, phone);
         if (e?.id === callId) return { campaign: id, row: e.r };
       }
     }
+    const found = await this.rt.store.indexes.rowOfCall(indexed, callId);
+    if (found || unindexed.length === 0) return found;
     const hit = this.index.get(callId);
     if (hit) return hit;
-    await this.rescan(ids);
+    await this.rescan(unindexed);
     return this.index.get(callId);
   }
 
-  private async activeCampaigns(): Promise<string[]> {
-    const out: string[] = [];
+  private async activeCampaigns(): Promise<{ indexed: string[]; unindexed: string[] }> {
+    const out = { indexed: [] as string[], unindexed: [] as string[] };
     for (const id of await this.rt.store.listCampaigns()) {
       const info = await this.rt.store.getCampaign(id);
-      if (info && info.state !== 'done') out.push(id);
+      if (!info || info.state === 'done') continue;
+      if (await this.rt.store.indexes.indexed(id)) out.indexed.push(id);
+      else out.unindexed.push(id);
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { luaTables } from '../campaign/lifecycle.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
+import { WAITING_INDEX_LUA } from './index-lua.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { defineScript, type Script } from './lua.js';
@@ -15,10 +16,10 @@ export const LUA_NOW_MS = `local function now_ms() local t = redis.call('TIME') 
  * rows) unless the campaign's `deadline_ms` has passed by Redis's clock, so a
  * deadline moved later meanwhile is obeyed. Settles the campaign when its
  * last open row ended.
- * KEYS: rows, counts, ledger, open, campaign  ARGV: nowIso, row...
+ * KEYS: rows, counts, ledger, open, campaign, waiting index  ARGV: nowIso, row...
  * Returns {settled 1|0, expired row...}.
  */
-export const EXPIRE_ROWS = luaTables() + OUTBOX_LUA + LUA_NOW_MS + `
+export const EXPIRE_ROWS = luaTables() + OUTBOX_LUA + WAITING_INDEX_LUA + LUA_NOW_MS + `
 local dl = tonumber(redis.call('HGET', KEYS[5], 'deadline_ms') or '')
 if not dl or now_ms() < dl then return {0} end
 local out = {0}
@@ -39,6 +40,7 @@ for i = 2, #ARGV do
         rec.next_at = nil
         rec.job = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        waiting_index(KEYS[6], ARGV[i], rec)
         outbox_row(KEYS[5], ARGV[i], rec)
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('ZADD', KEYS[1] .. ':o:expired', tonumber(ARGV[i]), ARGV[i])
@@ -75,7 +77,7 @@ export class DeadlineStore {
   private readonly expire: Script;
 
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
-    this.expire = defineScript(redis, 'dialer_expire_rows', 5, EXPIRE_ROWS);
+    this.expire = defineScript(redis, 'dialer_expire_rows', 6, EXPIRE_ROWS);
   }
 
   async get(id: string): Promise<DeadlineRecord> {
@@ -104,7 +106,7 @@ export class DeadlineStore {
   async expireRows(id: string, rows: number[]): Promise<{ expired: number[]; settled: boolean }> {
     if (rows.length === 0) return { expired: [], settled: false };
     const k = this.keys;
-    const [settled, ...expired] = (await this.expire(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), new Date().toISOString(), ...rows)) as number[];
+    const [settled, ...expired] = (await this.expire(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), k.waiting(id), new Date().toISOString(), ...rows)) as number[];
     return { expired, settled: settled === 1 };
   }
 }

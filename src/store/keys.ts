@@ -34,6 +34,26 @@ export class Keys {
   ledger(id: string): string {
     return `${this.prefix}:c:${id}:ledger`;
   }
+  /** Sorted set: row → `next_at` (ms; +inf without one) of the rows not final whose status is 'waiting' (store/index-lua.ts). */
+  waiting(id: string): string {
+    return `${this.prefix}:c:${id}:waiting`;
+  }
+  /** Sorted set: number → when its POST started (ms), for the ledger entries in `sending`. */
+  ledgerSending(id: string): string {
+    return `${this.prefix}:c:${id}:ledger:sending`;
+  }
+  /** Hash: ledger state → entries in it. */
+  ledgerCounts(id: string): string {
+    return `${this.prefix}:c:${id}:ledger:counts`;
+  }
+  /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET). */
+  callIds(id: string): string {
+    return `${this.prefix}:c:${id}:callids`;
+  }
+  /** Sorted set: the campaign's rows in the poll schedule (a copy of its members of `polls`, score 0), for a count without a scan. */
+  pollsOf(id: string): string {
+    return `${this.prefix}:c:${id}:polls`;
+  }
   /** Hash: a row's key (its id_column value or a hash of its content) → row number; makes appends idempotent. */
   rowKeys(id: string): string {
     return `${this.prefix}:c:${id}:rowkeys`;

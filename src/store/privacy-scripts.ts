@@ -1,5 +1,6 @@
 import { luaTables } from '../campaign/lifecycle.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
+import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
 /**
  * Lua for erasure and retention. Erasure: one number's rows, ledger entry and
  * dead letters of one campaign change in one step, so a worker can't slip a
@@ -9,7 +10,7 @@ import { OUTBOX_LUA } from './outbox-lua.js';
 
 /**
  * Erase one number from one campaign.
- * KEYS: rows, counts, campaign, ledger, dlq, open  ARGV: e164, nowIso, row...
+ * KEYS: rows, counts, campaign, ledger, dlq, open, waiting index, sending index, ledger counts, call ids  ARGV: e164, nowIso, row...
  * - A row not yet final whose number is not being dialed ends `suppressed`
  *   (counted once; the campaign is done when it was the last open row).
  * - A row whose call is in flight (ledger sending/placed/ambiguous, row open)
@@ -22,7 +23,7 @@ import { OUTBOX_LUA } from './outbox-lua.js';
  * - The ledger entry goes unless a call is in flight.
  * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
  */
-export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + `
+export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + WAITING_INDEX_LUA + LEDGER_INDEX_LUA + `
 local entry = redis.call('HGET', KEYS[4], ARGV[1])
 local owner, inflight = nil, false
 if entry then
@@ -78,23 +79,28 @@ for i = 3, #ARGV do
       erased = erased + 1
     end
     redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+    waiting_index(KEYS[7], ARGV[i], rec)
     if stopped[#stopped] == ARGV[i] then outbox_row(KEYS[3], ARGV[i], rec) end
   end
 end
 local ledger = 0
-if entry and not inflight then ledger = redis.call('HDEL', KEYS[4], ARGV[1]) end
+if entry and not inflight then
+  ledger = redis.call('HDEL', KEYS[4], ARGV[1])
+  ledger_index(KEYS[8], KEYS[9], KEYS[10], ARGV[1], cjson.decode(entry), nil)
+end
 return {erased, stopped, deferred, ledger, dlq, finished, ids}
 `;
 
 /**
  * Drops a ledger claim if it is still the untouched one this row's load just made.
- * KEYS: ledger  ARGV: number, row
+ * KEYS: ledger, sending index, ledger counts, call ids  ARGV: number, row
  */
-export const RELEASE_CLAIM = `
+export const RELEASE_CLAIM = LEDGER_INDEX_LUA + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local e = cjson.decode(cur)
 if tostring(e.r) ~= ARGV[2] or e.s ~= 'pending' or (e.a or 0) > 0 then return 0 end
+ledger_index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], e, nil)
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 

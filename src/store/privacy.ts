@@ -43,8 +43,8 @@ export class PrivacyStore {
   private readonly swapFn: Script;
 
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
-    this.eraseFn = defineScript(redis, 'dialer_erase_number', 6, ERASE_NUMBER);
-    this.releaseClaimFn = defineScript(redis, 'dialer_release_claim', 1, RELEASE_CLAIM);
+    this.eraseFn = defineScript(redis, 'dialer_erase_number', 10, ERASE_NUMBER);
+    this.releaseClaimFn = defineScript(redis, 'dialer_release_claim', 4, RELEASE_CLAIM);
     this.swapFn = defineScript(redis, 'dialer_swap_if_unchanged', 2, SWAP_IF_UNCHANGED);
   }
 
@@ -71,14 +71,15 @@ export class PrivacyStore {
   /** Erases one number from the given rows of a campaign, its ledger entry and dead letters, in one step. */
   async eraseNumber(id: string, e164: string, nowIso: string, rows: string[]): Promise<NumberErasure> {
     const k = this.keys;
-    const r = (await this.eraseFn(k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), e164, nowIso, ...rows)) as [number, string[], string[], number, number, number, string[]];
+    const r = (await this.eraseFn(k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), k.waiting(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), e164, nowIso, ...rows)) as [number, string[], string[], number, number, number, string[]];
     const [erased, stopped, deferred, ledger, deadLetters, finished, callIds] = r;
     return { erased, stopped, deferred, ledger, deadLetters, finished: finished === 1, callIds };
   }
 
   /** Gives back a row's ledger claim when it is still the untouched one its load made. */
   async releaseClaim(id: string, phone: string, row: number): Promise<void> {
-    await this.releaseClaimFn(this.keys.ledger(id), phone, row);
+    const k = this.keys;
+    await this.releaseClaimFn(k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), phone, row);
   }
 
   /** Keys under the prefix (ours and BullMQ's) whose name, fields or values contain any of `needles`. */
@@ -127,10 +128,10 @@ export class PrivacyStore {
     } while (cursor !== '0');
   }
 
-  /** Deletes the keys of a campaign that hold numbers and nothing worth keeping: ledger, dead letters, dial-rate set. */
+  /** Deletes the keys of a campaign that hold numbers and nothing worth keeping: ledger (and its indexes), dead letters, dial-rate set. */
   async dropNumberKeys(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.del(k.ledger(id), k.dlq(id), k.dials(id), k.rowKeys(id));
+    await this.redis.del(k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), k.dlq(id), k.dials(id), k.rowKeys(id));
   }
 
   /** Takes the retention purge's turn (one worker at a time, for `ms`). */

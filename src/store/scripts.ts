@@ -2,6 +2,7 @@ import { luaTables } from '../campaign/lifecycle.js';
 import { LUA_NOW_MS } from './deadline.js';
 import { LIVE_STATES } from './live.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
+import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
 
 /**
  * Lua scripts: every state change that must not race between processes.
@@ -11,6 +12,9 @@ import { OUTBOX_LUA } from './outbox-lua.js';
 // Every script that ends a row or moves a campaign writes its event to the outbox in the same step.
 const L = luaTables() + OUTBOX_LUA;
 /** Row states holding a live-call slot (store/live.ts); a move to any other state gives the slot back. */
+/** Row scripts keep the waiting-for-window index (KEYS: waiting, last); ledger scripts the sending/counts/call id indexes (store/index-lua.ts). */
+const W = WAITING_INDEX_LUA;
+const LX = LEDGER_INDEX_LUA;
 const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}}\n`;
 
 /**
@@ -22,13 +26,13 @@ const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}
  * A move out of the live states (sending, placed, ambiguous) gives the row's
  * live-call slot back, in the same step; a move between them takes it again
  * when its lease ran out meanwhile (a killed worker's call found and adopted).
- * KEYS: rows, counts, campaign, dlq, open, campaign live set, account live set
+ * KEYS: rows, counts, campaign, dlq, open, campaign live set, account live set, waiting index
  * ARGV: row, toState|'' (keep), patchJson, outcome|'', nowIso, nowMs, leaseMs, fromStates|'' (comma list), callId|'' (row must carry it), account live member
  * Returns 1 applied, 2 applied and the campaign settled, 0 not applied (final,
  * not in an expected state, other call), -1 illegal move, -2 the campaign
  * takes no new calls (canceling/canceled) for a move to redial-due.
  */
-export const ROW_MOVE = L + LIVE + `
+export const ROW_MOVE = L + LIVE + W + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
@@ -63,11 +67,13 @@ if from ~= to then
 end
 if to ~= 'final' then
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+  waiting_index(KEYS[8], ARGV[1], rec)
   redis.call('ZADD', KEYS[5], tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[1])
   return 1
 end
 rec.outcome = ARGV[4]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+waiting_index(KEYS[8], ARGV[1], rec)
 outbox_row(KEYS[3], ARGV[1], rec)
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
@@ -87,9 +93,9 @@ return 1
  * Take a final row back to queued (dead-letter retry) under a new dial job.
  * Only when its outcome is the expected one, so a concurrent finish is never
  * undone, and only while the campaign takes new calls.
- * KEYS: rows, counts, campaign, dlq, open  ARGV: row, expectedOutcome, jobId, nowMs, leaseMs
+ * KEYS: rows, counts, campaign, dlq, open, waiting index  ARGV: row, expectedOutcome, jobId, nowMs, leaseMs
  */
-export const ROW_REOPEN = L + `
+export const ROW_REOPEN = L + W + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
@@ -101,6 +107,7 @@ rec.state = 'queued'
 rec.job = ARGV[3]
 rec.dlq_retried = true
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+waiting_index(KEYS[6], ARGV[1], rec)
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 redis.call('ZREM', KEYS[1] .. ':o:' .. ARGV[2], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'finished', -1)
@@ -136,15 +143,17 @@ return {1, to}
 /**
  * Claim a number for a row at load time. Returns, per number, 0 if this row
  * owns it (new, or the same row loaded again) or the row number that owns it.
- * KEYS: ledger  ARGV: now, then pairs of number,row
+ * KEYS: ledger, sending index, ledger counts, call ids  ARGV: now, then pairs of number,row
  */
-export const LEDGER_CLAIM = `
+export const LEDGER_CLAIM = LX + `
 local out = {}
 for i = 2, #ARGV, 2 do
   local num, row = ARGV[i], tonumber(ARGV[i + 1])
   local cur = redis.call('HGET', KEYS[1], num)
   if not cur then
-    redis.call('HSET', KEYS[1], num, cjson.encode({s = 'pending', r = row, a = 0, t = tonumber(ARGV[1])}))
+    local e = {s = 'pending', r = row, a = 0, t = tonumber(ARGV[1])}
+    redis.call('HSET', KEYS[1], num, cjson.encode(e))
+    ledger_index(KEYS[2], KEYS[3], KEYS[4], num, nil, e)
     out[#out + 1] = 0
   else
     local owner = cjson.decode(cur).r
@@ -160,13 +169,13 @@ return out
  * entry, a row a dial job owns, and a campaign that is running. The token
  * makes a resent command (ioredis replays unanswered commands after a
  * reconnect) find its own step instead of an "already dialed" contact.
- * KEYS: ledger, rows, campaign, counts, open  ARGV: number, nowMs, token, leaseMs
+ * KEYS: ledger, rows, campaign, counts, open, sending index, ledger counts, call ids  ARGV: number, nowMs, token, leaseMs
  * Returns {1, entryJson, 'ok'|'resent'} when the caller may send, else
  * {0, entryJson, why}: 'dialed' (the person may already have been called),
  * 'final', 'missing', 'expired' (past the campaign's deadline), or the
  * campaign state that forbids dialing.
  */
-export const LEDGER_BEGIN = L + LUA_NOW_MS + `
+export const LEDGER_BEGIN = L + LX + LUA_NOW_MS + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {0, '', 'missing'} end
 local e = cjson.decode(cur)
@@ -183,6 +192,7 @@ if not DIALING[cs] then return {0, cur, cs} end
 local dl = tonumber(redis.call('HGET', KEYS[3], 'deadline_ms') or '')
 if dl and now_ms() >= dl then return {0, cur, 'expired'} end
 if not can_move_row(rs, 'sending') then return {0, cur, 'dialed'} end
+local before = cjson.decode(cur)
 e.s = 'sending'
 e.a = (e.a or 0) + 1
 e.t = tonumber(ARGV[2])
@@ -191,6 +201,7 @@ e.e = nil
 e.tok = ARGV[3]
 local v = cjson.encode(e)
 redis.call('HSET', KEYS[1], ARGV[1], v)
+ledger_index(KEYS[6], KEYS[7], KEYS[8], ARGV[1], before, e)
 rec.state = 'sending'
 redis.call('HSET', KEYS[2], tostring(e.r), cjson.encode(rec))
 redis.call('HINCRBY', KEYS[4], 'state:' .. rs, -1)
@@ -201,21 +212,23 @@ return {1, v, 'ok'}
 
 /**
  * Move a ledger entry to a new state, only from one of the expected states.
- * KEYS: ledger  ARGV: number, fromStates (comma list), patchJson
+ * KEYS: ledger, sending index, ledger counts, call ids  ARGV: number, fromStates (comma list), patchJson
  * Returns the new entry JSON, or false when the entry was not in an expected state.
  */
-export const LEDGER_MOVE = `
+export const LEDGER_MOVE = LX + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return false end
 local e = cjson.decode(cur)
 local ok = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == e.s then ok = true end end
 if not ok then return false end
+local before = cjson.decode(cur)
 for k, v in pairs(cjson.decode(ARGV[3])) do
   if v == cjson.null then e[k] = nil else e[k] = v end
 end
 local v = cjson.encode(e)
 redis.call('HSET', KEYS[1], ARGV[1], v)
+ledger_index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], before, e)
 return v
 `;
 
@@ -306,10 +319,10 @@ return out
  * whose number is sending, placed or ambiguous keeps going: its call may
  * exist and will end with its real outcome. Settles the campaign when the
  * last open row ended.
- * KEYS: rows, counts, ledger, open, campaign  ARGV: nowIso, row...
+ * KEYS: rows, counts, ledger, open, campaign, waiting index  ARGV: nowIso, row...
  * Returns how many rows were canceled.
  */
-export const CANCEL_ROWS = L + `
+export const CANCEL_ROWS = L + W + `
 local n = 0
 for i = 2, #ARGV do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
@@ -325,6 +338,7 @@ for i = 2, #ARGV do
         rec.status = nil
         rec.next_at = nil
         redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(rec))
+        waiting_index(KEYS[6], ARGV[i], rec)
         outbox_row(KEYS[5], ARGV[i], rec)
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)

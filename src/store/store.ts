@@ -7,6 +7,7 @@ import { EventsStore } from './events.js';
 import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
+import { IndexesStore } from './indexes.js';
 import { Keys } from './keys.js';
 import { LimitsStore } from './limits.js';
 import { LiveStore } from './live.js';
@@ -102,6 +103,8 @@ export class Store {
   readonly deadline: DeadlineStore;
   /** Bounded reads for the campaign page's rows table. */
   readonly rowPages: RowPagesStore;
+  /** The per-campaign indexes behind status, metrics, webhooks and sweeps (waiting rows, sending entries, call ids, polls). */
+  readonly indexes: IndexesStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -126,8 +129,9 @@ export class Store {
     this.events = new EventsStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
     this.rowPages = new RowPagesStore(redis, this.keys);
+    this.indexes = new IndexesStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
-      ROW_MOVE: 7, ROW_REOPEN: 5, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 1, LEDGER_BEGIN: 5, LEDGER_MOVE: 1, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 5, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
+      ROW_MOVE: 8, ROW_REOPEN: 6, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 4, LEDGER_BEGIN: 8, LEDGER_MOVE: 4, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 6, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
     const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
     for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
@@ -143,13 +147,15 @@ export class Store {
   // ---- campaigns ------------------------------------------------------------
 
   async saveCampaign(c: Campaign, state: CampaignState): Promise<void> {
-    await this.redis
+    const res = await this.redis
       .multi()
       .sadd(this.keys.campaigns, c.name)
       .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
       .hincrby(this.keys.campaign(c.name), 'config_version', 1)
       .exec();
+    // A campaign created now has its indexes from its first row on (an older one is scanned instead).
+    if (res?.[2]?.[1] === 1) await this.indexes.markIndexed(c.name);
     await this.events.setTarget(c);
   }
 
@@ -271,7 +277,7 @@ export class Store {
     const k = this.keys;
     const now = new Date();
     const r = await this.scripts.ROW_MOVE.fn(
-      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount,
+      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount, k.waiting(id),
       row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`,
     );
     if (m.outcome && (r === 1 || r === 2)) {
@@ -289,7 +295,7 @@ export class Store {
   /** A dead letter back to queued under the dial job `jobId` (only while the campaign takes new calls). */
   async reopenRow(id: string, row: number, expected: Outcome, jobId: string): Promise<boolean> {
     const k = this.keys;
-    return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
+    return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.waiting(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
   }
 
   /** Writes a loaded chunk; per record, true when it is new and queued (its dial job must be added). */
@@ -340,14 +346,14 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
+    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */
   async cancelRows(id: string, rows: number[]): Promise<number> {
     if (rows.length === 0) return 0;
     const k = this.keys;
-    return (await this.scripts.CANCEL_ROWS.fn(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), new Date().toISOString(), ...rows)) as number;
+    return (await this.scripts.CANCEL_ROWS.fn(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), k.waiting(id), new Date().toISOString(), ...rows)) as number;
   }
 
   // ---- ledger ---------------------------------------------------------------
@@ -355,7 +361,7 @@ export class Store {
   /** Claims numbers for rows at load time; per pair, 0 = this row owns it, else the owning row. */
   async claimNumbers(id: string, pairs: [string, number][], now: number): Promise<number[]> {
     if (pairs.length === 0) return [];
-    return (await this.scripts.LEDGER_CLAIM.fn(this.keys.ledger(id), now, ...pairs.flat())) as number[];
+    return (await this.scripts.LEDGER_CLAIM.fn(...this.ledgerKeys(id), now, ...pairs.flat())) as number[];
   }
 
   async ledgerGet(id: string, number: string): Promise<LedgerEntry | undefined> {
@@ -370,7 +376,7 @@ export class Store {
    */
   async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
     const k = this.keys;
-    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), number, now, token, leaseMs)) as [number, string, string];
+    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), number, now, token, leaseMs)) as [number, string, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
   }
 
@@ -389,11 +395,17 @@ export class Store {
 
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
   async ledgerMove(id: string, number: string, from: LedgerState[], patch: Partial<Record<keyof LedgerEntry, unknown>>): Promise<LedgerEntry | undefined> {
-    const v = (await this.scripts.LEDGER_MOVE.fn(this.keys.ledger(id), number, from.join(','), JSON.stringify(patch))) as string | null;
+    const v = (await this.scripts.LEDGER_MOVE.fn(...this.ledgerKeys(id), number, from.join(','), JSON.stringify(patch))) as string | null;
     return v ? (JSON.parse(v) as LedgerEntry) : undefined;
   }
 
-  /** Every ledger entry of a campaign (HSCAN, for sweeps and status). */
+  /** The ledger and its indexes, as the ledger scripts take them in KEYS. */
+  private ledgerKeys(id: string): [string, string, string, string] {
+    const k = this.keys;
+    return [k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id)];
+  }
+
+  /** Every ledger entry of a campaign (HSCAN; the sending entries, counts and call ids are in `indexes`). */
   async *ledgerEntries(id: string): AsyncGenerator<[string, LedgerEntry]> {
     let cursor = '0';
     do {
@@ -413,9 +425,12 @@ export class Store {
 
   // ---- poll schedule --------------------------------------------------------
 
+  /** Schedules a poll (the campaign's copy of the schedule, `pollsOf`, gets the row in the same step). */
   async schedulePoll(id: string, row: number, at: number, onlyIfAbsent = false): Promise<void> {
-    if (onlyIfAbsent) await this.redis.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
-    else await this.redis.zadd(this.keys.polls, at, `${id}|${row}`);
+    const m = this.redis.multi();
+    if (onlyIfAbsent) m.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
+    else m.zadd(this.keys.polls, at, `${id}|${row}`);
+    await m.zadd(this.keys.pollsOf(id), 0, String(row)).exec();
   }
 
   async isPollScheduled(id: string, row: number): Promise<boolean> {
@@ -428,7 +443,7 @@ export class Store {
   }
 
   async unschedulePoll(id: string, row: number): Promise<void> {
-    await this.redis.zrem(this.keys.polls, `${id}|${row}`);
+    await this.redis.multi().zrem(this.keys.polls, `${id}|${row}`).zrem(this.keys.pollsOf(id), String(row)).exec();
   }
 
   async claimDuePolls(now: number, leaseMs: number, limit: number): Promise<{ campaign: string; row: number }[]> {
@@ -445,8 +460,10 @@ export class Store {
     return score === undefined ? undefined : Number(score);
   }
 
+  /** Polls scheduled, over every campaign or for one (from its copy of the schedule; a scan for a campaign older than the indexes). */
   async pendingPolls(id?: string): Promise<number> {
     if (!id) return this.redis.zcard(this.keys.polls);
+    if (await this.indexes.indexed(id)) return this.indexes.polls(id);
     let n = 0;
     let cursor = '0';
     do {
