@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanWaitingRows } from '../src/campaign/status.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import { mulberry32 } from '../src/simulator/prng.js';
-import { Store, type LedgerState } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
 import { REDIS_URL, campaignIn, cleanupPrefix, testPrefix } from './helpers/dialer.js';
 import { indexDrift } from './helpers/index-drift.js';
 
@@ -38,7 +38,7 @@ async function newCampaign(name: string, rows: number): Promise<{ phones: string
   const phones = Array.from({ length: rows }, (_, i) => `+6141${String(1000000 + i).slice(1)}`);
   const c = await campaignIn(path.join(dir, name), { name, assistant_id: 'CE_x', default_country: 'AU', results: path.join(dir, `${name}.csv`) }, 'name,phone\n');
   await store.saveCampaign(c, 'running');
-  const recs: RowRecord[] = phones.map((phone, i) => ({ row: i + 1, name: `P${i + 1}`, phone, job: `j${i + 1}` }) as RowRecord);
+  const recs: RowRecord[] = phones.map((phone, i) => ({ row: i + 1, name: `P${i + 1}`, phone, job: `j${i + 1}` }));
   await store.claimNumbers(name, phones.map((p, i) => [p, i + 1]), Date.now());
   await store.loadRows(name, recs);
   await store.finishLoading(name, rows);
@@ -111,7 +111,7 @@ describe('status indexes', () => {
             await store.unschedulePoll(id, row);
             break;
           case 'redial':
-            if (await store.ledgerMove(id, phone, ['placed'], { s: 'pending' as LedgerState, t: Date.now() })) {
+            if (await store.ledgerMove(id, phone, ['placed'], { s: 'pending', t: Date.now() })) {
               await store.moveRow(id, row, { to: 'redial-due', from: ['placed', 'ambiguous'], patch: { status: rand() < 0.3 ? 'waiting' : 'redial after no-answer', next_at: randomIso() } });
             }
             break;

@@ -10,7 +10,7 @@
  *   --no-build / BENCH_BUILD=0    run the measured processes from source through tsx instead of a tsc build
  *                                 (quicker to start; RSS then includes tsx's loader thread and its copy in the phone worker)
  */
-export const BENCHES = ['loader', 'dial', 'rate', 'memory', 'poller', 'drain', 'durable', 'capacity'] as const;
+export const BENCHES = ['loader', 'dial', 'rate', 'memory', 'poller', 'drain', 'durable', 'capacity', 'status'] as const;
 export type BenchName = (typeof BENCHES)[number];
 
 export interface BenchOptions {

@@ -74,6 +74,7 @@ export class WebhookHandler {
   private async find(callId: string, phone?: string): Promise<{ campaign: string; row: number } | undefined> {
     const { indexed, unindexed } = await this.activeCampaigns();
     const ids = [...indexed, ...unindexed];
+    // By the number first (as before), then by call id.
     if (phone) {
       for (const id of ids) {
         const e = await this.rt.store.ledgerGet(id, phone);
@@ -88,13 +89,14 @@ export class WebhookHandler {
     return this.index.get(callId);
   }
 
+  /** Campaigns with a call id index (finished ones too: a lookup costs one HGET), and those without one that are not done (scanned). */
   private async activeCampaigns(): Promise<{ indexed: string[]; unindexed: string[] }> {
     const out = { indexed: [] as string[], unindexed: [] as string[] };
     for (const id of await this.rt.store.listCampaigns()) {
       const info = await this.rt.store.getCampaign(id);
-      if (!info || info.state === 'done') continue;
+      if (!info) continue;
       if (await this.rt.store.indexes.indexed(id)) out.indexed.push(id);
-      else out.unindexed.push(id);
+      else if (info.state !== 'done') out.unindexed.push(id);
     }
     return out;
   }

@@ -44,7 +44,7 @@ export class IndexesStore {
   /** Ledger entries per state, from the counts the ledger scripts keep. */
   async ledgerCounts(id: string): Promise<Partial<Record<LedgerState, number>>> {
     const h = await this.redis.hgetall(this.keys.ledgerCounts(id));
-    return Object.fromEntries(Object.entries(h).map(([s, n]) => [s, Math.max(0, Number(n))])) as Partial<Record<LedgerState, number>>;
+    return Object.fromEntries(Object.entries(h).map(([s, n]) => [s, Math.max(0, Number(n))]));
   }
 
   /** Numbers whose ledger entry is `sending`, with when the POST started (ms), oldest first, at most `limit`. */

@@ -12,6 +12,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/cli/local-redis.js';
 import { Keys } from '../../src/store/keys.js';
+import { indexDrift } from '../helpers/index-drift.js';
 import type { RequestLogEntry } from '../../src/simulator/index.js';
 import { makeContacts } from './contacts.js';
 import { alive, kill9, listSimCalls, runCli, spawnCli, stop, waitForPort, type Proc } from './procs.js';
@@ -241,6 +242,13 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     if (exp.code !== 0) throw new Error(`dialer export failed (${exp.code}): ${exp.stderr}`);
     const simCalls = await listSimCalls(simPort);
     await Promise.all(procs.map((p) => stop(p)));
+    // At quiescence the status indexes (waiting rows, sending entries, ledger counts, call ids) agree with a scan.
+    const check = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+    try {
+      for (const d of await indexDrift(check, keys, CAMPAIGN)) failures.push(`index drift: ${d}`);
+    } finally {
+      check.disconnect();
+    }
     await stop(sim);
     const log = (await readFile(simLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as RequestLogEntry);
     const results = parseCsv<Record<string, string>>(await readFile(resultsFile), { columns: true, skip_empty_lines: true });

@@ -47,6 +47,8 @@ export interface Evidence {
   redial: HistoryConfig['redial'];
   /** Long-running processes that died by themselves, one line each. */
   crashes: string[];
+  /** Where the status indexes disagree with a scan of the rows and the ledger (test/helpers/index-drift.ts), read once settled. */
+  indexDrift?: string[];
 }
 
 export interface Violation {
@@ -119,6 +121,9 @@ export function checkInvariants(ev: Evidence): Violation[] {
     const late = posts.filter((p) => phoneOf(p) === f.phone && p.t > f.at + AFTER_COMMAND_SLACK_MS);
     if (late.length) v('6', `row ${f.row} was forgotten at ${iso(f.at)} but got ${late.length} POST /calls after it (first at ${iso(late[0]!.t)})`);
   }
+
+  // 7. The indexes behind status, metrics and webhooks agree with a scan of the rows and the ledger.
+  for (const d of ev.indexDrift ?? []) v('7', `index drift: ${d}`);
 
   for (const c of ev.crashes) v('process', c);
   return out;

@@ -20,6 +20,7 @@ import { freePort, startLocalRedis, type LocalRedis } from '../../src/cli/local-
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { mulberry32 } from '../../src/simulator/prng.js';
 import { Keys } from '../../src/store/keys.js';
+import { indexDrift } from '../helpers/index-drift.js';
 import { alive, kill9, runCli, spawnCli, stop, waitForPort, type Proc } from '../chaos/procs.js';
 import { historyContacts, type HistoryContacts } from './contacts.js';
 import { describeStep, type FaultPhase, type History, type ProcName, type Step } from './generator.js';
@@ -363,13 +364,27 @@ class Play {
     if (exp.code === 0) this.results = parseCsv<Record<string, string>>(await readFile(path.join(this.dir, 'results.csv')), { columns: true, skip_empty_lines: true });
     else resultsError = `exit ${exp.code}: ${exp.stderr.trim()}`;
     await this.sim!.flushLog();
+    const indexes = await this.indexDrift();
     return {
       rows: this.contacts.rows,
       requests: [...this.sim!.requests],
       calls: [...this.sim!.calls.values()].map((c) => ({ id: c.id, phone: c.phoneNumber, createdAt: c.createdAt, endsAt: c.createdAt + c.plannedMs, outcome: c.outcome, lookupFails: Boolean(c.lookupFails) })),
       status, statusError, results: this.results, resultsError,
-      cancels: this.cancels, forgets: this.forgets, redial: this.h.config.redial, crashes: this.crashes,
+      cancels: this.cancels, forgets: this.forgets, redial: this.h.config.redial, crashes: this.crashes, indexDrift: indexes,
     };
+  }
+
+  /** The status indexes against a scan of the rows and the ledger, from one atomic snapshot. */
+  private async indexDrift(): Promise<string[]> {
+    const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 3 });
+    peek.on('error', () => undefined);
+    try {
+      return await indexDrift(peek, new Keys(CAMPAIGN), CAMPAIGN);
+    } catch (e) {
+      return [`could not read the indexes: ${(e as Error).message}`];
+    } finally {
+      peek.disconnect();
+    }
   }
 
   /** Reads progress straight from Redis (cheap); the verdict is then `dialer status --json`'s. */
