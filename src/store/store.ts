@@ -8,6 +8,7 @@ import { DeadlineStore } from './deadline.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { IndexesStore } from './indexes.js';
+import { PollSchedule } from './polls.js';
 import { Keys } from './keys.js';
 import { LimitsStore } from './limits.js';
 import { LiveStore } from './live.js';
@@ -105,6 +106,7 @@ export class Store {
   readonly rowPages: RowPagesStore;
   /** The per-campaign indexes behind status, metrics, webhooks and sweeps (waiting rows, sending entries, call ids, polls). */
   readonly indexes: IndexesStore;
+  private readonly polls: PollSchedule;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -130,6 +132,7 @@ export class Store {
     this.deadline = new DeadlineStore(redis, this.keys);
     this.rowPages = new RowPagesStore(redis, this.keys);
     this.indexes = new IndexesStore(redis, this.keys);
+    this.polls = new PollSchedule(redis, this.keys, this.indexes);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 8, ROW_REOPEN: 6, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 4, LEDGER_BEGIN: 8, LEDGER_MOVE: 4, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 6, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -423,54 +426,29 @@ export class Store {
     await this.redis.xadd(this.keys.audit(id), '*', ...flat);
   }
 
-  // ---- poll schedule --------------------------------------------------------
+  // ---- poll schedule (store/polls.ts) --------------------------------------
 
-  /** Schedules a poll (the campaign's copy of the schedule, `pollsOf`, gets the row in the same step). */
-  async schedulePoll(id: string, row: number, at: number, onlyIfAbsent = false): Promise<void> {
-    const m = this.redis.multi();
-    if (onlyIfAbsent) m.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
-    else m.zadd(this.keys.polls, at, `${id}|${row}`);
-    await m.zadd(this.keys.pollsOf(id), 0, String(row)).exec();
+  schedulePoll(id: string, row: number, at: number, onlyIfAbsent = false): Promise<void> {
+    return this.polls.schedule(id, row, at, onlyIfAbsent);
   }
-
-  async isPollScheduled(id: string, row: number): Promise<boolean> {
-    return (await this.redis.zscore(this.keys.polls, `${id}|${row}`)) !== null;
+  isPollScheduled(id: string, row: number): Promise<boolean> {
+    return this.polls.isScheduled(id, row);
+  }
+  unschedulePoll(id: string, row: number): Promise<void> {
+    return this.polls.unschedule(id, row);
+  }
+  async claimDuePolls(now: number, leaseMs: number, limit: number): Promise<{ campaign: string; row: number }[]> {
+    return this.polls.claimDue((await this.scripts.CLAIM_DUE.fn(this.keys.polls, now, leaseMs, limit)) as string[]);
+  }
+  oldestDuePoll(now: number): Promise<number | undefined> {
+    return this.polls.oldestDue(now);
+  }
+  pendingPolls(id?: string): Promise<number> {
+    return this.polls.pending(id);
   }
 
   /** Takes the reaper's turn (one worker at a time, for `ms`). */
   async takeReaperTurn(holder: string, ms: number): Promise<boolean> {
     return (await this.redis.set(this.keys.reaperLock, holder, 'PX', ms, 'NX')) === 'OK';
-  }
-
-  async unschedulePoll(id: string, row: number): Promise<void> {
-    await this.redis.multi().zrem(this.keys.polls, `${id}|${row}`).zrem(this.keys.pollsOf(id), String(row)).exec();
-  }
-
-  async claimDuePolls(now: number, leaseMs: number, limit: number): Promise<{ campaign: string; row: number }[]> {
-    const members = (await this.scripts.CLAIM_DUE.fn(this.keys.polls, now, leaseMs, limit)) as string[];
-    return members.map((m) => {
-      const i = m.lastIndexOf('|');
-      return { campaign: m.slice(0, i), row: Number(m.slice(i + 1)) };
-    });
-  }
-
-  /** When the most overdue poll was due (ms), or undefined when none is due at `now` (claimed polls are leased into the future). */
-  async oldestDuePoll(now: number): Promise<number | undefined> {
-    const [, score] = await this.redis.zrangebyscore(this.keys.polls, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
-    return score === undefined ? undefined : Number(score);
-  }
-
-  /** Polls scheduled, over every campaign or for one (from its copy of the schedule; a scan for a campaign older than the indexes). */
-  async pendingPolls(id?: string): Promise<number> {
-    if (!id) return this.redis.zcard(this.keys.polls);
-    if (await this.indexes.indexed(id)) return this.indexes.polls(id);
-    let n = 0;
-    let cursor = '0';
-    do {
-      const [next, items] = await this.redis.zscan(this.keys.polls, cursor, 'MATCH', `${id}|*`, 'COUNT', 1000);
-      cursor = next;
-      n += items.length / 2;
-    } while (cursor !== '0');
-    return n;
   }
 }
