@@ -11,10 +11,10 @@ import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
 
 // Every script that ends a row or moves a campaign writes its event to the outbox in the same step.
 const L = luaTables() + OUTBOX_LUA;
-/** Row states holding a live-call slot (store/live.ts); a move to any other state gives the slot back. */
-/** Row scripts keep the waiting-for-window index (KEYS: waiting, last); ledger scripts the sending/counts/call id indexes (store/index-lua.ts). */
+/** Row scripts keep the waiting-for-window index, ledger scripts the sending/counts/call id indexes (store/index-lua.ts), their keys last in KEYS. */
 const W = WAITING_INDEX_LUA;
 const LX = LEDGER_INDEX_LUA;
+/** Row states holding a live-call slot (store/live.ts); a move to any other state gives the slot back. */
 const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}}\n`;
 
 /**
