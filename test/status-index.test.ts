@@ -164,6 +164,26 @@ describe('status indexes', () => {
     expect(await store.indexes.waiting(id)).toEqual(await scanWaitingRows(store, id));
   });
 
+  it('follow an erasure that drops the ledger entries of the row\'s other numbers', async () => {
+    const id = 'alts';
+    const c = await campaignIn(path.join(dir, id), { name: id, assistant_id: 'CE_x', default_country: 'AU', results: path.join(dir, `${id}.csv`) }, 'name,phone\n');
+    await store.saveCampaign(c, 'running');
+    const [main, alt] = ['+61412000001', '+61412000002'];
+    await store.claimNumbers(id, [[main, 1], [alt, 1]], Date.now());
+    await store.loadRows(id, [{ row: 1, name: 'A', phone: main, alts: [alt], job: 'j1' }]);
+    await store.finishLoading(id, 1);
+    await store.moveRow(id, 1, { to: 'waiting', patch: { status: 'waiting', next_at: new Date().toISOString() } });
+    await store.ledgerMove(id, alt, ['pending'], { s: 'failed', id: 'call_alt', t: Date.now() });
+    expect(await store.indexes.ledgerCounts(id)).toEqual({ pending: 1, failed: 1 });
+    await expectAgreement(id, 'before the erasure');
+    const r = await store.privacy.eraseNumber(id, main, new Date().toISOString(), ['1']);
+    expect(r.ledger).toBe(2);
+    await expectAgreement(id, 'after the erasure');
+    expect(await store.indexes.ledgerCounts(id)).toEqual({ pending: 0, failed: 0 });
+    expect(await store.indexes.waiting(id)).toEqual({ count: 0, next: null });
+    expect(await store.indexes.rowOfCall([id], 'call_alt')).toBeUndefined();
+  });
+
   it('are deleted with the campaign', async () => {
     const id = 'gone';
     const { phones } = await newCampaign(id, 3);
