@@ -5,7 +5,7 @@ import type { Campaign } from '../config/campaign.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
-import { knownWith, type Store } from '../store/store.js';
+import { knownIds, knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { keepLiveSlots } from '../dialer/live-slots.js';
@@ -166,7 +166,7 @@ export class Poller {
       const sentAt = entry.sent ?? entry.t;
       try {
         const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: rowAssistant(c, rec), createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
-        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: rowAssistant(c, rec), sentAt, known: entry.ids });
+        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: rowAssistant(c, rec), sentAt, known: knownIds(entry) });
         if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
         input.lookup = { found: match ? { id: match.id, status: match.status } : undefined };
       } catch (e) {

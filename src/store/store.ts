@@ -46,9 +46,26 @@ export interface LedgerEntry {
 
 export type { CampaignState, RowState };
 
+/**
+ * A ledger patch as stored: out of `sending` the dial token goes (only a
+ * resent step into `sending` looks for it), and `ids` that would only repeat
+ * `id` is left out (knownIds reads it back). About 100 B less per entry.
+ */
+function compactLedgerPatch(patch: Partial<Record<keyof LedgerEntry, unknown>>): Partial<Record<keyof LedgerEntry, unknown>> {
+  const out = { ...patch };
+  if (typeof out.s === 'string' && out.s !== 'sending' && !('tok' in out)) out.tok = null;
+  if (Array.isArray(out.ids) && out.ids.length === 1 && typeof out.id === 'string' && out.ids[0] === out.id) out.ids = null;
+  return out;
+}
+
+/** Every call id the entry knows: `ids`, which is left out while it would only repeat `id`. */
+export function knownIds(e: LedgerEntry | undefined): string[] {
+  return e?.ids ?? (e?.id ? [e.id] : []);
+}
+
 /** The entry's known call ids with `id` added (when known and new). */
 export function knownWith(e: LedgerEntry | undefined, id: string | undefined): string[] {
-  const ids = e?.ids ?? [];
+  const ids = knownIds(e);
   return id && !ids.includes(id) ? [...ids, id] : ids;
 }
 /** How long an open row's owner is trusted before the reaper looks (ms), by default. */
@@ -389,7 +406,7 @@ export class Store {
 
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
   async ledgerMove(id: string, number: string, from: LedgerState[], patch: Partial<Record<keyof LedgerEntry, unknown>>): Promise<LedgerEntry | undefined> {
-    const v = (await this.scripts.LEDGER_MOVE.fn(this.keys.ledger(id), number, from.join(','), JSON.stringify(patch))) as string | null;
+    const v = (await this.scripts.LEDGER_MOVE.fn(this.keys.ledger(id), number, from.join(','), JSON.stringify(compactLedgerPatch(patch)))) as string | null;
     return v ? (JSON.parse(v) as LedgerEntry) : undefined;
   }
 
