@@ -34,7 +34,8 @@ export function family(k: string): string {
     .replace(/^(bench|raw):/, '')
     .replace(/:c:[a-z0-9-]+/, ':c:<id>')
     .replace(/^(dial-[a-z0-9-]+|raw):/, 'bull:')
-    .replace(/^freq:.*/, 'freq:*');
+    .replace(/^freq:.*/, 'freq:*')
+    .replace(/:rows:o:.*/, ':rows:o:*');
   if (/^bull:[^:]*\d[^:]*(:|$)/.test(f) && !/^bull:(id|meta|events|wait|marker|stalled-check)$/.test(f)) return 'bull:job' + f.replace(/^bull:[^:]*/, '');
   return f.replace(/:[^:]*\d[^:]*$/, ':*');
 }

@@ -57,7 +57,7 @@ async function run(name: string, campaign: Record<string, unknown>) {
   const rows = await t.rt.store.getRows(name, [1, 2, 3, 4]);
   const file = path.join(dir, name, 'out.csv');
   await writeResults(t.rt.store, name, file);
-  const lines = parseCsv(await readFile(file), { columns: true }) as Record<string, string>[];
+  const lines = parseCsv<Record<string, string>>(await readFile(file), { columns: true });
   return { sim, rows, lines };
 }
 

@@ -2,11 +2,11 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
-import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
 import { ERASED_REASON } from '../gate/erasure.js';
+import { decodeRow } from '../store/row-codec.js';
 
 export interface PrivacyDeps {
   store: Store;
@@ -113,7 +113,7 @@ export async function eraseInCampaign(store: Store, id: string, numbers: string[
   const byNumber = new Map<string, string[]>(numbers.map((n) => [n, []]));
   for await (const batch of store.rowBatches(id)) {
     for (const [row, json] of batch) {
-      const rec = JSON.parse(json) as RowRecord;
+      const rec = decodeRow(json);
       const n = matchNumber(rec.phone, wanted, country);
       if (n) byNumber.get(n)!.push(row);
     }

@@ -1,5 +1,6 @@
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { decodeAuditEvent } from './audit-codec.js';
 
 /**
  * Reads for the campaign page's rows table, each bounded by the page size or
@@ -69,9 +70,7 @@ export class RowPagesStore {
         let r = '';
         for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'row') r = flat[i + 1]!;
         if (r !== want) continue;
-        const ev: Record<string, string> = { id: eid };
-        for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
-        events.push(ev);
+        events.push({ id: eid, ...decodeAuditEvent(eid, flat) });
       }
       read += batch.length;
       if (batch.length < n) return { events: events.reverse(), complete: true };
