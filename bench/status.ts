@@ -82,6 +82,8 @@ async function seed(store: Store, name: string, n: number, dir: string): Promise
 const fmtMs = (xs: number[]) => `median ${median(xs).toFixed(2)} ms, p95 ${percentile(xs, 95).toFixed(2)} ms over ${xs.length}`;
 
 export async function statusBench(o: BenchOptions): Promise<Row[]> {
+  // Each CLI run starts a process (seconds under load): a quick run (the smoke test) makes two per size.
+  const cliRuns = o.scale >= 0.5 ? 7 : 2;
   const sizes = [scaled(1_000, o.scale, 100), scaled(100_000, o.scale, 300), scaled(1_000_000, o.scale, 1000)];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-status-'));
   try {
@@ -113,7 +115,7 @@ export async function statusBench(o: BenchOptions): Promise<Row[]> {
           // The CLI: each status run next to a start-up floor run, so both see the same machine load.
           const viaCli: number[] = [];
           const floor: number[] = [];
-          for (let i = 0; i < 7; i++) {
+          for (let i = 0; i < cliRuns; i++) {
             viaCli.push(...(await times(1, cli(['status', name, '--json']))));
             floor.push(...(await times(1, cli(['--help']))));
           }
