@@ -137,7 +137,9 @@ function getMany(s: SimState, req: Request, raw: string): Reply {
   if (ids.length === 0) return fail(400, 'ids must list at least one call id');
   if (ids.length > MAX_BATCH_IDS) return fail(400, `ids may list at most ${MAX_BATCH_IDS} call ids`);
   const cfg = s.cfg;
-  if (cfg.batch429Rate > 0 && s.globalRng() < cfg.batch429Rate) return rateLimited(cfg.rateLimit || 1, 1000);
+  if (cfg.batch429Rate > 0 && s.globalRng() < cfg.batch429Rate) {
+    return { status: 429, body: { error: 'rate limit exceeded (simulated)', retry_after: 1 }, headers: { 'retry-after': '1' }, fault: '429' };
+  }
   if (cfg.batchBadBodyRate > 0 && s.globalRng() < cfg.batchBadBodyRate) return { status: 200, rawBody: '{"data":[{"id":', fault: 'bad-body' };
   const data: Record<string, unknown>[] = [];
   for (const id of ids) {
