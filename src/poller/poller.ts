@@ -21,6 +21,7 @@ import { LiveCampaign } from '../campaign/live.js';
 import { ApiError } from '../errors.js';
 import { BatchLookup, type Lookup } from './batch.js';
 import { BATCH_TICK_MS, retryDelayMs } from './schedule.js';
+import { FirstLookLearner } from './first-look.js';
 
 export interface PollerDeps {
   store: Store;
@@ -60,6 +61,7 @@ export class Poller {
   /** Each campaign's settings as they are now (a change is seen within SETTINGS_CHECK_MS). */
   private readonly campaigns = new Map<string, { live: LiveCampaign; at: number }>();
   private readonly batch: BatchLookup;
+  private readonly firstLook = new FirstLookLearner();
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
@@ -108,6 +110,7 @@ export class Poller {
       await hit.live.refresh();
       if (!hit.live.gone) return hit.live.current;
       this.campaigns.delete(id);
+      this.firstLook.forget(id);
       return undefined;
     }
     const info = await this.deps.store.getCampaign(id);
@@ -168,6 +171,11 @@ export class Poller {
     const { store, api } = this.deps;
     const placedAt = rec.placed_at ?? Date.now();
     const overdue = Date.now() - placedAt > c.poll.timeout_minutes * 60_000;
+    // Per-call, a first look earlier than the campaign's calls usually end waits for that time, without a GET.
+    if (!pre && rec.status === 'queued' && rec.placed_at !== undefined) {
+      const due = rec.placed_at + this.firstLook.firstLookMs(c);
+      if (Date.now() < due - 50) return store.schedulePoll(c.name, rec.row, due);
+    }
     let call: CallDetails | undefined;
     try {
       if (pre?.kind === 'failed') throw pre.error;
@@ -179,6 +187,7 @@ export class Poller {
     }
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
     if (call && status.final) {
+      this.firstLook.observe(c.name, rec.placed_at, call);
       if (await tryNextNumber(this.deps, c, rec, status.outcome, details(call))) return;
       if (await this.redial(c, rec, status.outcome, details(call))) return;
       return this.finish(c, rec, details(call), status.outcome);
