@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resolveCallsBatch, type CallsBatchOptions } from '../src/api/batch.js';
+import { batchPath, resolveCallsBatch, type CallsBatchOptions } from '../src/api/batch.js';
+import { readEnv } from '../src/config/env.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { RequestLogEntry, Simulator, SimulatorOptions } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, startDialing, testPrefix, type Dialing, type TestRuntime } from './helpers/dialer.js';
@@ -138,6 +139,30 @@ describe('batched GET /calls (CALLEASE_CALLS_BATCH=ids)', () => {
         expect(next!.t - l.t, `call ${id}`).toBeGreaterThanOrEqual(950);
       }
     }
+  });
+});
+
+describe('batch settings', () => {
+  it('off unless CALLEASE_CALLS_BATCH is set; defaults per mode; bad values named', () => {
+    expect(readEnv({}).callsBatch.mode).toBe('off');
+    expect(readEnv({ CALLEASE_CALLS_BATCH: 'ids' }).callsBatch).toEqual({ mode: 'ids', path: '/calls?ids={ids}', max: 50 });
+    expect(readEnv({ CALLEASE_CALLS_BATCH: 'list' }).callsBatch.path).toBe('/calls?created_after={created_after}');
+    expect(readEnv({ CALLEASE_CALLS_BATCH: 'ids', CALLEASE_CALLS_BATCH_PATH: '/v2/calls/batch?call_ids={ids}', CALLEASE_CALLS_BATCH_MAX: '20' }).callsBatch).toEqual({ mode: 'ids', path: '/v2/calls/batch?call_ids={ids}', max: 20 });
+    expect(() => readEnv({ CALLEASE_CALLS_BATCH: 'yes' })).toThrow(/CALLEASE_CALLS_BATCH must be one of off, ids, list/);
+    expect(() => readEnv({ CALLEASE_CALLS_BATCH: 'ids', CALLEASE_CALLS_BATCH_PATH: '/calls?id={id}' })).toThrow(/must contain '\{ids\}'/);
+    expect(() => readEnv({ CALLEASE_CALLS_BATCH: 'ids', CALLEASE_CALLS_BATCH_MAX: '500' })).toThrow(/from 1 to 100/);
+    expect(() => readEnv({ CALLEASE_CALLS_BATCH: 'ids', CALLEASE_CALLS_BATCH_MAX: '2.5' })).toThrow(/CALLEASE_CALLS_BATCH_MAX must be a whole number/);
+  });
+
+  it('fills the template: ids URL-encoded and comma-joined, created_after a minute before the earliest call', () => {
+    expect(batchPath(resolveCallsBatch({ mode: 'ids' }), ['a b', 'c/d'], 0)).toBe('/calls?ids=a%20b,c%2Fd');
+    expect(batchPath(resolveCallsBatch({ mode: 'list' }), ['x'], Date.parse('2026-12-02T10:01:00Z'))).toBe('/calls?created_after=2026-12-02T10%3A00%3A00.000Z');
+  });
+
+  it('an array answer (getShape array) works as well as the envelope', async () => {
+    const { sim, rows } = await run('array', 15, { getShape: 'array' }, { mode: 'ids' });
+    expectRealOutcomes(sim, rows);
+    expect(gets(sim).every(isBatch)).toBe(true);
   });
 });
 
