@@ -16,6 +16,7 @@ import { loaderBench } from './loader.js';
 import { memoryBench } from './memory.js';
 import { pollerBench } from './poller.js';
 import { rateBench } from './rate.js';
+import { suppressionBench } from './suppression.js';
 
 const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   loader: loaderBench,
@@ -25,6 +26,7 @@ const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   poller: pollerBench,
   drain: drainBench,
   durable: durableBench,
+  suppression: suppressionBench,
 };
 
 const o = readOptions();
