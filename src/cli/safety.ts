@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
+import type { WriteStream } from 'node:fs';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
 import type { Runtime } from '../runtime.js';
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { importSuppression, problemText, type ImportProblem } from '../gate/suppression-import.js';
 import { windowsReport, type WindowsReport } from '../safety/report.js';
 import { addManyToSuppression, listSuppression, removeFromSuppression } from '../gate/suppression.js';
@@ -38,6 +39,15 @@ function parseNumbers(args: string[], cc?: string): string[] {
 const WARN_LINES = 20;
 
 const csvCell = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/** The --rejects file (mode 0600: it holds what people wrote), or a clear error before anything is imported. */
+async function openRejects(file: string): Promise<WriteStream> {
+  try {
+    return (await open(file, 'w', 0o600)).createWriteStream();
+  } catch (e) {
+    throw new DialerError('USAGE', `--rejects ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
 
 /** `dialer suppress add|remove|import|list` and `dialer windows`. */
 export function safetyCommands(program: Command, withRuntime: WithRuntime): void {
@@ -78,7 +88,7 @@ export function safetyCommands(program: Command, withRuntime: WithRuntime): void
     .option('--json', 'JSON output')
     .action(async (file: string, o: { column?: string; country?: string; rejects?: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
-        const sink = o.rejects ? createWriteStream(o.rejects) : undefined;
+        const sink = o.rejects ? await openRejects(o.rejects) : undefined;
         sink?.write('line,column,value,reason\n');
         let warned = 0;
         const onProblem = (p: ImportProblem) => {
@@ -91,7 +101,7 @@ export function safetyCommands(program: Command, withRuntime: WithRuntime): void
           const json = { ...r, invalid_lines: r.invalid_lines.map((p) => ({ ...p, value: maskPhone(p.value) })) };
           print(o.json ? json : `imported ${r.numbers} number(s) from ${file} (column ${JSON.stringify(r.column)}): ${r.added} new, ${r.already} already listed, ${r.invalid} not phone numbers, in ${r.seconds.toFixed(1)} s${more}`, Boolean(o.json));
         } finally {
-          if (sink) await new Promise((resolve) => sink.end(resolve));
+          if (sink) await new Promise<void>((resolve) => sink.end(() => resolve()));
         }
       });
     });
