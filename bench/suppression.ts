@@ -21,14 +21,14 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { RowRecord } from '../src/campaign/row.js';
 import { createDialGate } from '../src/gate/index.js';
-import { scaled, type BenchOptions } from './lib/args.js';
+import { BENCHES, scaled, type BenchOptions } from './lib/args.js';
 import { benchCampaign, benchRuntime } from './lib/dialer.js';
 import { median, percentile } from './lib/measure.js';
 import { entry, REPO, sampleRss, spawnTs } from './lib/proc.js';
 import { withRedis } from './lib/redis.js';
 import type { Row } from './lib/table.js';
 
-const BENCH = '8 suppression';
+const BENCH = `${BENCHES.indexOf('suppression') + 1} suppression`;
 const PREFIX = 'bsup';
 /** An invalid line every this many, to run the bad-line path. */
 const BAD_EVERY = 100_000;
