@@ -4,6 +4,8 @@ import { defineScript, type Script } from './lua.js';
 import { ERASE_NUMBER, RELEASE_CLAIM, SWAP_IF_UNCHANGED } from './privacy-scripts.js';
 import type { RedisClient } from './redis.js';
 import { findNeedles, type Found } from './scan.js';
+import { decodeRow, encodeRow } from './row-codec.js';
+import { decodeAuditEvent } from './audit-codec.js';
 
 export type { Found };
 
@@ -128,7 +130,7 @@ export class PrivacyStore {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
       cursor = next;
       const stubs: string[] = [];
-      for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, JSON.stringify(stub(JSON.parse(flat[i + 1]!) as RowRecord)));
+      for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, encodeRow(stub(decodeRow(flat[i + 1]!))));
       if (stubs.length) await this.redis.hset(key, ...stubs);
     } while (cursor !== '0');
   }
@@ -159,9 +161,7 @@ export class PrivacyStore {
     for (;;) {
       const batch = await this.redis.xrange(this.keys.audit(id), start, end, 'COUNT', CHUNK);
       for (const [eid, flat] of batch) {
-        const ev: Record<string, string> = {};
-        for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
-        yield [eid, ev];
+        yield [eid, decodeAuditEvent(eid, flat)];
       }
       if (batch.length < CHUNK) return;
       start = `(${batch[batch.length - 1]![0]}`;
