@@ -18,6 +18,7 @@ import { memoryBench } from './memory.js';
 import { pollerBench } from './poller.js';
 import { rateBench } from './rate.js';
 import { statusBench } from './status.js';
+import { suppressionBench } from './suppression.js';
 
 const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   loader: loaderBench,
@@ -28,6 +29,7 @@ const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   drain: drainBench,
   durable: durableBench,
   capacity: capacityBench,
+  suppression: suppressionBench,
   status: statusBench,
 };
 

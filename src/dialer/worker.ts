@@ -15,6 +15,7 @@ import { decideFailure } from './policy.js';
 import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
 import { diffSettings, settingsOf } from '../config/settings-patch.js';
+import { firstLookMs } from '../poller/schedule.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -321,8 +322,8 @@ export class CampaignWorker {
     await Promise.all([
       store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) }),
       store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
-      // No call ends the moment it is placed: the first look waits a whole poll interval.
-      store.schedulePoll(id, row, now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS)),
+      // No call ends the moment it is placed: the first look waits (poller/schedule.ts).
+      store.schedulePoll(id, row, now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS)),
       store.limits.recordDial(id, now, row),
       audit({ call_id: res.id, result: 'placed' }),
     ]);

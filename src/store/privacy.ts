@@ -56,6 +56,12 @@ export class PrivacyStore {
     return (await this.redis.sismember(this.keys.erased, hash)) === 1;
   }
 
+  /** Membership of many keyed hashes in one round trip (SMISMEMBER). */
+  async erasedMany(hashes: string[]): Promise<boolean[]> {
+    if (hashes.length === 0) return [];
+    return (await this.redis.smismember(this.keys.erased, ...hashes)).map((v) => v === 1);
+  }
+
   /** Adds keyed hashes to the erased set; returns how many were new. */
   async addErased(hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0;
