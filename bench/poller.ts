@@ -25,6 +25,8 @@ import { mean, percentile } from './lib/measure.js';
 import { spawnCli } from './lib/proc.js';
 import { withRedis } from './lib/redis.js';
 import { startSimProcess, until } from './lib/sim.js';
+import { decodeAuditEvent } from '../src/store/audit-codec.js';
+import { decodeRow } from '../src/store/row-codec.js';
 import type { Row } from './lib/table.js';
 
 const FIRST_POLL_MS = 1000;
@@ -63,10 +65,10 @@ async function pollerOnce(o: BenchOptions, mode: Mode): Promise<Row[]> {
         const batched = gets.filter((r) => r.path.includes('ids='));
         const perCall = new Map<string, number>();
         for (const g of gets) if (g.call_id) perCall.set(g.call_id, (perCall.get(g.call_id) ?? 0) + 1);
-        const rows = new Map<number, RowRecord>(Object.entries(await rt.redis.hgetall(rt.store.keys.rows(c.name))).map(([k, v]) => [Number(k), JSON.parse(v) as RowRecord]));
+        const rows = new Map<number, RowRecord>(Object.entries(await rt.redis.hgetall(rt.store.keys.rows(c.name))).map(([k, v]) => [Number(k), decodeRow(v)]));
         const finalAt = new Map<number, number>();
-        for (const [, fields] of await rt.redis.xrange(rt.store.keys.audit(c.name), '-', '+')) {
-          const f = Object.fromEntries(fields.reduce<[string, string][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1]!]]), []));
+        for (const [id, fields] of await rt.redis.xrange(rt.store.keys.audit(c.name), '-', '+')) {
+          const f = decodeAuditEvent(id, fields);
           if (f.type === 'outcome') finalAt.set(Number(f.row), Date.parse(f.at!));
         }
         const byId = new Map(calls.map((x) => [x.id, x]));
