@@ -5,6 +5,7 @@ import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
 import { DeadlineStore } from './deadline.js';
+import { auditFields, DialStore } from './dial.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { Keys } from './keys.js';
@@ -102,6 +103,8 @@ export class Store {
   readonly deadline: DeadlineStore;
   /** Bounded reads for the campaign page's rows table. */
   readonly rowPages: RowPagesStore;
+  /** A dial's steps before and after its POST, each in one script. */
+  readonly dial: DialStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -138,6 +141,7 @@ export class Store {
       scripts[name] = { keys: numKeys[name], fn };
     }
     this.scripts = scripts;
+    this.dial = new DialStore(redis, this);
   }
 
   // ---- campaigns ------------------------------------------------------------
@@ -268,17 +272,24 @@ export class Store {
    * limits the states it may come from, `callId` requires the row's call.
    */
   async moveRow(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }): Promise<MoveResult> {
-    const k = this.keys;
     const now = new Date();
-    const r = await this.scripts.ROW_MOVE.fn(
-      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount,
-      row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`,
-    );
+    const r = await this.scripts.ROW_MOVE.fn(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now));
     if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
       await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome: m.outcome, call_id: m.patch?.call_id as string, error: m.patch?.error as string });
     }
     return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : r === -1 ? 'illegal' : r === -2 ? 'no-new-calls' : 'skipped';
+  }
+
+  /** KEYS of ROW_MOVE (also run inside the dial's last step, store/dial.ts). */
+  rowMoveKeys(id: string): string[] {
+    const k = this.keys;
+    return [k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount];
+  }
+
+  /** ARGV of ROW_MOVE for the move `m` at `now`. */
+  rowMoveArgs(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }, now: Date): (string | number)[] {
+    return [row, m.to ?? '', JSON.stringify(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`];
   }
 
   /** A patch to an open row that keeps its state; `outcome` makes it final. */
@@ -369,9 +380,14 @@ export class Store {
    * 'missing', or the campaign state that forbids dialing now.
    */
   async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
-    const k = this.keys;
-    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), number, now, token, leaseMs)) as [number, string, string];
+    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(...this.ledgerBeginKeys(id), number, now, token, leaseMs)) as [number, string, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
+  }
+
+  /** KEYS of LEDGER_BEGIN (also run inside the dial's first step, store/dial.ts). */
+  ledgerBeginKeys(id: string): string[] {
+    const k = this.keys;
+    return [k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id)];
   }
 
   /**
@@ -407,8 +423,7 @@ export class Store {
 
   /** Appends one audit event (XADD: atomic, append-only, survives like the ledger). Empty values are left out. */
   async appendAudit(id: string, event: Record<string, string | number | undefined | null>): Promise<void> {
-    const flat = Object.entries(event).filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [k, String(v)]);
-    await this.redis.xadd(this.keys.audit(id), '*', ...flat);
+    await this.redis.xadd(this.keys.audit(id), '*', ...auditFields(event));
   }
 
   // ---- poll schedule --------------------------------------------------------
