@@ -100,8 +100,7 @@ export class CampaignWorker {
     const c = this.campaign;
     const id = c.name;
     const row = job.data.row;
-    // Both in flight at once: one round trip of waiting.
-    const [rec, state] = await Promise.all([store.getRow(id, row), store.campaignState(id)]);
+    const [rec, state] = await store.dial.read(id, row);
     if (!rec || rec.outcome) return 'final';
     if (rec.job && rec.job !== job.id) return 'not-owner';
     if (state === 'canceling' || state === 'canceled') {

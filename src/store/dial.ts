@@ -3,7 +3,8 @@ import { LIVE_ACQUIRE } from './live.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
 import { LEDGER_BEGIN, LEDGER_MOVE, ROW_MOVE } from './scripts.js';
-import type { LedgerEntry, LedgerState, RowPatch, Store } from './store.js';
+import type { RowRecord } from '../campaign/row.js';
+import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from './store.js';
 
 /**
  * A dial's Redis steps in two scripts, one round trip on each side of the
@@ -82,6 +83,15 @@ if #ARGV > 18 then redis.call('XADD', KEYS[11], '*', unpack(ARGV, 19, #ARGV)) en
 return r
 `;
 
+/**
+ * A dial job's first look: its row and its campaign's state, in one round trip.
+ * KEYS: rows, campaign  ARGV: row
+ * Returns {rowJson|false, state|false}.
+ */
+export const DIAL_READ = `
+return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], 'state')}
+`;
+
 export type DialBegin =
   | { step: 'ok'; entry: LedgerEntry; live: 'taken' | 'held' }
   | { step: 'live-full'; scope: 'campaign' | 'account' }
@@ -116,12 +126,20 @@ export interface DialPlacedArgs {
 export class DialStore {
   private readonly beginFn: Script;
   private readonly placedFn: Script;
+  private readonly readFn: Script;
 
   constructor(redis: RedisClient, private readonly store: Store) {
     // DIAL_BEGIN takes any number of limiters: its key count comes first in every call.
     redis.defineCommand('dialer_dial_begin', { lua: DIAL_BEGIN });
     this.beginFn = (redis as unknown as Record<string, Script>).dialer_dial_begin!.bind(redis);
     this.placedFn = defineScript(redis, 'dialer_dial_placed', 11, DIAL_PLACED);
+    this.readFn = defineScript(redis, 'dialer_dial_read', 2, DIAL_READ);
+  }
+
+  /** A row of `id` and the campaign's state (as Store.getRow and Store.campaignState), read together. */
+  async read(id: string, row: number): Promise<[RowRecord | undefined, CampaignState | undefined]> {
+    const [rec, state] = (await this.readFn(this.store.keys.rows(id), this.store.keys.campaign(id), row)) as [string | null, string | null];
+    return [rec ? (JSON.parse(rec) as RowRecord) : undefined, (state ?? undefined) as CampaignState | undefined];
   }
 
   /** Live-call slot, rate slot and the step into `sending`, for one dial of `id`. */
