@@ -249,6 +249,8 @@ export class CampaignWorker {
 
     let res: CreateCallResult;
     try {
+      // At debug level, the moment the request leaves (bench/rate.ts compares it with the API's receive time).
+      this.log.debug({ row, attempt }, 'POST /calls sent');
       res = await api.createCall(
         { assistant_id: rowAssistant(c, rec), name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
         { signal },
