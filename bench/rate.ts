@@ -100,7 +100,7 @@ async function ours(plan: { limit: number; csv: string }[], seconds: number, dir
     const rt = await benchRuntime(redis.url, 'bench', sim.url);
     const logs = Array.from({ length: WORKERS }, (_, i) => path.join(dir, `worker-${i}.log`));
     const env = cliEnv(redis.url, 'bench', sim.url);
-    const workers = logs.map((file, i) => spawnCli(['worker'], { ...env, LOG_LEVEL: 'debug' }, { profile: profile && i === 0 ? 'rate-worker' : undefined, stdoutFile: file }));
+    const workers = logs.map((file, i) => spawnCli(['worker'], { ...env, LOG_LEVEL: 'debug' }, { profile: profile && i === 0 ? 'rate-worker' : undefined, logFile: file }));
     // What else runs beside the workers in production: the poller (following every call) and the server.
     const others = [spawnCli(['poller'], env), spawnCli(['serve', '--port', '0'], env)];
     try {

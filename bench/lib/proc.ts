@@ -182,11 +182,11 @@ export interface CliProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-/** Runs the dialer CLI (`src/cli/main.ts <args>`) as its own process; stderr passes through; stdout (its log) goes to `stdoutFile` if given. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { profile?: string; stdoutFile?: string } = {}): CliProcess {
+/** Runs the dialer CLI (`src/cli/main.ts <args>`) as its own process; stderr (its log) passes through, or goes to `logFile` if given. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { profile?: string; logFile?: string } = {}): CliProcess {
   const e = entry('src/cli/main.ts');
-  const out = opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : 'ignore';
-  const child = spawn(process.execPath, [...e.execArgv, ...profileArgs(opts.profile), e.file, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', out, 'inherit'] });
+  const err = opts.logFile ? openSync(opts.logFile, 'w') : 'inherit';
+  const child = spawn(process.execPath, [...e.execArgv, ...profileArgs(opts.profile), e.file, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', err] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
