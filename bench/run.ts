@@ -9,6 +9,7 @@ import path from 'node:path';
 import { BENCHES, readOptions, type BenchName, type BenchOptions } from './lib/args.js';
 import { buildForBench, REPO, runsBuilt } from './lib/proc.js';
 import { formatTable, type Row } from './lib/table.js';
+import { capacityBench } from './capacity.js';
 import { dialBench } from './dial.js';
 import { drainBench } from './drain.js';
 import { durableBench } from './durable.js';
@@ -25,6 +26,7 @@ const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   poller: pollerBench,
   drain: drainBench,
   durable: durableBench,
+  capacity: capacityBench,
 };
 
 const o = readOptions();

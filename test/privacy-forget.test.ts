@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventJob, eventsQueue } from '../src/events/queue.js';
 import { forgetNumber } from '../src/privacy/forget.js';
 import { isErased, markErased, numberHash } from '../src/privacy/hash.js';
 import { completePendingErasures } from '../src/privacy/retention.js';
@@ -160,6 +161,51 @@ describe('dialer forget', () => {
     expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '', outcome: 'completed', call_id: 'call-9', state: 'final', job: 'ff-1' });
     expect(await rt.store.ledgerGet('ff', '+61412000501')).toBeUndefined();
     expect(await rt.redis.scard(rt.store.keys.erasePending)).toBe(0);
+  });
+
+  it('finds the person by an alternate number, and blanks the event deliveries Redis still holds for the row', async () => {
+    const sim = await newSim({ callDurationMs: { min: 50, max: 150 }, outcomes: { completed: 1 } });
+    await t?.rt.close();
+    t = await openTestRuntime(prefix, sim, { hashKey: KEY });
+    const { rt } = t;
+    const g = await campaignIn(path.join(dir, 'fg'), { name: 'fg', assistant_id: 'CE_1', id_column: 'crm', phone_columns: ['mobile', 'work'], rate: { calls: 50, per_seconds: 1 } },
+      'crm,name,mobile,work\nCRM-1,Alt Person,+61412000601,+61412000602\nCRM-2,Other Person,+61412000603,\n');
+    await dialToEnd(rt, g);
+    expect(await rt.store.getRow('fg', 1)).toMatchObject({ phone: '+61412000601', alts: ['+61412000602'], outcome: 'completed' });
+    // Deliveries as the relay queues them, waiting for a retry (the receiver was down).
+    const queue = eventsQueue(rt.redis, rt.store.keys);
+    const event = (row: number, crm: string, name: string, phone: string) => eventJob({ url: 'https://crm.example/h', event: {
+      id: `evt_fg_${row}_finished`, type: 'contact.finished', created: new Date().toISOString(), campaign: 'fg',
+      data: { row, outcome: 'completed', call_id: null, attempts: 1, contact_id: crm, fields: { name, phone, outcome: 'completed' } } } }, 3);
+    for (const e of [event(1, 'CRM-1', 'Alt Person', '+61412000601'), event(2, 'CRM-2', 'Other Person', '+61412000603')]) await queue.add(e.name, e.data, { ...e.opts, delay: 60_000 });
+    try {
+      const r = await forgetNumber({ store: rt.store, log: rt.log, hashKey: KEY }, '+61412000602');
+      expect(r.leftovers).toEqual([]);
+      expect(r.campaigns).toMatchObject([{ campaign: 'fg', rows: 1, deferred: 0, events: 1 }]);
+      expect(await rt.store.getRow('fg', 1)).toMatchObject({ name: '', phone: '', outcome: 'completed' });
+      expect((await rt.store.getRow('fg', 1))!.alts).toBeUndefined();
+      expect((await queue.getJob('evt_fg_1_finished'))!.data.event.data).toEqual({ row: 1, outcome: 'completed', call_id: null, attempts: 1, fields: { name: '', phone: '', outcome: 'completed' } });
+      expect((await queue.getJob('evt_fg_2_finished'))!.data.event.data).toMatchObject({ contact_id: 'CRM-2', fields: { name: 'Other Person', phone: '+61412000603' } });
+      expect(await searchRedis(rt.redis as Redis, prefix, ['61412000601', '61412000602', 'Alt Person', 'CRM-1'])).toEqual([]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('a row in flight on its first number keeps it when its alternate is forgotten; the row is not ended under the call', async () => {
+    await t?.rt.close();
+    t = await openTestRuntime(prefix, undefined, { hashKey: KEY });
+    const { rt } = t;
+    const h = await campaignIn(path.join(dir, 'fh'), { name: 'fh', assistant_id: 'CE_1', phone_columns: ['mobile', 'work'] }, 'name,mobile,work\nFly Alt,+61412000701,+61412000702\n');
+    await loadWithScreen(rt, h);
+    expect((await rt.store.ledgerBegin('fh', '+61412000701', Date.now(), 'test-token', 60_000)).ok).toBe(true); // dialing the first number now
+    const r = await forgetNumber({ store: rt.store, log: rt.log, hashKey: KEY }, '+61412000702');
+    expect(r.campaigns).toMatchObject([{ campaign: 'fh', rows: 0, stopped: 0, deferred: 1 }]);
+    const rec = await rt.store.getRow('fh', 1);
+    expect(rec).toMatchObject({ name: '', phone: '+61412000701', state: 'sending' });
+    expect(rec!.outcome).toBeUndefined();
+    expect(await rt.redis.sismember(rt.store.keys.erasePending, 'fh|1')).toBe(1);
   });
 });
 

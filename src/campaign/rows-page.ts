@@ -137,6 +137,10 @@ export async function rowsPage(store: Store, id: string, o: RowQuery): Promise<R
   }
 
   if (o.outcome && o.outcome !== 'pending' && !o.state) {
+    // A campaign from before the outcome index: build it once (the scripts keep it from then on).
+    // Counts first: the scripts move both at once, so a later index count is never behind an earlier finished count.
+    const finished = (await store.counts(id)).finished ?? 0;
+    if ((await pages.indexedCount(id)) < finished) await pages.backfillOutcomes(id);
     const nums = await pages.outcomeRows(id, o.outcome, after, limit + 1);
     const more = nums.length > limit;
     const recs = await pages.some(id, nums.slice(0, limit));

@@ -61,6 +61,7 @@ export function formatForget(r: ForgetReport): string {
     if (c.stopped) parts.push(`${c.stopped} not yet dialed, now suppressed`);
     parts.push(`ledger entries ${c.ledger}`, `dead letters ${c.deadLetters}`);
     if (c.results.length) parts.push(`rewrote ${c.results.join(', ')}`);
+    if (c.events) parts.push(`event deliveries blanked ${c.events}`);
     lines.push(`  ${c.campaign}: ${parts.join(', ')}`);
     if (c.deferred) lines.push(`    ${c.deferred} call(s) in flight: the number goes when they end (the worker finishes the erasure)`);
     if (c.callIds.length) lines.push(`    calls at Callease (transcripts/recordings are kept there): ${c.callIds.join(', ')}`);

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
 import { ERASED_REASON } from '../gate/erasure.js';
+import { blankEvents } from './events.js';
 
 export interface PrivacyDeps {
   store: Store;
@@ -25,6 +26,8 @@ export interface CampaignErasure {
   deferred: number;
   ledger: number;
   deadLetters: number;
+  /** Event deliveries kept in Redis (queued, retrying, dead-lettered or delivered within the hour) whose personal fields were blanked. */
+  events: number;
   /** Calls of this person at Callease (their transcripts and recordings live there). */
   callIds: string[];
   results: string[];
@@ -49,7 +52,8 @@ const digits = (s: string) => s.replace(/\D/g, '');
  * number's keyed hash goes into the erased set first, so from that moment no
  * load and no worker gate lets it through; then rows, ledger entries, dead
  * letters, frequency keys and suppression entries lose it, and the results
- * files on this machine are rendered again. Audit entries stay as they are:
+ * files on this machine are rendered again, and the event deliveries Redis
+ * still holds for those rows lose the personal fields. Audit entries stay as they are:
  * they hold only a masked number ("+614•••••678": not enough to dial or
  * identify anyone), and an append-only record of who was called when is
  * worth more than rewriting it. BullMQ jobs carry only row numbers.
@@ -88,7 +92,9 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
     if (e.deferred) deferredKeys.add(store.keys.rows(c.name)).add(store.keys.ledger(c.name));
     await store.appendAudit(c.name, { type: 'erasure', at: new Date().toISOString(), rows: e.rows, deferred: e.deferred });
     e.results = await rewriteResultsFiles(store, c.name, c, e.finished);
-    report.campaigns.push(e);
+    e.events = await blankEvents(store, c, e.erasedRows);
+    const { erasedRows: _rows, finished: _finished, ...shown } = e;
+    report.campaigns.push(shown);
   }
 
   for (const n of numbers) {
@@ -105,21 +111,24 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
 
 interface Erasure extends CampaignErasure {
   finished: boolean;
+  /** Rows blanked now (not those deferred until their call ends). */
+  erasedRows: number[];
 }
 
-/** Erases the rows of one campaign whose number is one of `numbers` (also rejected rows holding it as typed). */
+/** Erases the rows of one campaign whose number (or an alternate number) is one of `numbers` (also rejected rows holding it as typed). */
 export async function eraseInCampaign(store: Store, id: string, numbers: string[], country: CountryCode | undefined): Promise<Erasure> {
   const wanted = new Map(numbers.map((n) => [digits(n), n]));
   const byNumber = new Map<string, string[]>(numbers.map((n) => [n, []]));
   for await (const batch of store.rowBatches(id)) {
     for (const [row, json] of batch) {
       const rec = JSON.parse(json) as RowRecord;
-      const n = matchNumber(rec.phone, wanted, country);
+      // The row's other numbers (phone_columns, several in a cell) are the same person's.
+      const n = [rec.phone, ...(rec.alts ?? [])].map((p) => matchNumber(p, wanted, country)).find(Boolean);
       if (n) byNumber.get(n)!.push(row);
     }
   }
 
-  const out: Erasure = { campaign: id, rows: 0, stopped: 0, deferred: 0, ledger: 0, deadLetters: 0, callIds: [], results: [], finished: false };
+  const out: Erasure = { campaign: id, rows: 0, stopped: 0, deferred: 0, ledger: 0, deadLetters: 0, events: 0, callIds: [], results: [], finished: false, erasedRows: [] };
   const now = new Date().toISOString();
   for (const [n, rows] of byNumber) {
     const { erased, stopped, deferred, ledger, deadLetters, finished, callIds } = await store.privacy.eraseNumber(id, n, now, rows);
@@ -130,6 +139,7 @@ export async function eraseInCampaign(store: Store, id: string, numbers: string[
     out.deadLetters += deadLetters;
     out.finished ||= finished;
     out.callIds.push(...callIds);
+    out.erasedRows.push(...rows.filter((r) => !deferred.includes(r)).map(Number));
     // Same audit trail as any final outcome (Store.updateRow).
     for (const row of stopped) await store.appendAudit(id, { type: 'outcome', row: Number(row), at: now, outcome: 'suppressed', error: ERASED_REASON });
     await store.privacy.deferErasure(id, deferred);

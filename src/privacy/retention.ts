@@ -3,6 +3,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CampaignInfo, Store } from '../store/store.js';
 import { sleep } from '../util.js';
+import { blankEvents } from './events.js';
 import { rewriteResultsFiles } from './files.js';
 import { eraseInCampaign } from './forget.js';
 import { rowStub } from './redact.js';
@@ -145,7 +146,10 @@ export async function completePendingErasures(deps: RetentionDeps): Promise<numb
       const info = await store.getCampaign(id);
       const e = await eraseInCampaign(store, id, [rec.phone], info?.campaign.default_country as Parameters<typeof eraseInCampaign>[3]);
       await store.frequency.erase(rec.phone);
-      if (info) await rewriteResultsFiles(store, id, info.campaign);
+      if (info) {
+        await rewriteResultsFiles(store, id, info.campaign);
+        await blankEvents(store, info.campaign, e.erasedRows);
+      }
       done += e.rows;
     }
     await store.privacy.erasureDone(member);

@@ -1,4 +1,6 @@
+import { Job } from 'bullmq';
 import type { EventsConfig, EventsTarget } from '../config/events.js';
+import { eventsQueue, type EventJobData } from '../events/queue.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 
@@ -77,6 +79,28 @@ export class EventsStore {
   }
 
   /** Events not delivered yet (in the outbox or the queue) and when the oldest of them happened (ms). */
+  /**
+   * Rewrites the data of the delivery jobs with these ids that Redis still
+   * holds (queued, retrying, dead-lettered, or delivered within the hour);
+   * returns how many there were.
+   */
+  async rewriteDeliveries(ids: string[], fn: (data: EventJobData) => EventJobData): Promise<number> {
+    if (ids.length === 0) return 0;
+    const queue = eventsQueue(this.redis, this.keys);
+    try {
+      let n = 0;
+      for (const id of ids) {
+        const job = await Job.fromId<EventJobData>(queue, id);
+        if (!job) continue;
+        await job.updateData(fn(job.data));
+        n++;
+      }
+      return n;
+    } finally {
+      await queue.close();
+    }
+  }
+
   async backlog(): Promise<{ outbox: number; undelivered: number; oldestAt?: number }> {
     const [outbox, undelivered, first, oldest] = await Promise.all([
       this.redis.xlen(this.keys.eventsOutbox),

@@ -9,17 +9,20 @@ import { OUTBOX_LUA } from './outbox-lua.js';
 
 /**
  * Erase one number from one campaign.
- * KEYS: rows, counts, campaign, ledger, dlq, open  ARGV: e164, nowIso, row...
+ * KEYS: rows, counts, campaign, ledger, dlq, open, rowkeys  ARGV: e164, nowIso, row...
  * - A row not yet final whose number is not being dialed ends `suppressed`
  *   (counted once; the campaign is done when it was the last open row).
- * - A row whose call is in flight (ledger sending/placed/ambiguous, row open)
+ * - A row whose call is in flight (ledger sending/placed/ambiguous, row open;
+ *   or the row itself sending/placed/ambiguous on another of its numbers)
  *   loses name and variables now; its number stays until the call ends (the
  *   poller needs it), and the caller queues it for the erasure sweep.
  * - Every other matching row: name/number blank (its alternate numbers and
  *   numbers_tried too), variables, summary,
  *   transcript and recording gone; outcome, times and call id stay. Its
  *   dead letter goes, so it can't be retried without a number.
- * - The ledger entry goes unless a call is in flight.
+ * - The ledger entry goes unless a call is in flight; so do the entries of
+ *   the erased rows' other numbers that those rows own, and the append key
+ *   made of a row's id_column value.
  * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
  */
 export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + `
@@ -33,20 +36,33 @@ if entry then
     if orec and not cjson.decode(orec).outcome then inflight = true end
   end
 end
-local erased, dlq, finished = 0, 0, 0
+local erased, dlq, finished, ledger = 0, 0, 0, 0
 local stopped, deferred, ids = {}, {}, {}
+-- The ledger entry of another of the row's numbers goes with the row when this row owns it.
+local function drop_entry(num, row)
+  if not num or num == '' or num == ARGV[1] then return end
+  local raw = redis.call('HGET', KEYS[4], num)
+  if raw and tostring(cjson.decode(raw).r) == row then ledger = ledger + redis.call('HDEL', KEYS[4], num) end
+end
 for i = 3, #ARGV do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
   if cur then
     local rec = cjson.decode(cur)
+    -- The append key made of the row's id_column value (a CRM id) goes too.
+    if type(rec.keep) == 'table' then
+      for _, v in pairs(rec.keep) do
+        if redis.call('HGET', KEYS[7], 'id:' .. v) == ARGV[i] then redis.call('HDEL', KEYS[7], 'id:' .. v) end
+      end
+    end
     rec.name = ''
     rec.vars = nil
     rec.keep = nil
-    if not rec.outcome and inflight and ARGV[i] == owner then
+    -- In flight: on this number (its ledger entry), or on another of the row's numbers.
+    local rs = row_state(rec)
+    if not rec.outcome and ((inflight and ARGV[i] == owner) or rs == 'sending' or rs == 'placed' or rs == 'ambiguous') then
       deferred[#deferred + 1] = ARGV[i]
     else
       if not rec.outcome then
-        local rs = row_state(rec)
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('ZREM', KEYS[6], ARGV[i])
         rec.state = 'final'
@@ -66,6 +82,8 @@ for i = 3, #ARGV do
           finished = 1
         end
       end
+      drop_entry(rec.phone, ARGV[i])
+      if type(rec.alts) == 'table' then for _, n in ipairs(rec.alts) do drop_entry(n, ARGV[i]) end end
       rec.phone = ''
       -- The row's other numbers (phone_columns, several in a cell) are the same person's.
       rec.alts = nil
@@ -81,8 +99,7 @@ for i = 3, #ARGV do
     if stopped[#stopped] == ARGV[i] then outbox_row(KEYS[3], ARGV[i], rec) end
   end
 end
-local ledger = 0
-if entry and not inflight then ledger = redis.call('HDEL', KEYS[4], ARGV[1]) end
+if entry and not inflight then ledger = ledger + redis.call('HDEL', KEYS[4], ARGV[1]) end
 return {erased, stopped, deferred, ledger, dlq, finished, ids}
 `;
 

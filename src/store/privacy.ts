@@ -43,7 +43,7 @@ export class PrivacyStore {
   private readonly swapFn: Script;
 
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
-    this.eraseFn = defineScript(redis, 'dialer_erase_number', 6, ERASE_NUMBER);
+    this.eraseFn = defineScript(redis, 'dialer_erase_number', 7, ERASE_NUMBER);
     this.releaseClaimFn = defineScript(redis, 'dialer_release_claim', 1, RELEASE_CLAIM);
     this.swapFn = defineScript(redis, 'dialer_swap_if_unchanged', 2, SWAP_IF_UNCHANGED);
   }
@@ -71,7 +71,7 @@ export class PrivacyStore {
   /** Erases one number from the given rows of a campaign, its ledger entry and dead letters, in one step. */
   async eraseNumber(id: string, e164: string, nowIso: string, rows: string[]): Promise<NumberErasure> {
     const k = this.keys;
-    const r = (await this.eraseFn(k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), e164, nowIso, ...rows)) as [number, string[], string[], number, number, number, string[]];
+    const r = (await this.eraseFn(k.rows(id), k.counts(id), k.campaign(id), k.ledger(id), k.dlq(id), k.open(id), k.rowKeys(id), e164, nowIso, ...rows)) as [number, string[], string[], number, number, number, string[]];
     const [erased, stopped, deferred, ledger, deadLetters, finished, callIds] = r;
     return { erased, stopped, deferred, ledger, deadLetters, finished: finished === 1, callIds };
   }

@@ -1,5 +1,23 @@
+import { OUTCOMES } from '../campaign/row.js';
 import type { Keys } from './keys.js';
+import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
+
+/**
+ * Puts final rows into their outcome's index (one batch, atomically: a row
+ * can't change between the read and the ZADD). KEYS: rows  ARGV: row...
+ */
+const INDEX_OUTCOMES = `
+local n = 0
+for i = 1, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    local ok, rec = pcall(cjson.decode, v)
+    if ok and type(rec) == 'table' and rec.outcome then n = n + redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, tonumber(ARGV[i]), ARGV[i]) end
+  end
+end
+return n
+`;
 
 /**
  * Reads for the campaign page's rows table, each bounded by the page size or
@@ -8,7 +26,35 @@ import type { RedisClient } from './redis.js';
  * where rows become final), a number through the ledger.
  */
 export class RowPagesStore {
-  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {}
+  private readonly indexFn: Script;
+
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
+    this.indexFn = defineScript(redis, 'dialer_index_outcomes', 1, INDEX_OUTCOMES);
+  }
+
+  /** Rows in every outcome index of the campaign. */
+  async indexedCount(id: string): Promise<number> {
+    const p = this.redis.pipeline();
+    for (const o of OUTCOMES) p.zcard(this.keys.rowsByOutcome(id, o));
+    return ((await p.exec()) ?? []).reduce((a, [, n]) => a + Number(n ?? 0), 0);
+  }
+
+  /**
+   * Builds the outcome indexes of a campaign whose rows ended before the
+   * scripts kept them (a campaign from an older version): one pass over the
+   * rows hash. Returns how many rows were added.
+   */
+  async backfillOutcomes(id: string): Promise<number> {
+    let cursor = '0';
+    let added = 0;
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.rows(id), cursor, 'COUNT', 2000);
+      cursor = next;
+      const rows = flat.filter((_, i) => i % 2 === 0);
+      if (rows.length) added += Number(await this.indexFn(this.keys.rows(id), ...rows));
+    } while (cursor !== '0');
+    return added;
+  }
 
   /** Raw JSON of rows `from`..`to` (inclusive), in order; null where a row is missing. */
   async range(id: string, from: number, to: number): Promise<[number, string | null][]> {

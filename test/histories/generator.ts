@@ -63,6 +63,10 @@ export interface HistoryConfig {
   pollTimeoutSeconds: number;
   /** Faults from the start. */
   faults: FaultPhase;
+  /** `max_live_calls`: calls placed and not yet ended, at most (absent: no cap). */
+  maxLiveCalls?: number;
+  /** `schedule.end_after`, seconds: past it no row is dialed, the rest end `expired` (absent: no deadline). */
+  deadlineSeconds?: number;
 }
 
 export interface History {
@@ -118,6 +122,10 @@ export function generate(seed: number): History {
     pollTimeoutSeconds: 6,
     faults: chance(rng, 0.5) ? faultPhase(rng) : { ...NO_FAULTS },
   };
+  // Later dimensions draw from a stream of their own, so a seed's earlier history stays as it was.
+  const more = mulberry32(seed * 40503 + 7);
+  if (chance(more, 0.35)) config.maxLiveCalls = int(more, 1, 3);
+  if (chance(more, 0.25)) config.deadlineSeconds = int(more, 4, 15);
 
   const steps: Step[] = [];
   const sleep = () => steps.push({ op: 'sleep', ms: int(rng, 100, 1200) });

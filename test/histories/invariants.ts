@@ -30,6 +30,8 @@ export interface StatusJson {
   queued: number;
   waiting_for_window: number;
   outcomes: Record<string, number>;
+  /** The campaign's deadline (ISO); null without one. */
+  deadline?: string | null;
 }
 
 export interface Evidence {
@@ -45,12 +47,14 @@ export interface Evidence {
   /** Numbers erased by a `dialer forget` that succeeded, and when it exited. */
   forgets: { row: number; phone: string; at: number }[];
   redial: HistoryConfig['redial'];
+  /** The campaign's live-call cap, when it has one. */
+  maxLiveCalls?: number;
   /** Long-running processes that died by themselves, one line each. */
   crashes: string[];
 }
 
 export interface Violation {
-  /** 1-6 as in README of the histories test, or 'process'. */
+  /** 1-8 as in README of the histories test, or 'process'. */
   invariant: string;
   message: string;
 }
@@ -120,8 +124,33 @@ export function checkInvariants(ev: Evidence): Violation[] {
     if (late.length) v('6', `row ${f.row} was forgotten at ${iso(f.at)} but got ${late.length} POST /calls after it (first at ${iso(late[0]!.t)})`);
   }
 
+  // 7. Never more calls live at once (by the simulator's clock) than max_live_calls.
+  if (ev.maxLiveCalls) {
+    const { max, at } = mostLive(ev.calls);
+    if (max > ev.maxLiveCalls) v('7', `${max} calls live at once at ${iso(at)}, max_live_calls is ${ev.maxLiveCalls}`);
+  }
+
+  // 8. No POST after the campaign's deadline; the rows not dialed by then end (invariant 1) as expired.
+  const deadline = ev.status?.deadline ? Date.parse(ev.status.deadline) : NaN;
+  if (Number.isFinite(deadline)) {
+    const late = posts.filter((p) => p.t > deadline + AFTER_COMMAND_SLACK_MS);
+    if (late.length) v('8', `${late.length} POST /calls after the deadline ${iso(deadline)}: ${late.slice(0, 5).map((p) => `${who(phoneOf(p))} at ${iso(p.t)} (+${p.t - deadline} ms)`).join(', ')}`);
+  } else if (ev.status && (ev.status.outcomes.expired ?? 0) > 0) v('8', `${ev.status.outcomes.expired} rows expired without a deadline`);
+
   for (const c of ev.crashes) v('process', c);
   return out;
+}
+
+/** Most calls live at once: a call is live from its creation until its planned end (end exclusive). */
+export function mostLive(calls: Pick<SimCallFacts, 'createdAt' | 'endsAt'>[]): { max: number; at: number } {
+  const edges = calls.flatMap((c) => [[c.createdAt, 1], [c.endsAt, -1]] as [number, number][]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let live = 0;
+  let best = { max: 0, at: 0 };
+  for (const [t, d] of edges) {
+    live += d;
+    if (live > best.max) best = { max: live, at: t };
+  }
+  return best;
 }
 
 /**

@@ -136,6 +136,8 @@ class Play {
       frequency_cap: 10,
       ...(c.redial ? { redial: { outcomes: c.redial.outcomes, max: c.redial.max, after_minutes: c.redial.afterSeconds / 60 } } : {}),
       ...(this.contacts.suppression.length ? { suppression: 'suppression.csv' } : {}),
+      ...(c.maxLiveCalls ? { max_live_calls: c.maxLiveCalls } : {}),
+      ...(c.deadlineSeconds ? { schedule: { end_after: `${c.deadlineSeconds}s` } } : {}),
     }, null, 2));
     await mkdir(path.join(dir, 'redis'));
     this.redis = await startLocalRedis({ dir: path.join(dir, 'redis'), appendfsync: 'always' });
@@ -369,6 +371,7 @@ class Play {
       calls: [...this.sim!.calls.values()].map((c) => ({ id: c.id, phone: c.phoneNumber, createdAt: c.createdAt, endsAt: c.createdAt + c.plannedMs, outcome: c.outcome, lookupFails: Boolean(c.lookupFails) })),
       status, statusError, results: this.results, resultsError,
       cancels: this.cancels, forgets: this.forgets, redial: this.h.config.redial, crashes: this.crashes,
+      maxLiveCalls: this.h.config.maxLiveCalls,
     };
   }
 
