@@ -17,6 +17,7 @@ import { loaderBench } from './loader.js';
 import { memoryBench } from './memory.js';
 import { pollerBench } from './poller.js';
 import { rateBench } from './rate.js';
+import { suppressionBench } from './suppression.js';
 
 const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   loader: loaderBench,
@@ -27,6 +28,7 @@ const benches: Record<BenchName, (o: BenchOptions) => Promise<Row[]>> = {
   drain: drainBench,
   durable: durableBench,
   capacity: capacityBench,
+  suppression: suppressionBench,
 };
 
 const o = readOptions();

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignAssistant, splitAssistant } from '../src/campaign/assistant.js';
-import type { RowRecord } from '../src/campaign/row.js';
 import { loadCampaignFile } from '../src/config/campaign.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { resultRow } from '../src/results/export.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, testPrefix, writeCampaign, type TestRuntime } from './helpers/dialer.js';
 import { numbers } from './helpers/sim-http.js';
+import { decodeRow } from '../src/store/row-codec.js';
 
 const prefix = testPrefix('ab');
 let t: TestRuntime;
@@ -40,7 +40,7 @@ async function loadAndRead(name: string, phones: string[]): Promise<Map<string, 
   const h = await t.rt.redis.hgetall(t.rt.store.keys.rows(name));
   const out = new Map<string, string>();
   for (const v of Object.values(h)) {
-    const rec = JSON.parse(v) as RowRecord;
+    const rec = decodeRow(v);
     // The results column shows what the row stores, and what the worker will send.
     expect(resultRow(rec, c).assistant).toBe(rec.assistant);
     out.set(rec.phone, rec.assistant!);

@@ -204,7 +204,7 @@ describe.skipIf(!haveChromium)('campaign page in Chromium', () => {
 
   it('shows a call in detail and sends a dead letter back with the retry button', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
-    const yaml = `name: ${SMALL}\nassistant_id: CE_1\ndefault_country: AU\nrate: { calls: 4, per_seconds: 1 }\nconcurrency: 3\nretry: { attempts: 3, backoff_ms: 50 }\npoll: { interval_seconds: 0.2 }\n`;
+    const yaml = `name: ${SMALL}\nassistant_id: CE_1\ndefault_country: AU\nrate: { calls: 4, per_seconds: 1 }\nconcurrency: 3\nretry: { attempts: 3, backoff_ms: 50 }\npoll: { interval_seconds: 0.2 }\nkeep_transcripts: true\n`;
     expect((await fetch(`${server.url}/campaigns`, { method: 'POST', headers: { ...auth, 'content-type': 'application/yaml' }, body: yaml })).status).toBe(201);
     const phones = numbers(10, 61413700000);
     const csv = ['name,phone', ...phones.map((p, i) => `Small ${i + 1},${p}`), 'Nobody,12'].join('\n') + '\n';

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/campaign/control.js';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/campaign/row.js';
 import type { RequestLogEntry, Simulator } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, postsByNumber, startDialing, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 import { numbers, sleep, useSimulators } from './helpers/sim-http.js';
+import { decodeRow } from '../src/store/row-codec.js';
 
 const prefix = testPrefix('control');
 const simulator = useSimulators();
@@ -71,7 +71,7 @@ describe('pause, resume, cancel', () => {
       const posts = postsByNumber(sim);
       for (const p of [...phonesA, ...phonesB]) expect(posts.get(p), p).toBe(1);
       for (const id of ['ctl-a', 'ctl-b']) {
-        const rows = Object.values(await rt.redis.hgetall(rt.store.keys.rows(id))).map((v) => JSON.parse(v) as RowRecord);
+        const rows = Object.values(await rt.redis.hgetall(rt.store.keys.rows(id))).map((v) => decodeRow(v));
         for (const r of rows) expect(CALL_OUTCOMES).toContain(r.outcome);
       }
     });

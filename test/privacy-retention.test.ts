@@ -7,10 +7,10 @@ import { cancelCampaign } from '../src/campaign/control.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { purgeExpired, RetentionService } from '../src/privacy/retention.js';
 import { writeResults } from '../src/results/export.js';
-import type { RowRecord } from '../src/campaign/row.js';
 import { campaignIn, cleanupPrefix, keysUnder, openTestRuntime, REDIS_URL, runCli, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { useSimulators } from './helpers/sim-http.js';
 import { dialToEnd, loadWithScreen, searchRedis } from './privacy-helpers.js';
+import { decodeRow } from '../src/store/row-codec.js';
 
 const prefix = testPrefix('privacy-retention');
 const newSim = useSimulators();
@@ -83,13 +83,13 @@ describe('retention purge', () => {
     for (const n of [1, 2, 5]) expect(await searchRedis(redis, prefix, needles(n))).toEqual([]);
     for (const c of dialed.slice(0, 2)) expect(await readFile(c.resultsPath, 'utf8')).not.toMatch(/Person|note|61412/);
     // Stubs: one per row, outcome and timing kept.
-    const stubs = Object.values(await rowsOf('ra')).map((v) => JSON.parse(v) as RowRecord);
+    const stubs = Object.values(await rowsOf('ra')).map((v) => decodeRow(v));
     expect(stubs).toHaveLength(3);
     for (const s of stubs) {
       expect(Object.keys(s).sort()).toEqual(expect.arrayContaining(['row', 'outcome', 'attempts', 'name', 'phone']));
       expect(s).toMatchObject({ name: '', phone: '' });
       for (const k of ['vars', 'summary', 'transcript', 'recording_url', 'consent', 'timezone', 'error']) expect(s).not.toHaveProperty(k);
-      const old = JSON.parse(before.ra[String(s.row)]!) as RowRecord;
+      const old = decodeRow(before.ra[String(s.row)]!);
       expect(s).toMatchObject({ outcome: old.outcome, attempts: old.attempts, call_id: old.call_id, ended_at: old.ended_at });
     }
     expect(await rt.store.counts('ra')).toEqual(countsBefore);

@@ -1,7 +1,7 @@
 /**
  * Bench options, from flags and the environment (flags win):
  *   --scale <f> / BENCH_SCALE   multiplies every size and duration (default 1; the smoke test uses ~0.002)
- *   --only <a,b> / BENCH_ONLY   run only these benches (loader, dial, rate, memory, poller, drain, durable, capacity)
+ *   --only <a,b> / BENCH_ONLY   run only these benches (loader, dial, rate, memory, poller, drain, durable, capacity, suppression)
  *   --no-record / BENCH_RECORD=0  don't append to bench/RESULTS.md
  *   --profile / BENCH_PROFILE=1   run our side of each bench with `node --cpu-prof` (profiles in bench/profiles/)
  *   --repeat <n> / BENCH_REPEAT   runs of each variant of the throughput benches, raw and ours alternating
@@ -10,7 +10,7 @@
  *   --no-build / BENCH_BUILD=0    run the measured processes from source through tsx instead of a tsc build
  *                                 (quicker to start; RSS then includes tsx's loader thread and its copy in the phone worker)
  */
-export const BENCHES = ['loader', 'dial', 'rate', 'memory', 'poller', 'drain', 'durable', 'capacity'] as const;
+export const BENCHES = ['loader', 'dial', 'rate', 'memory', 'poller', 'drain', 'durable', 'capacity', 'suppression'] as const;
 export type BenchName = (typeof BENCHES)[number];
 
 export interface BenchOptions {

@@ -3,6 +3,7 @@ import { maskPhone } from '../log.js';
 import type { Store } from '../store/store.js';
 import { rowStateOf, ROW_STATES } from './lifecycle.js';
 import { OUTCOMES, type RowRecord } from './row.js';
+import { decodeRow } from '../store/row-codec.js';
 
 /**
  * The campaign page's rows table: one page of rows, filtered by outcome or
@@ -91,7 +92,7 @@ export function rowView(n: number, rec: RowRecord | undefined): RowView {
   };
 }
 
-const parse = (v: string | null): RowRecord | undefined => (v ? (JSON.parse(v) as RowRecord) : undefined);
+const parse = (v: string | null): RowRecord | undefined => (v ? decodeRow(v) : undefined);
 
 function matches(v: RowView, o: RowQuery): boolean {
   if (o.outcome && (o.outcome === 'pending' ? v.outcome !== null : v.outcome !== o.outcome)) return false;

@@ -1,7 +1,8 @@
 import { DialerError } from '../errors.js';
-import { OUTCOMES, type Outcome, type RowRecord } from './row.js';
+import { OUTCOMES, type Outcome } from './row.js';
 import type { RowState, Store } from '../store/store.js';
 import type { DialQueues } from '../dialer/jobs.js';
+import { decodeRow } from '../store/row-codec.js';
 
 export interface CampaignStatus {
   campaign: string;
@@ -101,7 +102,7 @@ async function waitingRows(store: Store, id: string): Promise<{ count: number; n
   for await (const batch of store.rowBatches(id, 2000)) {
     for (const [row, v] of batch) {
       if (!v.includes('"status":"waiting"')) continue;
-      const r = JSON.parse(v) as RowRecord;
+      const r = decodeRow(v);
       if (r.outcome || r.status !== 'waiting' || seen.has(row)) continue;
       seen.add(row);
       if (r.next_at && (next === null || r.next_at < next)) next = r.next_at;

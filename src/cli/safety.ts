@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import type { WriteStream } from 'node:fs';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
 import type { Runtime } from '../runtime.js';
-import { readNumbersFile } from '../gate/numbers-file.js';
+import { open } from 'node:fs/promises';
+import { importSuppression, problemText, type ImportProblem } from '../gate/suppression-import.js';
 import { windowsReport, type WindowsReport } from '../safety/report.js';
 import { addManyToSuppression, listSuppression, removeFromSuppression } from '../gate/suppression.js';
 
@@ -31,6 +33,20 @@ function parseNumbers(args: string[], cc?: string): string[] {
   }
   if (bad.length) throw new DialerError('USAGE', `not phone numbers: ${bad.join(', ')}${cc ? '' : '; numbers without +country need --country'}`);
   return [...new Set(out)];
+}
+
+/** Bad lines printed on stderr by `suppress import`; the rest are counted (and all go to --rejects). */
+const WARN_LINES = 20;
+
+const csvCell = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/** The --rejects file (mode 0600: it holds what people wrote), or a clear error before anything is imported. */
+async function openRejects(file: string): Promise<WriteStream> {
+  try {
+    return (await open(file, 'w', 0o600)).createWriteStream();
+  } catch (e) {
+    throw new DialerError('USAGE', `--rejects ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /** `dialer suppress add|remove|import|list` and `dialer windows`. */
@@ -65,16 +81,28 @@ export function safetyCommands(program: Command, withRuntime: WithRuntime): void
 
   suppress
     .command('import <csv-file>')
-    .description('add every number of a CSV: the first column that holds phone numbers, or --column')
+    .description('add every number of a CSV (streamed; any size): the first column that holds phone numbers, or --column; bad lines are reported (file:line) and skipped')
     .option('--column <name>', 'header of the column with the numbers')
     .option('--country <cc>', 'country of numbers written without +country', country)
+    .option('--rejects <file>', 'write every line that is no phone number (line, column, value, reason) to this CSV')
     .option('--json', 'JSON output')
-    .action(async (file: string, o: { column?: string; country?: string; json?: boolean }) => {
-      const r = await readNumbersFile(file, { column: o.column, country: o.country });
+    .action(async (file: string, o: { column?: string; country?: string; rejects?: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
-        const added = await addManyToSuppression(rt.store, r.numbers);
-        const sum = { file, column: r.column, numbers: r.numbers.length, added, already: r.numbers.length - added, invalid: r.invalid };
-        print(o.json ? sum : `imported ${r.numbers.length} number(s) from ${file} (column ${JSON.stringify(r.column)}): ${added} new, ${sum.already} already listed, ${r.invalid} not phone numbers`, Boolean(o.json));
+        const sink = o.rejects ? await openRejects(o.rejects) : undefined;
+        sink?.write('line,column,value,reason\n');
+        let warned = 0;
+        const onProblem = (p: ImportProblem) => {
+          sink?.write(`${p.line},${csvCell(p.column)},${csvCell(p.value)},${csvCell(p.reason)}\n`);
+          if (!o.json && warned++ < WARN_LINES) process.stderr.write(`warning: ${problemText(p)}; skipped\n`);
+        };
+        try {
+          const r = await importSuppression(rt.store, file, { column: o.column, country: o.country, onProblem });
+          const more = r.invalid > WARN_LINES && !o.json ? `\n  (${r.invalid - WARN_LINES} more bad line(s) not shown${o.rejects ? `; all in ${o.rejects}` : '; --rejects <file> lists every one'})` : '';
+          const json = { ...r, invalid_lines: r.invalid_lines.map((p) => ({ ...p, value: maskPhone(p.value) })) };
+          print(o.json ? json : `imported ${r.numbers} number(s) from ${file} (column ${JSON.stringify(r.column)}): ${r.added} new, ${r.already} already listed, ${r.invalid} not phone numbers, in ${r.seconds.toFixed(1)} s${more}`, Boolean(o.json));
+        } finally {
+          if (sink) await new Promise<void>((resolve) => sink.end(() => resolve()));
+        }
       });
     });
 

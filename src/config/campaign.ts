@@ -155,6 +155,12 @@ export const campaignSchema = z
     consent_column: z.string().min(1).optional(),
     /** Days after the campaign finishes before its personal data is purged. */
     retention_days: z.number().positive().optional(),
+    /**
+     * Keep call transcripts (up to 32 KB) and summaries (up to 2 KB) in Redis
+     * and so in the results file. Off: no transcript, summaries cut at 256
+     * bytes (campaign/call-text.ts).
+     */
+    keep_transcripts: z.boolean().default(false),
     /** Price of one call minute, for the report's cost estimate when the calls carry no cost. */
     price_per_minute: z.number().nonnegative().optional(),
     /** Signed outbound events (config/events.ts). */

@@ -10,7 +10,7 @@ import type { RedisClient } from '../store/redis.js';
 import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
 import { claimNextNumber, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
 import { sleep } from '../util.js';
-import { BACKOFF_TYPE, type DialJobData } from './jobs.js';
+import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, type DialJobData } from './jobs.js';
 import { FIRST_RECONCILE_MS, onDialError, RetryLater, type FailureContext } from './failure.js';
 import { dialLimits, earlyMs } from './rate.js';
 import type { DialBegin } from '../store/dial.js';
@@ -70,9 +70,10 @@ export class CampaignWorker {
       // BullMQ looks for stalled jobs every 30 s by default; with a short lock a
       // killed worker's jobs (which hold campaign concurrency) would still wait that long.
       stalledInterval: Math.min(30_000, Math.max(1000, (deps.jobLockMs ?? deps.lockMs) / 2)),
+      ...DIAL_KEEP_JOBS,
       settings: {
         backoffStrategy: (_attempts: number, type?: string, err?: Error) =>
-          type === BACKOFF_TYPE && err instanceof RetryLater ? err.delayMs : 1000,
+          (type === BACKOFF_TYPE || type === LEGACY_BACKOFF_TYPE) && err instanceof RetryLater ? err.delayMs : 1000,
       },
     });
     this.worker.on('failed', (job, err) => void this.onFailed(job, err));

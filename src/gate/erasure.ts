@@ -1,8 +1,9 @@
 import type { Campaign } from '../config/campaign.js';
 import type { RowRecord } from '../campaign/row.js';
-import { erasedMatcher, isErased } from '../privacy/hash.js';
+import { isErased } from '../privacy/hash.js';
 import { personalFieldsBlanked } from '../privacy/redact.js';
 import type { Store } from '../store/store.js';
+import { ScreenMembership } from './membership.js';
 import type { GateResult, Screen } from './types.js';
 
 /** Error text of a row whose number was erased on request. */
@@ -11,17 +12,18 @@ export const ERASED_REASON = 'number erased on request';
 /**
  * Load-time screen for erased numbers: the row ends `suppressed` and keeps
  * nothing about the person (not even the number: it was erased on request).
- * The erased set is read once per load; a number erased during the load is
- * caught by `erasedGate` before its POST.
+ * Membership in the erased set is asked of Redis (a chunk at a time when
+ * the loader prefetches, see membership.ts), no copy; a number erased after
+ * its chunk was checked is caught by the dial gate before its POST.
  */
-export function erasedScreen(store: Store, key: string | undefined): Screen {
-  let matcher: Promise<(e164: string) => boolean> | undefined;
-  return async (_c, rec) => {
+export function erasedScreen(store: Store, key: string | undefined, members = new ScreenMembership(store, key)): Screen {
+  const screen: Screen = async (_c, rec) => {
     if (rec.outcome) return rec;
-    const erased = await (matcher ??= erasedMatcher(store, key));
-    if (!erased(rec.phone)) return rec;
+    if (!(await members.isErased(rec.phone))) return rec;
     return { ...personalFieldsBlanked(rec), outcome: 'suppressed', error: ERASED_REASON };
   };
+  screen.prefetch = (_c, recs) => members.prefetch(recs.map((r) => r.phone));
+  return screen;
 }
 
 /** How long a row waits when erasures can't be checked (no key); fixing the config lets it go on. */
@@ -44,9 +46,14 @@ export function erasedGate(store: Store, key: string | undefined): (c: Campaign,
       return { action: 'skip', outcome: 'suppressed', reason: ERASED_REASON };
     }
     if ((await store.privacy.erasedCount()) === 0) return undefined;
-    return {
-      action: 'delay', delayMs: NO_KEY_RETRY_MS, nextAt: new Date(Date.now() + NO_KEY_RETRY_MS).toISOString(),
-      reason: 'DIALER_HASH_KEY is not set but numbers were erased on request; waiting until it is set',
-    };
+    return noHashKeyDelay();
+  };
+}
+
+/** What a dial waits for when numbers were erased but DIALER_HASH_KEY is unset (fail closed). */
+export function noHashKeyDelay(): GateResult {
+  return {
+    action: 'delay', delayMs: NO_KEY_RETRY_MS, nextAt: new Date(Date.now() + NO_KEY_RETRY_MS).toISOString(),
+    reason: 'DIALER_HASH_KEY is not set but numbers were erased on request; waiting until it is set',
   };
 }

@@ -25,7 +25,11 @@ export type FrequencyResult =
  * instead of eating another. Default: a fresh member, always a new slot.
  */
 export async function reserveFrequency(store: Store, e164: string, cap: number, now: number, member = `${now}:${randomBytes(6).toString('hex')}`): Promise<FrequencyResult> {
-  const [ok, v, fresh] = await store.frequency.reserve(e164, now, FREQUENCY_WINDOW_MS, cap, member);
+  return frequencyResult(store, e164, member, await store.frequency.reserve(e164, now, FREQUENCY_WINDOW_MS, cap, member));
+}
+
+/** The outcome of a reservation script ([1, count, 1 if new] or [0, freeAtMs]), with its `release`. */
+export function frequencyResult(store: Store, e164: string, member: string, [ok, v, fresh]: [number, number, number?]): FrequencyResult {
   if (ok !== 1) return { reserved: false, freeAt: v };
   // Only a slot this call took may be given back: a reused one may stand for a call that exists.
   let released = fresh !== 1;

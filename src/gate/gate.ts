@@ -1,9 +1,11 @@
 import type { Campaign } from '../config/campaign.js';
+import { numberHash } from '../privacy/hash.js';
 import type { Runtime } from '../runtime.js';
+import { GATE } from '../store/frequency.js';
 import { consentGate } from './consent.js';
-import { erasedGate } from './erasure.js';
-import { reserveFrequency } from './frequency.js';
-import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression, isSuppressed } from './suppression.js';
+import { ERASED_REASON, noHashKeyDelay } from './erasure.js';
+import { FREQUENCY_WINDOW_MS, frequencyResult } from './frequency.js';
+import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression } from './suppression.js';
 import type { DialGate } from './types.js';
 import { MIN_DELAY_MS, windowDecision } from './window.js';
 import { rowZones } from './zone.js';
@@ -17,26 +19,43 @@ import { rowZones } from './zone.js';
  * The load screen runs 1–2 once per row and records the contact's zones; the gate runs
  * all of them immediately before each POST (first dials, retries and redials alike).
  * Business time is `rt.clock` (DIALER_NOW) throughout.
+ *
+ * What is decided in memory (consent, the campaign file, the window) is decided
+ * first; then one script checks the erased and suppression sets in Redis
+ * (membership, no copy: a number added a moment ago stops the next dial) and,
+ * when everything let the call go, reserves the frequency slot: one round trip
+ * per dial. The verdict keeps the order above.
  */
-
 export function createDialGate(rt: Runtime): DialGate {
   const { store } = rt;
-  const erased = erasedGate(store, rt.env.hashKey);
+  const key = rt.env.hashKey;
   return async (c, rec) => {
     const consent = consentGate(c, rec);
     if (consent) return consent;
-    const e = await erased(c, rec);
-    if (e) return e;
-    if (await isSuppressed(store, rec.phone)) return { action: 'skip', outcome: 'suppressed', reason: SUPPRESSED_REASON };
     const file = await campaignSuppressionOrWarn(rt, c);
-    if (file?.has(rec.phone)) return { action: 'skip', outcome: 'suppressed', reason: FILE_SUPPRESSED_REASON };
-
+    const inFile = file?.has(rec.phone) === true;
     const now = rt.clock.now();
-    const w = windowDecision(c, rowZones(c, rec), now);
-    if (w.action !== 'go') return w;
+    const w = inFile ? undefined : windowDecision(c, rowZones(c, rec), now);
 
     // One slot per logical call: a re-POST after an ambiguous failure (same last call id) reuses it.
-    const f = await reserveFrequency(store, rec.phone, c.frequency_cap, now, `${c.name}|${rec.row}|${rec.call_id ?? ''}`);
+    const member = `${c.name}|${rec.row}|${rec.call_id ?? ''}`;
+    const r = await store.frequency.gateCheck({
+      e164: rec.phone, hash: key ? numberHash(rec.phone, key) : '', reserve: w?.action === 'go',
+      nowMs: now, windowMs: FREQUENCY_WINDOW_MS, cap: c.frequency_cap, member,
+    });
+    switch (r[0]) {
+      case GATE.erased:
+        // The worker ends the row with its data still in it: queue it for the erasure sweep.
+        await store.privacy.deferErasure(c.name, [rec.row]);
+        return { action: 'skip', outcome: 'suppressed', reason: ERASED_REASON };
+      case GATE.noKey:
+        return noHashKeyDelay();
+      case GATE.suppressed:
+        return { action: 'skip', outcome: 'suppressed', reason: SUPPRESSED_REASON };
+    }
+    if (inFile) return { action: 'skip', outcome: 'suppressed', reason: FILE_SUPPRESSED_REASON };
+    if (!w || w.action !== 'go') return w!;
+    const f = frequencyResult(store, rec.phone, member, r[0] === GATE.reserved ? [1, r[1]!, r[2]] : [0, r[1]!]);
     if (!f.reserved) {
       const nextAt = new Date(f.freeAt).toISOString();
       return {

@@ -13,4 +13,6 @@ export { ERASED_REASON, erasedGate, erasedScreen } from './erasure.js';
 export { addToSuppression, addManyToSuppression, removeFromSuppression, isSuppressed, listSuppression, campaignSuppression } from './suppression.js';
 export { reserveFrequency, recentCalls, FREQUENCY_WINDOW_MS, type FrequencyResult } from './frequency.js';
 export { readNumbersFile, type NumbersFile } from './numbers-file.js';
+export { importSuppression, problemText, type ImportProblem, type ImportSummary } from './suppression-import.js';
+export { ScreenMembership } from './membership.js';
 export { rowZones, resolveRowZones, zoneLabel } from './zone.js';

@@ -22,16 +22,16 @@ export interface NumbersFile {
   column: string;
 }
 
-const SAMPLE = 200;
+export const SAMPLE = 200;
 
-function delimiterOf(firstLine: string): string {
+export function delimiterOf(firstLine: string): string {
   if (firstLine.includes(',')) return ',';
   if (firstLine.includes('\t')) return '\t';
   if (firstLine.includes(';')) return ';';
   return ',';
 }
 
-async function firstLine(file: string): Promise<string> {
+export async function firstLine(file: string): Promise<string> {
   let h;
   try {
     h = await open(file, 'r');
@@ -50,7 +50,7 @@ async function firstLine(file: string): Promise<string> {
 const isNumber = (cell: string | undefined, country?: CountryCode): boolean => cell !== undefined && cell.trim() !== '' && normalizePhone(cell, country).ok;
 
 /** Picks the column (index) and whether record 0 is a header. */
-function chooseColumn(sample: string[][], file: string, column: string | undefined, country?: CountryCode): { index: number; header: boolean; name: string } {
+export function chooseColumn(sample: string[][], file: string, column: string | undefined, country?: CountryCode): { index: number; header: boolean; name: string } {
   const head = sample[0] ?? [];
   if (column !== undefined) {
     const want = column.trim().toLowerCase();

@@ -4,23 +4,24 @@ import type { Store } from '../store/store.js';
 import { checkWindow } from '../windows/index.js';
 import { consentScreen } from './consent.js';
 import { erasedScreen } from './erasure.js';
-import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression, globalSuppressionMatcher } from './suppression.js';
+import { ScreenMembership } from './membership.js';
+import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression } from './suppression.js';
 import type { Screen } from './types.js';
 import { UNKNOWN_ZONE_REASON } from './window.js';
 import { resolveRowZones, zoneLabel } from './zone.js';
 
-/** The load screen's copy of the global suppression set is renewed after this long. */
-const SNAPSHOT_MS = 30_000;
-
-/** Runs screens in order; the first that makes a row final wins. */
+/** Runs screens in order; the first that makes a row final wins. Prefetches for all of them. */
 export function chainScreens(...screens: (Screen | undefined)[]): Screen {
-  return async (c, rec) => {
+  const chain: Screen = async (c, rec) => {
     for (const s of screens) {
       if (rec.outcome) break;
       if (s) rec = await s(c, rec);
     }
     return rec;
   };
+  const pre = screens.filter((s) => s?.prefetch);
+  if (pre.length) chain.prefetch = async (c, recs) => void (await Promise.all(pre.map((s) => s!.prefetch!(c, recs))));
+  return chain;
 }
 
 /**
@@ -29,13 +30,15 @@ export function chainScreens(...screens: (Screen | undefined)[]): Screen {
  * erased but DIALER_HASH_KEY is unset: the load is refused rather than
  * calling people who asked to be forgotten.
  */
-export function privacyScreen(store: Store, key: string | undefined): Screen {
-  const screen = chainScreens(erasedScreen(store, key), async (c, rec) => consentScreen(c, rec));
-  return async (c, rec) => {
-    const out = await screen(c, rec);
-    if (out.outcome && !rec.outcome) await releaseClaim(store, c.name, rec.phone, rec.row);
-    return out;
+export function privacyScreen(store: Store, key: string | undefined, members = new ScreenMembership(store, key)): Screen {
+  const screen = chainScreens(erasedScreen(store, key, members), async (c, rec) => consentScreen(c, rec));
+  const out: Screen = async (c, rec) => {
+    const r = await screen(c, rec);
+    if (r.outcome && !rec.outcome) await releaseClaim(store, c.name, rec.phone, rec.row);
+    return r;
   };
+  out.prefetch = screen.prefetch;
+  return out;
 }
 
 /**
@@ -54,7 +57,8 @@ async function releaseClaim(store: Store, id: string, phone: string, row: number
  * that need one, ends `rejected` with the reason.
  */
 export function createLoadScreen(rt: Runtime): Screen {
-  return verdictScreen(rt.store, privacyScreen(rt.store, rt.env.hashKey), () => rt.clock.now());
+  const members = new ScreenMembership(rt.store, rt.env.hashKey);
+  return verdictScreen(privacyScreen(rt.store, rt.env.hashKey, members), () => rt.clock.now(), members);
 }
 
 /**
@@ -63,16 +67,20 @@ export function createLoadScreen(rt: Runtime): Screen {
  * was taken, so none is given back.
  */
 export function createCheckScreen(store: Store, hashKey: string | undefined, now: () => number): Screen {
-  return verdictScreen(store, chainScreens(erasedScreen(store, hashKey), async (c, rec) => consentScreen(c, rec)), now);
+  const members = new ScreenMembership(store, hashKey);
+  return verdictScreen(chainScreens(erasedScreen(store, hashKey, members), async (c, rec) => consentScreen(c, rec)), now, members);
 }
 
-function verdictScreen(store: Store, privacy: Screen, now: () => number): Screen {
-  let snapshot: { at: number; match: Promise<(e164: string) => boolean | Promise<boolean>> } | undefined;
-  return async (c, rec) => {
+/**
+ * The global set is asked of Redis (membership, no copy): per chunk when the
+ * caller prefetches, else per row. `members` is shared with the erased screen
+ * inside `privacy`, so one prefetch answers both sets.
+ */
+function verdictScreen(privacy: Screen, now: () => number, members: ScreenMembership): Screen {
+  const screen: Screen = async (c, rec) => {
     rec = await privacy(c, rec);
     if (rec.outcome) return rec;
-    if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_MS) snapshot = { at: Date.now(), match: globalSuppressionMatcher(store) };
-    if (await (await snapshot.match)(rec.phone)) return { ...rec, outcome: 'suppressed', error: SUPPRESSED_REASON };
+    if (await members.isSuppressed(rec.phone)) return { ...rec, outcome: 'suppressed', error: SUPPRESSED_REASON };
     const file = await campaignSuppression(c);
     if (file?.has(rec.phone)) return { ...rec, outcome: 'suppressed', error: FILE_SUPPRESSED_REASON };
     const zone = resolveRowZones(c, rec);
@@ -82,4 +90,6 @@ function verdictScreen(store: Store, privacy: Screen, now: () => number): Screen
     }
     return out;
   };
+  screen.prefetch = (_c, recs) => members.prefetch(recs.map((r) => r.phone));
+  return screen;
 }

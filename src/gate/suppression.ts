@@ -37,22 +37,6 @@ export async function listSuppression(store: Store): Promise<string[]> {
   return store.suppression.members();
 }
 
-/** Above this many numbers the load checks each row in Redis instead of holding a copy. */
-const SNAPSHOT_MAX = 2_000_000;
-
-/**
- * For the load screen, which checks every row of a big file one by one: a copy of the
- * global set in memory (one SSCAN) instead of a round trip per row. A number added
- * during the load is caught by the gate before its POST.
- */
-export async function globalSuppressionMatcher(store: Store): Promise<(e164: string) => boolean | Promise<boolean>> {
-  const size = await store.suppression.size();
-  if (size === 0) return () => false;
-  if (size > SNAPSHOT_MAX) return (e164) => isSuppressed(store, e164);
-  const set = new Set(await listSuppression(store));
-  return (e164) => set.has(e164);
-}
-
 type FileEntry = { mtimeMs: number; size: number; numbers: Set<string>; checkedAt: number };
 const files = new Map<string, Promise<FileEntry>>();
 /** How long a read of the campaign file is trusted before its mtime is looked at again. */

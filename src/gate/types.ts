@@ -18,5 +18,11 @@ export type GateResult =
 /** Checks run immediately before each POST (consent, erasure, suppression, calling window, frequency cap). */
 export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
 
-/** A load-time check: returns the row unchanged, or final (with `outcome`) when it must not be dialed. */
-export type Screen = (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
+/**
+ * A load-time check: returns the row unchanged, or final (with `outcome`) when it must not be dialed.
+ * `prefetch`, when there, checks a chunk's numbers in Redis at once before the screen
+ * runs on each of its rows (one round trip for the chunk instead of one per row).
+ */
+export type Screen = ((c: Campaign, rec: RowRecord) => Promise<RowRecord>) & {
+  prefetch?: (c: Campaign, recs: RowRecord[]) => Promise<void>;
+};

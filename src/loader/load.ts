@@ -7,6 +7,7 @@ import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RowRecord } from '../campaign/row.js';
+import type { Screen } from '../gate/types.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
@@ -21,7 +22,7 @@ export interface LoadDeps {
   /** Business time (DIALER_NOW aware), for `schedule.start_at`. */
   now: () => number;
   /** Extra verdicts at load time (suppression, consent); return a final record to stop a row. */
-  screen?: (c: Campaign, rec: RowRecord) => Promise<RowRecord>;
+  screen?: Screen;
   /** A broken CSV keeps the whole chunks written before the error (the caller finishes the load). */
   keepOnCsvError?: boolean;
   /**
@@ -129,6 +130,8 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
     const ownerOf = new Map(accepted.map((v, i) => [v.row, owners[i]!]));
     const delay = startAt ? startAt - deps.now() : undefined;
     const recs: RowRecord[] = [];
+    // The screen's Redis checks (suppression, erased) for the whole chunk in one round trip.
+    await deps.screen?.prefetch?.(c, chunk.filter((v) => v.verdict !== 'rejected' && !ownerOf.get(v.row)).map((v) => ({ row: v.row, name: v.name, phone: v.phone })));
     for (const v of chunk) {
       let rec: RowRecord = { row: v.row, name: v.name, phone: v.phone };
       if (v.verdict === 'accepted' && Object.keys(v.vars).length) rec.vars = v.vars;

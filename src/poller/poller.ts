@@ -5,7 +5,7 @@ import type { Campaign } from '../config/campaign.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
-import { knownWith, type Store } from '../store/store.js';
+import { knownIds, knownWith, type Store } from '../store/store.js';
 import { sleep } from '../util.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { keepLiveSlots } from '../dialer/live-slots.js';
@@ -15,6 +15,7 @@ import { POLL_OWNED, rowStateOf } from '../campaign/lifecycle.js';
 import { mapCallStatus } from './status.js';
 import { addToSuppression } from '../gate/index.js';
 import { detectOptOut } from '../safety/index.js';
+import { keptCallText } from '../campaign/call-text.js';
 import { tryNextNumber } from './next-number.js';
 import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
@@ -140,8 +141,10 @@ export class Poller {
     }
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
     if (call && status.final) {
-      if (await tryNextNumber(this.deps, c, rec, status.outcome, details(call))) return;
-      if (await this.redial(c, rec, status.outcome, details(call))) return;
+      // The opt-out check in finish reads the whole text; the row keeps what the campaign keeps.
+      const last = keptCallText(c, details(call));
+      if (await tryNextNumber(this.deps, c, rec, status.outcome, last)) return;
+      if (await this.redial(c, rec, status.outcome, last)) return;
       return this.finish(c, rec, details(call), status.outcome);
     }
     if (overdue) {
@@ -163,7 +166,7 @@ export class Poller {
       const sentAt = entry.sent ?? entry.t;
       try {
         const calls = await api.listCalls({ phoneNumber: rec.phone, assistantId: rowAssistant(c, rec), createdAfter: new Date(sentAt - 5000).toISOString() }, { signal: this.stop.signal });
-        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: rowAssistant(c, rec), sentAt, known: entry.ids });
+        const { match, candidates } = matchCall(calls, { phone: rec.phone, assistantId: rowAssistant(c, rec), sentAt, known: knownIds(entry) });
         if (candidates > 1) log.warn({ campaign: c.name, row: rec.row, candidates }, 'several calls match an ambiguous dial; adopting the earliest');
         input.lookup = { found: match ? { id: match.id, status: match.status } : undefined };
       } catch (e) {
@@ -252,7 +255,7 @@ export class Poller {
   private async finish(c: Campaign, rec: RowRecord, patch: Partial<Record<keyof RowRecord, unknown>>, outcome: Outcome): Promise<void> {
     // The person asked not to be called again: no campaign calls this number any more.
     if (detectOptOut(patch) && (await addToSuppression(this.deps.store, rec.phone))) this.deps.log.info({ campaign: c.name, row: rec.row }, 'opt-out heard; number added to the suppression list');
-    const r = await this.deps.store.updateRow(c.name, rec.row, { ...patch, next_at: null, job: null }, outcome);
+    const r = await this.deps.store.updateRow(c.name, rec.row, { ...keptCallText(c, patch), next_at: null, job: null }, outcome);
     await this.deps.store.unschedulePoll(c.name, rec.row);
     if (r === 'finished-campaign') this.deps.onCampaignFinished?.(c.name);
   }

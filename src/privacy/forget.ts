@@ -2,11 +2,11 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { DialerError } from '../errors.js';
 import { maskPhone, type Logger } from '../log.js';
 import { normalizePhone } from '../phone/normalize.js';
-import type { RowRecord } from '../campaign/row.js';
 import type { Store } from '../store/store.js';
 import { rewriteResultsFiles } from './files.js';
 import { markErased, requireHashKey } from './hash.js';
 import { ERASED_REASON } from '../gate/erasure.js';
+import { decodeRow } from '../store/row-codec.js';
 import { blankEvents } from './events.js';
 
 export interface PrivacyDeps {
@@ -121,7 +121,7 @@ export async function eraseInCampaign(store: Store, id: string, numbers: string[
   const byNumber = new Map<string, string[]>(numbers.map((n) => [n, []]));
   for await (const batch of store.rowBatches(id)) {
     for (const [row, json] of batch) {
-      const rec = JSON.parse(json) as RowRecord;
+      const rec = decodeRow(json);
       // The row's other numbers (phone_columns, several in a cell) are the same person's.
       const n = [rec.phone, ...(rec.alts ?? [])].map((p) => matchNumber(p, wanted, country)).find(Boolean);
       if (n) byNumber.get(n)!.push(row);

@@ -35,16 +35,3 @@ export async function isErased(store: Store, e164: string, key: string): Promise
 export async function markErased(store: Store, e164s: string[], key: string): Promise<number> {
   return store.privacy.addErased(e164s.map((n) => numberHash(n, key)));
 }
-
-/**
- * Loads the erased set once (erasures are few), for screens that check every
- * row of a big file. Throws when numbers were erased but no key is set: those
- * people could not be recognised and would be called again.
- */
-export async function erasedMatcher(store: Store, key: string | undefined): Promise<(e164: string) => boolean> {
-  const hashes = await store.privacy.erasedHashes();
-  if (hashes.length === 0) return () => false;
-  const k = requireHashKey(key, `${hashes.length} number(s) were erased on request; recognising them`);
-  const set = new Set(hashes);
-  return (e164) => e164 !== '' && set.has(numberHash(e164, k));
-}

@@ -4,6 +4,7 @@ import type { Keys } from './keys.js';
 import { defineScript } from './lua.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 import type { RedisClient } from './redis.js';
+import { encodeRow } from './row-codec.js';
 
 /**
  * Row keys resolved in file order, one HGET per row (no walk, whatever the
@@ -130,7 +131,7 @@ export class AppendStore {
   /** Writes a chunk of an append; undefined when this loader no longer holds the campaign's load lease. */
   async appendRows(id: string, owner: string, upload: number, leaseMs: number, recs: [string, RowRecord][]): Promise<number[] | undefined> {
     const k = this.keys;
-    const r = (await this.appendFn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), k.rowKeys(id), Date.now(), leaseMs, owner, upload, ...recs.flatMap(([key, rec]) => [key, JSON.stringify(rec)]))) as number[];
+    const r = (await this.appendFn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), k.rowKeys(id), Date.now(), leaseMs, owner, upload, ...recs.flatMap(([key, rec]) => [key, encodeRow(rec)]))) as number[];
     return r[0] === -1 && recs.length > 0 && r.length === 1 ? undefined : r;
   }
 

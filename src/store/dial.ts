@@ -1,4 +1,6 @@
+import { encodeAuditEvent } from './audit-codec.js';
 import { GCRA_LUA } from './limits.js';
+import { decodeRow } from './row-codec.js';
 import { LIVE_ACQUIRE } from './live.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
@@ -24,11 +26,6 @@ import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from '.
  * The gate's checks (erasure, suppression, frequency cap) stay their own
  * calls before DIAL_BEGIN (gate/gate.ts).
  */
-
-/** An audit event as XADD's field/value list, empty values left out. */
-export function auditFields(event: Record<string, string | number | undefined | null>): string[] {
-  return Object.entries(event).filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [k, String(v)]);
-}
 
 /** `src` (a whole script) as a local Lua function of (KEYS, ARGV). */
 const asFunction = (name: string, src: string) => `local function ${name}(KEYS, ARGV)\n${src}\nend\n`;
@@ -139,7 +136,7 @@ export class DialStore {
   /** A row of `id` and the campaign's state (as Store.getRow and Store.campaignState), read together. */
   async read(id: string, row: number): Promise<[RowRecord | undefined, CampaignState | undefined]> {
     const [rec, state] = (await this.readFn(this.store.keys.rows(id), this.store.keys.campaign(id), row)) as [string | null, string | null];
-    return [rec ? (JSON.parse(rec) as RowRecord) : undefined, (state ?? undefined) as CampaignState | undefined];
+    return [rec ? decodeRow(rec) : undefined, (state ?? undefined) as CampaignState | undefined];
   }
 
   /** Live-call slot, rate slot and the step into `sending`, for one dial of `id`. */
@@ -169,7 +166,7 @@ export class DialStore {
       a.number, a.ledger.from.join(','), JSON.stringify(a.ledger.patch),
       ...this.store.rowMoveArgs(id, a.row, { to: 'placed', from: ['sending'], patch: a.rowPatch }, a.now),
       a.pollAt, `${id}|${a.row}`, t, `${t}:${a.row}`, t - 60_000,
-      ...auditFields(a.audit),
+      ...encodeAuditEvent(a.audit),
     );
   }
 }

@@ -94,7 +94,8 @@ export class LimitsStore {
 
   async recordDial(id: string, now: number, row: number): Promise<void> {
     const k = this.keys.dials(id);
-    await this.redis.multi().zadd(k, now, `${now}:${row}`).zremrangebyscore(k, '-inf', now - 60_000).exec();
+    // Only the last minute is read: the set goes a minute after a campaign's last dial.
+    await this.redis.multi().zadd(k, now, `${now}:${row}`).zremrangebyscore(k, '-inf', now - 60_000).pexpire(k, 120_000).exec();
   }
 
   /** POST /calls of a campaign in the minute before `now` (ms). */

@@ -4,6 +4,8 @@ import { defineScript, type Script } from './lua.js';
 import { ERASE_NUMBER, RELEASE_CLAIM, SWAP_IF_UNCHANGED } from './privacy-scripts.js';
 import type { RedisClient } from './redis.js';
 import { findNeedles, type Found } from './scan.js';
+import { decodeRow, encodeRow } from './row-codec.js';
+import { decodeAuditEvent } from './audit-codec.js';
 
 export type { Found };
 
@@ -52,6 +54,12 @@ export class PrivacyStore {
 
   async isErased(hash: string): Promise<boolean> {
     return (await this.redis.sismember(this.keys.erased, hash)) === 1;
+  }
+
+  /** Membership of many keyed hashes in one round trip (SMISMEMBER). */
+  async erasedMany(hashes: string[]): Promise<boolean[]> {
+    if (hashes.length === 0) return [];
+    return (await this.redis.smismember(this.keys.erased, ...hashes)).map((v) => v === 1);
   }
 
   /** Adds keyed hashes to the erased set; returns how many were new. */
@@ -122,7 +130,7 @@ export class PrivacyStore {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
       cursor = next;
       const stubs: string[] = [];
-      for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, JSON.stringify(stub(JSON.parse(flat[i + 1]!) as RowRecord)));
+      for (let i = 0; i < flat.length; i += 2) stubs.push(flat[i]!, encodeRow(stub(decodeRow(flat[i + 1]!))));
       if (stubs.length) await this.redis.hset(key, ...stubs);
     } while (cursor !== '0');
   }
@@ -153,9 +161,7 @@ export class PrivacyStore {
     for (;;) {
       const batch = await this.redis.xrange(this.keys.audit(id), start, end, 'COUNT', CHUNK);
       for (const [eid, flat] of batch) {
-        const ev: Record<string, string> = {};
-        for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
-        yield [eid, ev];
+        yield [eid, decodeAuditEvent(eid, flat)];
       }
       if (batch.length < CHUNK) return;
       start = `(${batch[batch.length - 1]![0]}`;

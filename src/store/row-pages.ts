@@ -2,6 +2,7 @@ import { OUTCOMES } from '../campaign/row.js';
 import type { Keys } from './keys.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
+import { decodeAuditEvent } from './audit-codec.js';
 
 /**
  * Puts final rows into their outcome's index (one batch, atomically: a row
@@ -115,9 +116,7 @@ export class RowPagesStore {
         let r = '';
         for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'row') r = flat[i + 1]!;
         if (r !== want) continue;
-        const ev: Record<string, string> = { id: eid };
-        for (let i = 0; i < flat.length; i += 2) ev[flat[i]!] = flat[i + 1]!;
-        events.push(ev);
+        events.push({ id: eid, ...decodeAuditEvent(eid, flat) });
       }
       read += batch.length;
       if (batch.length < n) return { events: events.reverse(), complete: true };

@@ -21,6 +21,24 @@ export class SuppressionStore {
     return (await this.redis.sismember(this.keys.suppression, e164)) === 1;
   }
 
+  /**
+   * Membership of many numbers in one round trip (SMISMEMBER), for the load
+   * screen's chunks: no copy of the set is held anywhere.
+   */
+  async hasMany(e164s: string[]): Promise<boolean[]> {
+    if (e164s.length === 0) return [];
+    return (await this.redis.smismember(this.keys.suppression, ...e164s)).map((v) => v === 1);
+  }
+
+  /**
+   * One SADD of a batch, for streamed imports: the caller keeps a few in
+   * flight (the connection pipelines them); returns how many were new.
+   */
+  async addBatch(e164s: string[]): Promise<number> {
+    if (e164s.length === 0) return 0;
+    return this.redis.sadd(this.keys.suppression, ...e164s);
+  }
+
   async size(): Promise<number> {
     return this.redis.scard(this.keys.suppression);
   }
