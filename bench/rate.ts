@@ -59,9 +59,12 @@ interface Measured {
  * worst bunching measured is the headroom the margin must leave.
  */
 export function bunching(times: number[], limit: number, intervalMs: number): number {
+  // A short run (a smoke test) has fewer than limit + 1 arrivals: all its gaps.
+  const span = Math.min(limit, times.length - 1);
+  if (span < 1) return 0;
   let worst = -Infinity;
-  for (let k = 0; k + limit < times.length; k++) worst = Math.max(worst, limit * intervalMs - (times[k + limit]! - times[k]!));
-  return worst === -Infinity ? NaN : Math.round(worst);
+  for (let k = 0; k + span < times.length; k++) worst = Math.max(worst, span * intervalMs - (times[k + span]! - times[k]!));
+  return Math.round(worst);
 }
 
 async function waitPosts(sim: SimProcess, target: number, seconds: number): Promise<void> {
