@@ -82,7 +82,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
           throw new DialerError('CONFIG_INVALID', 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set while CALLEASE_BASE_URL is not loopback; refusing to send personal data without verified TLS');
         }
         client = new CalleaseClient({
-          baseUrl: env.baseUrl, apiKey: env.apiKey, timeoutMs: env.httpTimeoutMs, getCallPath: env.getCallPath, allowInsecureHttp: env.allowInsecureHttp,
+          baseUrl: env.baseUrl, apiKey: env.apiKey, timeoutMs: env.httpTimeoutMs, getCallPath: env.getCallPath, callsBatch: env.callsBatch, allowInsecureHttp: env.allowInsecureHttp,
         });
         if (env.allowInsecureHttp && client.baseUrl.startsWith('http:') && !loopbackUrl(client.baseUrl)) {
           log.warn({ host: new URL(client.baseUrl).host }, 'CALLEASE_ALLOW_INSECURE_HTTP=1: the API key goes over plain http to a host that is not loopback; for a simulator only');

@@ -37,6 +37,7 @@ import type {
   SmsAction,
 } from './types.js';
 import { packageVersion } from './version.js';
+import { batchPath, resolveCallsBatch, type CallsBatch } from './batch.js';
 
 export type {
   CallDetails,
@@ -100,6 +101,8 @@ export class CalleaseClient {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly getCallPath: string;
+  /** Batched lookups as configured (mode 'off' when not). */
+  readonly callsBatch: CallsBatch;
 
   readonly #apiKey: string;
   readonly #got: Got;
@@ -136,6 +139,7 @@ export class CalleaseClient {
     this.timeoutMs = timeoutMs;
     this.connectTimeoutMs = connectTimeoutMs;
     this.getCallPath = getCallPath;
+    this.callsBatch = resolveCallsBatch(opts.callsBatch);
     this.#apiKey = opts.apiKey;
     this.#retries = retries;
     this.#retryBaseDelayMs = Math.max(0, opts.retryBaseDelayMs ?? 250);
@@ -206,6 +210,24 @@ export class CalleaseClient {
         if (a.status === 404 || a.parsed.kind === 'empty') return undefined;
         if (a.parsed.kind === 'invalid') throw this.#badResponse(op, a, 'response body is not JSON');
         return findCall(a.parsed.value, id);
+      },
+    );
+  }
+
+  /**
+   * One batched lookup (`callsBatch`): the calls the answer carries, whichever
+   * they are (the caller matches them by id). 404 or an empty body → none.
+   * `earliestMs`: when the earliest of these calls was placed (list mode).
+   */
+  async getCalls(ids: readonly string[], earliestMs: number, opts: RequestOptions = {}): Promise<CallDetails[]> {
+    const b = this.callsBatch;
+    if (b.mode === 'off') throw new DialerError('CONFIG_INVALID', 'batched call lookups are not configured (CALLEASE_CALLS_BATCH)');
+    return this.#request(
+      { method: 'GET', path: batchPath(b, ids, earliestMs), route: `GET ${b.path}`, retry: 'idempotent', signal: opts.signal, notFoundOk: true },
+      (a, op) => {
+        if (a.status === 404 || a.parsed.kind === 'empty') return [];
+        if (a.parsed.kind === 'invalid') throw this.#badResponse(op, a, 'response body is not JSON');
+        return extractCalls(a.parsed.value);
       },
     );
   }

@@ -14,6 +14,8 @@ export interface CalleaseClientOptions {
   connectTimeoutMs?: number;
   /** Template for one call, default '/calls?id={id}' ({id} is URL-encoded). */
   getCallPath?: string;
+  /** Batched lookups of many calls in one GET (api/batch.ts); default off. */
+  callsBatch?: import('./batch.js').CallsBatchOptions;
   /** Default 'callease-dialer/<version>'. */
   userAgent?: string;
   /**

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Env } from '../config/env.js';
+import { resolveCallsBatch } from '../api/batch.js';
 import { openRuntime } from '../runtime.js';
 import { startSimulator } from '../simulator/index.js';
 import { deleteByPrefix } from '../store/redis.js';
@@ -27,7 +28,9 @@ export async function runDemo(env: Env): Promise<void> {
   const sim = await startSimulator({ seed: 7, callDurationMs: { min: 300, max: 1500 }, logPath: path.resolve('results/simulator-log.jsonl') });
   process.stdout.write(`simulator on ${sim.url}; request log results/simulator-log.jsonl\n`);
   const prefix = `dialer-demo-${Date.now()}`;
-  const rt = await openRuntime({ ...env, redisUrl, prefix, apiKey: 'sim-key', baseUrl: sim.url, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+  // The built-in simulator answers batched lookups (GET /calls?ids=); unless CALLEASE_CALLS_BATCH says otherwise the demo uses them.
+  const callsBatch = process.env.CALLEASE_CALLS_BATCH ? env.callsBatch : resolveCallsBatch({ mode: 'ids' });
+  const rt = await openRuntime({ ...env, redisUrl, prefix, apiKey: 'sim-key', baseUrl: sim.url, callsBatch, logLevel: process.env.LOG_LEVEL ?? 'warn' });
   try {
     const r = await runCampaign(rt, EXAMPLE, { progress: Boolean(process.stdout.isTTY), format: 'csv' });
     process.stdout.write(formatSummary(r) + '\n');

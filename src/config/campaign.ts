@@ -122,6 +122,8 @@ export const campaignSchema = z
     poll: z
       .object({
         interval_seconds: z.number().positive().default(5),
+        /** First look at a placed call this long after placing it; default one interval (at most 1 s with batched lookups, CALLEASE_CALLS_BATCH). */
+        first_look_seconds: z.number().positive().optional(),
         /** A call still not final this long after it was placed ends as `unknown`. */
         timeout_minutes: z.number().positive().default(60),
       })

@@ -1,6 +1,7 @@
 import { DialerError } from '../errors.js';
 import type { DurableDials } from '../store/durability.js';
 import { readEventsEnv, type EventsEnv } from './events.js';
+import { CALLS_BATCH_MODES, resolveCallsBatch, type CallsBatch, type CallsBatchMode } from '../api/batch.js';
 
 /** The production API. */
 export const DEFAULT_BASE_URL = 'https://api.callease.ai/api/v1';
@@ -50,6 +51,12 @@ export interface Env {
   jobLockMs: number;
   /** Template for fetching one call, `{id}` replaced. */
   getCallPath: string;
+  /**
+   * CALLEASE_CALLS_BATCH (`off` default, `ids`, `list`), CALLEASE_CALLS_BATCH_PATH,
+   * CALLEASE_CALLS_BATCH_MAX: due calls looked up many per GET (api/batch.ts).
+   * Off unless set: the Callease reference does not document a batched form.
+   */
+  callsBatch: CallsBatch;
   /** How long an open row's owner is trusted before the reaper checks it (ms). */
   rowLeaseMs: number;
   /** How often a worker looks for open rows whose owner is gone (ms). */
@@ -103,6 +110,18 @@ function liveLease(raw: string | undefined): number {
   return n;
 }
 
+function callsBatch(env: NodeJS.ProcessEnv): CallsBatch {
+  const raw = (env.CALLEASE_CALLS_BATCH ?? '').trim().toLowerCase();
+  const mode = raw === '' || raw === '0' || raw === 'false' || raw === 'no' ? 'off' : raw;
+  if (!(CALLS_BATCH_MODES as readonly string[]).includes(mode)) {
+    throw new DialerError('CONFIG_INVALID', `CALLEASE_CALLS_BATCH must be one of ${CALLS_BATCH_MODES.join(', ')}, got "${env.CALLEASE_CALLS_BATCH}"`);
+  }
+  return resolveCallsBatch(
+    { mode: mode as CallsBatchMode, path: env.CALLEASE_CALLS_BATCH_PATH || undefined, max: positiveInt('CALLEASE_CALLS_BATCH_MAX', env.CALLEASE_CALLS_BATCH_MAX) },
+    'CALLEASE_CALLS_BATCH',
+  );
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   const lockMs = positive('DIALER_LOCK_MS', env.DIALER_LOCK_MS) ?? 60_000;
   return {
@@ -128,6 +147,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     lockMs,
     jobLockMs: positive('DIALER_JOB_LOCK_MS', env.DIALER_JOB_LOCK_MS) ?? Math.min(lockMs, DEFAULT_JOB_LOCK_MS),
     getCallPath: env.CALLEASE_GET_CALL_PATH || '/calls?id={id}',
+    callsBatch: callsBatch(env),
     rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
     reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,
     durableDials: durableDials(env.DIALER_DURABLE_DIALS),

@@ -17,6 +17,7 @@ import type { DialBegin } from '../store/dial.js';
 import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
 import { diffSettings, settingsOf } from '../config/settings-patch.js';
+import { firstLookMs } from '../poller/schedule.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -269,8 +270,8 @@ export class CampaignWorker {
       number: rec.phone, row, now: new Date(now),
       ledger: { from: ['sending'], patch: { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
       rowPatch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null },
-      // No call ends the moment it is placed: the first look waits a whole poll interval.
-      pollAt: now + (res.id ? c.poll.interval_seconds * 1000 : FIRST_RECONCILE_MS),
+      // No call ends the moment it is placed: the first look waits (poller/schedule.ts).
+      pollAt: now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS),
       audit: event({ call_id: res.id, result: 'placed' }),
     });
     this.log.info({ row, attempt, callId: res.id }, 'call placed');

@@ -19,6 +19,10 @@ import { keptCallText } from '../campaign/call-text.js';
 import { tryNextNumber } from './next-number.js';
 import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
+import { ApiError } from '../errors.js';
+import { BatchLookup, type Lookup } from './batch.js';
+import { BATCH_TICK_MS, retryDelayMs } from './schedule.js';
+import { FirstLookLearner } from './first-look.js';
 
 export interface PollerDeps {
   store: Store;
@@ -57,11 +61,14 @@ export class Poller {
   private loop?: Promise<void>;
   /** Each campaign's settings as they are now (a change is seen within SETTINGS_CHECK_MS). */
   private readonly campaigns = new Map<string, { live: LiveCampaign; at: number }>();
+  private readonly batch: BatchLookup;
+  private readonly firstLook = new FirstLookLearner();
 
   constructor(private readonly deps: PollerDeps) {
     this.limit = pLimit(deps.concurrency ?? 20);
     // Every in-flight GET listens on the one stop signal.
     setMaxListeners(0, this.stop.signal);
+    this.batch = new BatchLookup(deps.api, deps.log);
   }
 
   start(): void {
@@ -70,7 +77,7 @@ export class Poller {
   }
 
   private async run(): Promise<void> {
-    const tick = this.deps.tickMs ?? 250;
+    const tickMs = this.deps.tickMs ?? 250;
     let lastKeep = 0;
     while (this.state === 'running') {
       try {
@@ -81,15 +88,16 @@ export class Poller {
           await keepLiveSlots(this.deps.store, recent, this.deps.liveLeaseMs ?? 30_000);
         }
         const due = await this.deps.store.claimDuePolls(Date.now(), LEASE_MS, BATCH);
-        await Promise.all(due.map((d) => this.limit(() => this.pollOne(d.campaign, d.row))));
+        await this.pollDue(due);
         this.lastError = undefined;
         if (due.length === BATCH) continue;
-        await sleep(tick, this.stop.signal);
+        // Batched, a tick gathers the calls that came due meanwhile into one GET.
+        await sleep(this.batch.enabled ? Math.max(tickMs, BATCH_TICK_MS) : tickMs, this.stop.signal);
       } catch (e) {
         if (this.stop.signal.aborted) break;
         this.lastError = describeError(e);
         this.deps.log.error({ err: this.lastError }, 'poll loop error; backing off');
-        await sleep(Math.min(5000, tick * 8), this.stop.signal).catch(() => undefined);
+        await sleep(Math.min(5000, tickMs * 8), this.stop.signal).catch(() => undefined);
       }
     }
     this.state = 'stopped';
@@ -103,6 +111,7 @@ export class Poller {
       await hit.live.refresh();
       if (!hit.live.gone) return hit.live.current;
       this.campaigns.delete(id);
+      this.firstLook.forget(id);
       return undefined;
     }
     const info = await this.deps.store.getCampaign(id);
@@ -110,30 +119,68 @@ export class Poller {
     return info?.campaign;
   }
 
+  /**
+   * The polls just claimed. Batched (CALLEASE_CALLS_BATCH): the rows are read
+   * first, the placed calls among them looked up many per GET, and each row
+   * then handled with its answer; a call the answer lacks gets its own GET.
+   */
+  private async pollDue(due: { campaign: string; row: number }[]): Promise<void> {
+    if (!this.batch.enabled) {
+      await Promise.all(due.map((d) => this.limit(() => this.pollOne(d.campaign, d.row))));
+      return;
+    }
+    const loaded = await Promise.all(due.map((d) => this.limit(() => this.load(d.campaign, d.row))));
+    const rows = loaded.filter((x): x is Loaded => x !== undefined);
+    const placed = rows.filter((x) => x.callId);
+    const answers = await this.batch.lookup(placed.map((x) => ({ callId: x.callId!, placedAt: x.rec.placed_at ?? Date.now() })), this.stop.signal);
+    await Promise.all(rows.map((x) => this.limit(() => this.handle(x, x.callId ? answers.get(x.callId) : undefined))));
+  }
+
   /** One look at one row. Every path either finishes the row or puts it back on the schedule. */
   async pollOne(id: string, row: number): Promise<void> {
-    const { store, log } = this.deps;
+    const x = await this.load(id, row);
+    if (x) await this.handle(x);
+  }
+
+  /** The row and its campaign, when the poll schedule owns it; otherwise its poll is dropped. */
+  private async load(id: string, row: number): Promise<Loaded | undefined> {
+    const { store } = this.deps;
     const c = await this.campaign(id);
     const rec = c && (await store.getRow(id, row));
     // Only a row whose state the poll schedule owns is looked at (a redial due shows its last call, already settled).
     const state = rec ? rowStateOf(rec) : 'final';
-    if (!c || !rec || (!(POLL_OWNED as string[]).includes(state) && state !== 'sending')) return store.unschedulePoll(id, row);
+    if (!c || !rec || (!(POLL_OWNED as string[]).includes(state) && state !== 'sending')) {
+      await store.unschedulePoll(id, row);
+      return undefined;
+    }
+    return { c, rec, callId: rec.call_id && state === 'placed' ? rec.call_id : undefined };
+  }
+
+  private async handle({ c, rec, callId }: Loaded, pre?: Lookup): Promise<void> {
     try {
-      if (rec.call_id && state === 'placed') await this.follow(c, rec, rec.call_id);
+      if (callId) await this.follow(c, rec, callId, pre);
       else await this.reconcile(c, rec);
     } catch (e) {
-      log.warn({ campaign: id, row, err: describeError(e) }, 'poll failed; will try again');
-      await store.schedulePoll(id, row, Date.now() + c.poll.interval_seconds * 1000);
+      this.deps.log.warn({ campaign: c.name, row: rec.row, err: describeError(e) }, 'poll failed; will try again');
+      // A 429's Retry-After is kept to: the next look waits at least that long.
+      await this.deps.store.schedulePoll(c.name, rec.row, Date.now() + retryDelayMs(c, e instanceof ApiError ? e.retryAfterMs : undefined));
     }
   }
 
-  private async follow(c: Campaign, rec: RowRecord, callId: string): Promise<void> {
+  /** Follows a placed call; `pre` is what a batched lookup said about it (none: a GET of its own). */
+  private async follow(c: Campaign, rec: RowRecord, callId: string, pre?: Lookup): Promise<void> {
     const { store, api } = this.deps;
     const placedAt = rec.placed_at ?? Date.now();
     const overdue = Date.now() - placedAt > c.poll.timeout_minutes * 60_000;
+    // Per-call, a first look earlier than the campaign's calls usually end waits for that time, without a GET.
+    if (!pre && rec.status === 'queued' && rec.placed_at !== undefined) {
+      const due = rec.placed_at + this.firstLook.firstLookMs(c);
+      if (Date.now() < due - 50) return store.schedulePoll(c.name, rec.row, due);
+    }
     let call: CallDetails | undefined;
     try {
-      call = await api.getCall(callId, { signal: this.stop.signal });
+      if (pre?.kind === 'failed') throw pre.error;
+      call = pre?.kind === 'found' ? pre.call : await api.getCall(callId, { signal: this.stop.signal });
     } catch (e) {
       // A call whose lookups always fail still ends, `unknown`, at the poll timeout.
       if (!overdue || this.stop.signal.aborted) throw e;
@@ -141,6 +188,7 @@ export class Poller {
     }
     const status = call ? mapCallStatus(call.status, call.endedReason) : { final: false as const };
     if (call && status.final) {
+      this.firstLook.observe(c.name, rec.placed_at, call);
       // The opt-out check in finish reads the whole text; the row keeps what the campaign keeps.
       const last = keptCallText(c, details(call));
       if (await tryNextNumber(this.deps, c, rec, status.outcome, last)) return;
@@ -269,6 +317,13 @@ export class Poller {
     await this.loop?.catch(() => undefined);
     this.state = 'stopped';
   }
+}
+
+interface Loaded {
+  c: Campaign;
+  rec: RowRecord;
+  /** Set when the row is a placed call to follow. */
+  callId?: string;
 }
 
 /** The results fields a finished call fills in. */

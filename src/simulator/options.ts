@@ -40,6 +40,9 @@ export interface Config {
   rejectRate: number;
   lookupFailRate: number;
   lookupLatency: Range | null;
+  batchBadBodyRate: number;
+  batch429Rate: number;
+  batchOmitRate: number;
   getShape: NonNullable<SimulatorOptions['getShape']>;
   createShape: NonNullable<SimulatorOptions['createShape']>;
 }
@@ -116,6 +119,9 @@ export function buildConfig(o: SimulatorOptions): Config {
     rejectRate: fraction('faults.rejectRate', f.rejectRate),
     lookupFailRate: fraction('faults.lookupFailRate', f.lookupFailRate),
     lookupLatency: optionalRange('faults.lookupLatencyMs', f.lookupLatencyMs),
+    batchBadBodyRate: fraction('faults.batchBadBodyRate', f.batchBadBodyRate),
+    batch429Rate: fraction('faults.batch429Rate', f.batch429Rate),
+    batchOmitRate: fraction('faults.batchOmitRate', f.batchOmitRate),
     getShape: o.getShape ?? DEFAULT_OPTIONS.getShape,
     createShape: o.createShape ?? DEFAULT_OPTIONS.createShape,
   };

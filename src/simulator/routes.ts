@@ -14,7 +14,10 @@ export function route(s: SimState, req: Request): Reply {
   const { method, pathname } = req;
   if (pathname === '/calls') {
     if (method === 'POST') return postCall(s, req);
-    if (method === 'GET') return withGetFault(s, () => (req.query.has('id') ? getOne(s, req, req.query.get('id')!) : listCalls(s, req)));
+    if (method === 'GET') {
+      if (req.query.has('ids')) return withGetFault(s, () => getMany(s, req, req.query.getAll('ids').join(',')));
+      return withGetFault(s, () => (req.query.has('id') ? getOne(s, req, req.query.get('id')!) : listCalls(s, req)));
+    }
   } else if (pathname.startsWith('/calls/')) {
     // Path-style lookup, for clients configured with a /calls/{id} template.
     if (method === 'GET') return withGetFault(s, () => getOne(s, req, decodeURIComponent(pathname.slice(7))));
@@ -117,6 +120,35 @@ function getOne(s: SimState, req: Request, id: string): Reply {
   const shape = s.cfg.getShape;
   const body = shape === 'array' ? [view] : shape === 'envelope' ? { data: [view] } : view;
   return { ...reply(200, body), callId: id };
+}
+
+/** Most ids one batched lookup may ask for. */
+export const MAX_BATCH_IDS = 500;
+
+/**
+ * GET /calls?ids=a,b,c (a form the Callease reference does not document; the
+ * simulator offers it so batched lookups can be tried): the calls known among
+ * those ids, as {data:[...]} (or [...] with getShape 'array'). Unknown ids are
+ * left out, as is a call the API can't show (lookupFailRate): the client then
+ * asks for it on its own.
+ */
+function getMany(s: SimState, req: Request, raw: string): Reply {
+  const ids = [...new Set(raw.split(',').map((x) => x.trim()).filter(Boolean))];
+  if (ids.length === 0) return fail(400, 'ids must list at least one call id');
+  if (ids.length > MAX_BATCH_IDS) return fail(400, `ids may list at most ${MAX_BATCH_IDS} call ids`);
+  const cfg = s.cfg;
+  if (cfg.batch429Rate > 0 && s.globalRng() < cfg.batch429Rate) {
+    return { status: 429, body: { error: 'rate limit exceeded (simulated)', retry_after: 1 }, headers: { 'retry-after': '1' }, fault: '429' };
+  }
+  if (cfg.batchBadBodyRate > 0 && s.globalRng() < cfg.batchBadBodyRate) return { status: 200, rawBody: '{"data":[{"id":', fault: 'bad-body' };
+  const data: Record<string, unknown>[] = [];
+  for (const id of ids) {
+    const call = s.calls.get(id);
+    if (!call || call.lookupFails) continue;
+    if (cfg.batchOmitRate > 0 && keyedRng(cfg.seed, `omit|${id}`)() < cfg.batchOmitRate) continue;
+    data.push(callView(call, req.now));
+  }
+  return { ...reply(200, s.cfg.getShape === 'array' ? data : { data }), callIds: data.map((d) => String(d.id)) };
 }
 
 /** Parses created_after: epoch ms or an ISO time. */

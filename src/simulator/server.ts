@@ -76,6 +76,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   function finish(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, out: Reply): void {
     entry.status = out.kind ? 0 : out.status;
     if (out.callId) entry.call_id = out.callId;
+    if (out.callIds) entry.call_ids = out.callIds;
     if (out.fault) entry.fault = out.fault;
     if (out.kind === 'hang') {
       // Logged at receive time: there will never be an answer to log.
@@ -90,7 +91,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         req.socket.destroy();
         return;
       }
-      const payload = out.body === undefined ? '' : JSON.stringify(out.body);
+      const payload = out.rawBody ?? (out.body === undefined ? '' : JSON.stringify(out.body));
       res.writeHead(out.status, {
         ...out.headers,
         'content-type': 'application/json; charset=utf-8',

@@ -23,6 +23,10 @@ export interface Reply {
   body?: unknown;
   headers?: Record<string, string>;
   callId?: string;
+  /** A batched lookup: the ids answered. */
+  callIds?: string[];
+  /** Sent as it is instead of `body` as JSON (a malformed answer). */
+  rawBody?: string;
   fault?: RequestLogEntry['fault'];
   /** hang: never answer; drop: cut the socket without answering. */
   kind?: 'hang' | 'drop';

@@ -36,6 +36,12 @@ export interface SimulatorFaults {
   lookupFailRate?: number;
   /** Extra delay before answering GET /calls (lookups only), on top of `latencyMs`: fixed ms or a uniform range. */
   lookupLatencyMs?: number | Range;
+  /** Fraction of batched lookups (GET /calls?ids=...) answered 200 with a body that is not JSON. */
+  batchBadBodyRate?: number;
+  /** Fraction of batched lookups (GET /calls?ids=...) answered 429 with Retry-After: 1. */
+  batch429Rate?: number;
+  /** Batched lookups (GET /calls?ids=...) leave out this fraction of the calls asked for (keyed by call id: always the same calls). */
+  batchOmitRate?: number;
 }
 
 export interface SimulatorOptions {
@@ -119,7 +125,9 @@ export interface RequestLogEntry {
   /** HTTP status sent; 0 when none was (hang, drop). */
   status: number;
   call_id?: string;
-  fault?: '5xx' | '5xx-after-create' | 'hang' | 'drop' | '429' | 'reject' | 'lookup';
+  /** A batched lookup (GET /calls?ids=...): the ids it answered with. */
+  call_ids?: string[];
+  fault?: '5xx' | '5xx-after-create' | 'hang' | 'drop' | '429' | 'reject' | 'lookup' | 'bad-body';
 }
 
 export interface Simulator {
