@@ -1,5 +1,5 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -182,10 +182,11 @@ export interface CliProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-/** Runs the dialer CLI (`src/cli/main.ts <args>`) as its own process; stderr passes through. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { profile?: string } = {}): CliProcess {
+/** Runs the dialer CLI (`src/cli/main.ts <args>`) as its own process; stderr (its log) passes through, or goes to `logFile` if given. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { profile?: string; logFile?: string } = {}): CliProcess {
   const e = entry('src/cli/main.ts');
-  const child = spawn(process.execPath, [...e.execArgv, ...profileArgs(opts.profile), e.file, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const err = opts.logFile ? openSync(opts.logFile, 'w') : 'inherit';
+  const child = spawn(process.execPath, [...e.execArgv, ...profileArgs(opts.profile), e.file, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', err] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,

@@ -1,6 +1,6 @@
 import { applySettings, settingsOf, type Assignment, type SettingChange } from '../config/settings-patch.js';
 import type { CampaignFile } from '../config/campaign.js';
-import { campaignIntervalMs, campaignRateScope } from '../dialer/worker.js';
+import { campaignIntervalMs, campaignRateScope } from '../dialer/rate.js';
 import type { DialQueues } from '../dialer/jobs.js';
 import { DialerError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -8,10 +8,12 @@ import { maskPhone, type Logger } from '../log.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
 import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
-import { claimNextNumber, isInvalidNumberError, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
+import { claimNextNumber, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, type DialJobData } from './jobs.js';
-import { decideFailure } from './policy.js';
+import { FIRST_RECONCILE_MS, onDialError, RetryLater, type FailureContext } from './failure.js';
+import { dialLimits, earlyMs } from './rate.js';
+import type { DialBegin } from '../store/dial.js';
 import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
 import { diffSettings, settingsOf } from '../config/settings-patch.js';
@@ -41,37 +43,10 @@ export interface DialWorkerDeps {
 
 /** Reservations further ahead than this hand the wait to BullMQ's rate limiter instead of sleeping. */
 const MAX_SLOT_WAIT_MS = 2000;
-/**
- * Requests are spaced 5% wider than the limit allows, so that a request
- * delayed on its way can't bring one too many inside a sliding second as the
- * API counts it; the mean rate stays at 95% of the limit. Chosen from measured
- * jitter: with three worker processes on two cores, arrivals at the simulator
- * strayed up to ~25 ms from their slots (11 POSTs in 995–997 ms at 10/s, whose
- * slots spanned 1,020 ms under a 2% margin); 5% leaves 50 ms per second's worth.
- */
-const RATE_MARGIN = 1.05;
-/** The limiter of one campaign's rate (LimitsStore scope). */
-export const campaignRateScope = (id: string): string => `c:${id}`;
-
-/** Spacing of a campaign's requests (ms) under its `rate`, margin included. */
-export function campaignIntervalMs(rate: Campaign['rate']): number {
-  return (RATE_MARGIN * rate.per_seconds * 1000) / rate.calls;
-}
-
-/** First lookup of an ambiguous dial. */
-const FIRST_RECONCILE_MS = 1000;
 /** A campaign (or the account) with every live-call slot taken holds its queue this long before trying again. */
 const LIVE_FULL_WAIT_MS = 250;
 /** A job of a campaign that may not dial now (paused, loading) looks again after this long. */
 const PAUSED_RECHECK_MS = 5000;
-
-/** Carries the policy's backoff to BullMQ's `backoffStrategy`. */
-class RetryLater extends Error {
-  constructor(readonly delayMs: number, cause: unknown) {
-    super(describeError(cause));
-    this.name = 'RetryLater';
-  }
-}
 
 /** A BullMQ worker dialing one campaign's queue. */
 export class CampaignWorker {
@@ -127,8 +102,7 @@ export class CampaignWorker {
     const c = this.campaign;
     const id = c.name;
     const row = job.data.row;
-    // Both in flight at once: one round trip of waiting.
-    const [rec, state] = await Promise.all([store.getRow(id, row), store.campaignState(id)]);
+    const [rec, state] = await store.dial.read(id, row);
     if (!rec || rec.outcome) return 'final';
     if (rec.job && rec.job !== job.id) return 'not-owner';
     if (state === 'canceling' || state === 'canceled') {
@@ -166,35 +140,10 @@ export class CampaignWorker {
       throw Worker.RateLimitError();
     }
     try {
-      // A live-call slot before the rate slot: a rate slot taken and then not used would push every later request back.
-      const live = await this.takeLiveSlot(row);
-      if (live === 'full') {
-        await gate.release?.();
-        await this.worker.rateLimit(LIVE_FULL_WAIT_MS);
-        throw Worker.RateLimitError();
-      }
-      const sent = { begun: false };
-      try {
-        await this.takeSlot(gate, signal);
-        return await this.send(job, rec, gate, token, signal, sent);
-      } finally {
-        // No POST went out under this slot: give it back (once sending, the row's moves do).
-        if (live === 'taken' && !sent.begun) await store.live.release(id, row);
-      }
+      return await this.send(job, rec, gate, token, signal);
     } finally {
       if (cap) await store.limits.release('account', holder);
     }
-  }
-
-  /**
-   * A slot under `max_live_calls` and CALLEASE_MAX_LIVE_CALLS (taken even
-   * without caps, so `live_calls` counts). 'held': the row already has one
-   * (another job of it is sending, or a slot its crashed worker left), which
-   * this job neither takes nor gives back.
-   */
-  private async takeLiveSlot(row: number): Promise<'taken' | 'held' | 'full'> {
-    const r = await this.deps.store.live.acquire(this.campaign.name, row, { campaign: this.campaign.max_live_calls, account: this.deps.maxLiveCalls }, this.liveLeaseMs);
-    return r === 'taken' || r === 'held' ? r : 'full';
   }
 
   private get liveLeaseMs(): number {
@@ -208,46 +157,46 @@ export class CampaignWorker {
   }
 
   /**
-   * Waits for this request's turn under the campaign rate and the account cap.
-   * A slot is only taken when it is due now, and the POST follows at once: a
-   * slot booked ahead and slept towards would reach the API late by however
-   * long the process was busy, bunching requests together.
+   * The step into `sending` (store/dial.ts DIAL_BEGIN): a live-call slot
+   * under `max_live_calls` and CALLEASE_MAX_LIVE_CALLS (taken even without
+   * caps, so `live_calls` counts; a row that already holds one keeps it), this
+   * request's turn under the campaign rate and the account cap, and the
+   * ledger entry, in one step. A slot is only taken when it is due now, and
+   * the POST follows at once: a slot booked ahead and slept towards would
+   * reach the API late by however long the process was busy, bunching
+   * requests together.
    */
-  private async takeSlot(gate: GateResult & { action: 'go' }, signal?: AbortSignal): Promise<void> {
+  private async begin(rec: RowRecord, gate: GateResult & { action: 'go' }, attemptToken: string, signal?: AbortSignal): Promise<DialBegin & { step: 'ok' | 'refused' }> {
     for (;;) {
       // The rate as it is now, at each try: a `dialer set` of it applies to requests already waiting.
       const c = this.campaign;
-      const limits = [{ scope: campaignRateScope(c.name), intervalMs: campaignIntervalMs(c.rate) }];
-      if (this.deps.maxCallsPerSecond) limits.push({ scope: 'account', intervalMs: (RATE_MARGIN * 1000) / this.deps.maxCallsPerSecond });
-      // A request may go up to `early` ms before its slot: a waiter woken a little
-      // late then still keeps the schedule instead of losing those ms each time
-      // (which would drag the mean rate below the limit). Any window then holds at
-      // most limit × 1.05 − early/interval requests: below the limit.
-      // At least 1 ms: Redis TIME counts whole ms, so above 250/s a smaller allowance
-      // turns most reservations into a 1 ms sleep and a retry (many RESERVE_SLOT calls
-      // per dial at very high rates). 1 ms ≤ the 5% margin, so no window is over.
-      const early = Math.min(5, Math.max(1, Math.min(...limits.map((l) => l.intervalMs)) / 4));
-      const slot = await this.deps.store.limits.reserveSlot(limits, early);
-      if (slot.reserved) return;
-      if (slot.waitMs > MAX_SLOT_WAIT_MS) {
-        // Far behind: free this job's place and let BullMQ hold the campaign's queue instead.
+      const limits = dialLimits(c, this.deps.maxCallsPerSecond);
+      const early = earlyMs(limits);
+      const r = await this.deps.store.dial.begin(c.name, {
+        number: rec.phone, row: rec.row, token: attemptToken, lockMs: this.deps.lockMs,
+        caps: { campaign: c.max_live_calls, account: this.deps.maxLiveCalls }, liveLeaseMs: this.liveLeaseMs, limits, earlyMs: early,
+      });
+      if (r.step === 'ok' || r.step === 'refused') return r;
+      if (r.step === 'live-full' || r.waitMs > MAX_SLOT_WAIT_MS) {
+        // Every live-call slot taken, or far behind the rate: free this job's
+        // place and let BullMQ hold the campaign's queue instead.
         await gate.release?.();
-        await this.worker.rateLimit(slot.waitMs - MAX_SLOT_WAIT_MS / 2);
+        await this.worker.rateLimit(r.step === 'live-full' ? LIVE_FULL_WAIT_MS : r.waitMs - MAX_SLOT_WAIT_MS / 2);
         throw Worker.RateLimitError();
       }
-      await sleep(Math.max(1, slot.waitMs - early / 2), signal);
+      await sleep(Math.max(1, r.waitMs - early / 2), signal);
     }
   }
 
-  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal: AbortSignal | undefined, sent: { begun: boolean }): Promise<string> {
+  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
     const { store } = this.deps;
-    const c = this.campaign;
-    const id = c.name;
+    const id = this.campaign.name;
     const row = rec.row;
     // Unique per try of this job, and the same if ioredis resends the command.
     const attemptToken = `${job.id}|${job.attemptsStarted}|${randomUUID()}`;
-    const begin = await store.ledgerBegin(id, rec.phone, Date.now(), attemptToken, this.deps.lockMs);
-    if (!begin.ok) {
+    const begin = await this.begin(rec, gate, attemptToken, signal);
+    if (begin.step === 'refused') {
+      // Nothing was taken (no live-call slot, no rate slot).
       await gate.release?.();
       if (begin.why === 'final') return 'final';
       if (begin.why === 'canceling' || begin.why === 'canceled') {
@@ -268,17 +217,15 @@ export class CampaignWorker {
       if (begin.why !== 'dialed') return this.later(job, token, PAUSED_RECHECK_MS);
       // Someone already sent (or is sending) to this person. Never again: let the poller find out.
       this.log.warn({ row, ledger: begin.entry?.s }, 'contact already dialed; handing to reconciliation');
-      const moved = await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });
-      // A call may exist: the slot stays with the row, kept alive by the poll schedule's owners.
-      if (moved === 'applied') sent.begun = true;
+      // A call may exist: the move takes the row a live-call slot, kept alive by the poll schedule's owners.
+      await store.moveRow(id, row, { to: 'ambiguous', from: ['queued', 'waiting', 'redial-due'], patch: { status: 'ambiguous', job: null } });
       await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS, true);
       return 'already-dialed';
     }
     // From here the row's moves give the live-call slot back; until then this worker keeps it alive.
-    sent.begun = true;
     const renew = setInterval(() => void store.live.renew(id, row, this.liveLeaseMs).catch(() => undefined), this.liveLeaseMs / 3);
     try {
-      return await this.post(job, rec, gate, begin.entry!, signal, token);
+      return await this.post(job, rec, gate, begin.entry, signal, token);
     } finally {
       clearInterval(renew);
     }
@@ -297,74 +244,47 @@ export class CampaignWorker {
       throw Worker.RateLimitError();
     }
     const attempt = begun.a;
-    const audit = (fields: Record<string, string | number | undefined | null>) =>
-      store.appendAudit(id, {
-        type: 'dial', row, number: maskPhone(rec.phone), at: new Date().toISOString(), local_time: gate.localTime,
-        timezone: rec.timezone, rule: gate.rule, consent: rec.consent, attempt, ...fields,
-      });
+    const event = (fields: Record<string, string | number | undefined | null>) => ({
+      type: 'dial', row, number: maskPhone(rec.phone), at: new Date().toISOString(), local_time: gate.localTime,
+      timezone: rec.timezone, rule: gate.rule, consent: rec.consent, attempt, ...fields,
+    });
 
     let res: CreateCallResult;
     try {
+      // At debug level, the moment the request leaves (bench/rate.ts compares it with the API's receive time).
+      this.log.debug({ row, attempt }, 'POST /calls sent');
       res = await api.createCall(
         { assistant_id: rowAssistant(c, rec), name: rec.name, phoneNumber: rec.phone, customVariables: Object.entries(rec.vars ?? {}).map(([key, value]) => ({ key, value })) },
         { signal },
       );
     } catch (err) {
-      await audit({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' });
+      await store.appendAudit(id, event({ http_status: err instanceof ApiError ? err.status : undefined, result: err instanceof ApiError ? err.code : 'error' }));
       if (err instanceof ApiError && !err.maybeSent) await gate.release?.();
-      return this.onDialError(job, rec, attempt, err, token, signal);
+      return onDialError(this.failureContext(job, token, signal), job, rec, attempt, err);
     }
     // The call exists. A failure from here on (Redis down) must not reach the
     // retry policy, which would mark the contact `failed` and dial it again:
     // the job fails, the ledger stays `sending` and reconciliation finds the call.
     const now = Date.now();
-    // Issued together, these are in flight at once and Redis runs them in this order.
-    await Promise.all([
-      store.ledgerMove(id, rec.phone, ['sending'], { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) }),
-      store.moveRow(id, row, { to: 'placed', from: ['sending'], patch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null } }),
+    await store.dial.placed(id, {
+      number: rec.phone, row, now: new Date(now),
+      ledger: { from: ['sending'], patch: { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
+      rowPatch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null },
       // No call ends the moment it is placed: the first look waits (poller/schedule.ts).
-      store.schedulePoll(id, row, now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS)),
-      store.limits.recordDial(id, now, row),
-      audit({ call_id: res.id, result: 'placed' }),
-    ]);
+      pollAt: now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS),
+      audit: event({ call_id: res.id, result: 'placed' }),
+    });
     this.log.info({ row, attempt, callId: res.id }, 'call placed');
     return 'placed';
   }
 
-  private async onDialError(job: Job<DialJobData>, rec: RowRecord, attempt: number, err: unknown, token?: string, signal?: AbortSignal): Promise<string> {
-    const { store } = this.deps;
-    const id = this.campaign.name;
-    const row = rec.row;
-    const policy = { attempts: this.campaign.retry.attempts, backoffMs: this.campaign.retry.backoff_ms, maxBackoffMs: this.campaign.retry.max_backoff_ms };
-    const d = decideFailure(err, job.attemptsMade + 1, policy, Math.random());
-    const error = describeError(err);
-    const status = err instanceof ApiError ? err.status ?? null : null;
-    this.log.warn({ row, attempt, decision: d.action, err: error }, 'POST /calls failed');
-    switch (d.action) {
-      case 'rate-limited':
-        // A 429 is not an attempt: give it back, and hold the whole campaign queue.
-        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'pending', a: attempt - 1, t: Date.now() });
-        await store.moveRow(id, row, { to: 'queued', from: ['sending'] });
-        await this.worker.rateLimit(d.delayMs);
-        throw Worker.RateLimitError();
-      case 'retry':
-        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
-        await store.moveRow(id, row, { to: 'queued', from: ['sending'], patch: { attempts: attempt, error, http_status: status }, leaseMs: store.handoffLeaseMs });
-        throw new RetryLater(d.delayMs, err);
-      case 'dead-letter':
-        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'failed', t: Date.now(), e: error });
-        // The API says this number is invalid: the row's next number, on this job.
-        if (isInvalidNumberError(err) && (await this.nextNumber(rec, { rejected: error }, true, { attempts: attempt, error: d.reason, http_status: status }))) {
-          return this.process(job, token, signal);
-        }
-        await this.finish(row, { attempts: attempt, error: d.reason, http_status: status }, 'dead-letter');
-        throw new UnrecoverableError(d.reason);
-      case 'ambiguous':
-        await store.ledgerMove(id, rec.phone, ['sending'], { s: 'ambiguous', t: Date.now(), e: error });
-        await store.moveRow(id, row, { to: 'ambiguous', from: ['sending'], patch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), attempts: attempt, status: 'ambiguous', error, http_status: status, job: null } });
-        await store.schedulePoll(id, row, Date.now() + FIRST_RECONCILE_MS);
-        return 'ambiguous';
-    }
+  private failureContext(job: Job<DialJobData>, token?: string, signal?: AbortSignal): FailureContext {
+    return {
+      store: this.deps.store, log: this.log, campaign: this.campaign, worker: this.worker,
+      nextNumber: (rec, why, dialed, extra) => this.nextNumber(rec, why, dialed, extra),
+      finish: (row, patch, outcome) => this.finish(row, patch, outcome),
+      again: () => this.process(job, token, signal),
+    };
   }
 
   /**

@@ -13,6 +13,7 @@ import { dialJob, type DialQueues } from '../dialer/jobs.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
 import { beginAppend, numberChunk, writeChunk } from './append.js';
 import { assignAssistant } from '../campaign/assistant.js';
+import { withTightHeap } from './heap.js';
 
 export interface LoadDeps {
   store: Store;
@@ -67,6 +68,10 @@ const LOAD_LEASE_MS = 15_000;
  * Loading again into a campaign that runs adds only rows it does not have.
  */
 export async function loadCampaign(deps: LoadDeps, c: Campaign, input?: Readable): Promise<LoadSummary> {
+  return withTightHeap(() => load(deps, c, input));
+}
+
+async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<LoadSummary> {
   const { store, queues, log } = deps;
   const ctl = { store, queues };
   let existing = await store.getCampaign(c.name);

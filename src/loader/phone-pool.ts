@@ -113,7 +113,10 @@ function decode(s: string): PhoneResult {
  */
 function startWorker(port: MessagePort): Worker {
   const self = import.meta.url;
-  const options = { workerData: { port }, transferList: [port] };
+  // Its heap holds libphonenumber's metadata and two batches at most: capped, V8 collects
+  // it instead of growing it (its young generation alone could take 48 MB).
+  // A worker that ran out would exit, and the pool goes on in-process.
+  const options = { workerData: { port }, transferList: [port], resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
   if (!self.endsWith('.ts')) return new Worker(new URL('./phone-worker.js', self), options);
   const tsxApi = pathToFileURL(createRequire(self).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
   const entry = new URL('./phone-worker.ts', self).href;

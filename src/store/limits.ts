@@ -3,6 +3,31 @@ import type { RedisClient } from './redis.js';
 import { defineScript, type Script } from './lua.js';
 
 /**
+ * The GCRA steps as Lua functions, shared by RESERVE_SLOT and the dial's
+ * first step (store/dial.ts): `gcra_slot` finds the first slot every limiter
+ * allows (and Redis's now), `gcra_take` books it. Both touch only the keys
+ * they are handed, which callers take from KEYS.
+ */
+export const GCRA_LUA = `
+local function gcra_slot(keys)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local slot = now
+  for _, k in ipairs(keys) do
+    local tat = tonumber(redis.call('GET', k) or '0')
+    if tat > slot then slot = tat end
+  end
+  return slot, now
+end
+local function gcra_take(keys, intervals, slot, wait)
+  for i, k in ipairs(keys) do
+    local interval = tonumber(intervals[i])
+    redis.call('SET', k, slot + interval, 'PX', math.ceil(wait + interval + 60000))
+  end
+end
+`;
+
+/**
  * GCRA slot reservation over one or more limiters (campaign, account). Each
  * limiter keeps its theoretical arrival time; a request gets the first slot
  * that every limiter allows, so requests are spaced by at least each
@@ -11,20 +36,16 @@ import { defineScript, type Script } from './lua.js';
  * KEYS: limiter keys  ARGV: interval ms per key..., maxWaitMs
  * Returns {reserved 1|0, waitMs}. Not reserved when the wait would exceed maxWaitMs.
  */
-export const RESERVE_SLOT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slot = now
+export const RESERVE_SLOT = GCRA_LUA + `
+local keys, intervals = {}, {}
 for i = 1, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat > slot then slot = tat end
+  keys[i] = KEYS[i]
+  intervals[i] = ARGV[i]
 end
+local slot, now = gcra_slot(keys)
 local wait = slot - now
 if wait > tonumber(ARGV[#KEYS + 1]) then return {0, wait} end
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[i])
-  redis.call('SET', KEYS[i], slot + interval, 'PX', math.ceil(wait + interval + 60000))
-end
+gcra_take(keys, intervals, slot, wait)
 return {1, wait}
 `;
 

@@ -5,6 +5,7 @@ import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
 import { DeadlineStore } from './deadline.js';
+import { DialStore } from './dial.js';
 import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { IndexesStore } from './indexes.js';
@@ -55,7 +56,7 @@ export type { CampaignState, RowState };
  * resent step into `sending` looks for it), and `ids` that would only repeat
  * `id` is left out (knownIds reads it back). About 100 B less per entry.
  */
-function compactLedgerPatch(patch: Partial<Record<keyof LedgerEntry, unknown>>): Partial<Record<keyof LedgerEntry, unknown>> {
+export function compactLedgerPatch(patch: Partial<Record<keyof LedgerEntry, unknown>>): Partial<Record<keyof LedgerEntry, unknown>> {
   const out = { ...patch };
   if (typeof out.s === 'string' && out.s !== 'sending' && !('tok' in out)) out.tok = null;
   if (Array.isArray(out.ids) && out.ids.length === 1 && typeof out.id === 'string' && out.ids[0] === out.id) out.ids = null;
@@ -126,6 +127,8 @@ export class Store {
   /** The per-campaign indexes behind status, metrics, webhooks and sweeps (waiting rows, sending entries, call ids, polls). */
   readonly indexes: IndexesStore;
   private readonly polls: PollSchedule;
+  /** A dial's steps before and after its POST, each in one script. */
+  readonly dial: DialStore;
   private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
 
   /**
@@ -164,6 +167,7 @@ export class Store {
       scripts[name] = { keys: numKeys[name], fn };
     }
     this.scripts = scripts;
+    this.dial = new DialStore(redis, this);
   }
 
   // ---- campaigns ------------------------------------------------------------
@@ -296,17 +300,24 @@ export class Store {
    * limits the states it may come from, `callId` requires the row's call.
    */
   async moveRow(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }): Promise<MoveResult> {
-    const k = this.keys;
     const now = new Date();
-    const r = await this.scripts.ROW_MOVE.fn(
-      k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount, k.waiting(id),
-      row, m.to ?? '', encodeRowPatch(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`,
-    );
+    const r = await this.scripts.ROW_MOVE.fn(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now));
     if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
       await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome: m.outcome, call_id: m.patch?.call_id as string, error: m.patch?.error as string });
     }
     return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : r === -1 ? 'illegal' : r === -2 ? 'no-new-calls' : 'skipped';
+  }
+
+  /** KEYS of ROW_MOVE (also run inside the dial's last step, store/dial.ts). */
+  rowMoveKeys(id: string): string[] {
+    const k = this.keys;
+    return [k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount, k.waiting(id)];
+  }
+
+  /** ARGV of ROW_MOVE for the move `m` at `now`. */
+  rowMoveArgs(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }, now: Date): (string | number)[] {
+    return [row, m.to ?? '', encodeRowPatch(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`];
   }
 
   /** A patch to an open row that keeps its state; `outcome` makes it final. */
@@ -397,9 +408,14 @@ export class Store {
    * 'missing', or the campaign state that forbids dialing now.
    */
   async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
-    const k = this.keys;
-    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), number, now, token, leaseMs)) as [number, string, string];
+    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(...this.ledgerBeginKeys(id), number, now, token, leaseMs)) as [number, string, string];
     return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
+  }
+
+  /** KEYS of LEDGER_BEGIN (also run inside the dial's first step, store/dial.ts). */
+  ledgerBeginKeys(id: string): string[] {
+    const k = this.keys;
+    return [k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id)];
   }
 
   /**
@@ -421,8 +437,8 @@ export class Store {
     return v ? (JSON.parse(v) as LedgerEntry) : undefined;
   }
 
-  /** The ledger and its indexes, as the ledger scripts take them in KEYS. */
-  private ledgerKeys(id: string): [string, string, string, string] {
+  /** The ledger and its indexes, as the ledger scripts take them in KEYS (also DIAL_PLACED, store/dial.ts). */
+  ledgerKeys(id: string): [string, string, string, string] {
     const k = this.keys;
     return [k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id)];
   }

@@ -1,0 +1,79 @@
+/**
+ * Diagnostic for bench 2: the Redis commands our dial path sends per contact,
+ * counted with MONITOR on a private redis-server (the run is slowed by
+ * MONITOR, so it is not timed). Commands a Lua script runs are counted apart
+ * from those the clients send; a MULTI … EXEC counts as one round trip.
+ *
+ *   npx tsx bench/dial-trips.ts [contacts=1000] [gate|nogate]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { contactsFile } from './lib/contacts.js';
+import { spawnTs } from './lib/proc.js';
+import { withRedis } from './lib/redis.js';
+import { startSimProcess, until } from './lib/sim.js';
+
+export interface Trips {
+  /** Commands clients sent, per contact, by command name (EVALSHA by script where known). */
+  sent: Map<string, number>;
+  /** Round trips per contact: commands sent, a MULTI … EXEC counted once. */
+  trips: number;
+  /** Commands run inside Lua scripts, per contact. */
+  inLua: number;
+}
+
+export async function dialTrips(n: number, gate = 'gate'): Promise<Trips> {
+  const csv = await contactsFile('clean', n);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-trips-'));
+  try {
+    return await withRedis(async (redis) => {
+      const sim = await startSimProcess({ callDurationMs: { min: 60_000, max: 60_000 } });
+      const p = spawnTs('bench/children/dial-ours.ts', [redis.url, sim.url, csv, dir, '100000', '50', gate]);
+      const mon = await new Redis(redis.url).monitor();
+      const sent = new Map<string, number>();
+      const inMulti = new Set<string>();
+      let trips = 0;
+      let inLua = 0;
+      let counting = false;
+      mon.on('monitor', (_time: string, args: string[], source: string) => {
+        if (!counting) return;
+        if (source === 'lua') return void inLua++;
+        const cmd = args[0]!.toLowerCase();
+        sent.set(cmd, (sent.get(cmd) ?? 0) + 1);
+        if (cmd === 'multi') inMulti.add(source);
+        else if (cmd === 'exec' || cmd === 'discard') inMulti.delete(source);
+        if (!inMulti.has(source) && cmd !== 'multi') trips++;
+      });
+      try {
+        await p.message('loaded');
+        counting = true;
+        p.send({ type: 'go' });
+        if (!(await until(async () => (await sim.count()).posts >= n, Math.max(120_000, n * 50), 250))) throw new Error('not every contact was POSTed in time');
+        // Let the last dials' writes land before counting stops.
+        await new Promise((r) => setTimeout(r, 500));
+        counting = false;
+        p.send({ type: 'stop' });
+        await p.message('done', 60_000);
+      } finally {
+        mon.disconnect();
+        await p.end();
+        await sim.close();
+      }
+      const per = new Map([...sent].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / n]));
+      return { sent: per, trips: trips / n, inLua: inLua / n };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith('dial-trips.ts')) {
+  const n = Number(process.argv[2] ?? 1000);
+  const t = await dialTrips(n, process.argv[3] ?? 'gate');
+  const total = [...t.sent.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`${n} contacts: ${total.toFixed(1)} commands sent per contact, ${t.trips.toFixed(1)} round trips (MULTI…EXEC as one), ${t.inLua.toFixed(1)} run inside Lua\n`);
+  for (const [k, v] of t.sent) process.stdout.write(`  ${k.padEnd(22)} ${v.toFixed(2)}\n`);
+  process.exit(0);
+}
