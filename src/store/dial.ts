@@ -6,7 +6,8 @@ import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
 import { LEDGER_BEGIN, LEDGER_MOVE, ROW_MOVE } from './scripts.js';
 import type { RowRecord } from '../campaign/row.js';
-import { compactLedgerPatch, type CampaignState, type LedgerEntry, type LedgerState, type RowPatch, type Store } from './store.js';
+import { compactLedgerPatch } from './ledger-patch.js';
+import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from './store.js';
 
 /**
  * A dial's Redis steps in two scripts, one round trip on each side of the

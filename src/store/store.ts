@@ -51,17 +51,8 @@ export interface LedgerEntry {
 
 export type { CampaignState, RowState };
 
-/**
- * A ledger patch as stored: out of `sending` the dial token goes (only a
- * resent step into `sending` looks for it), and `ids` that would only repeat
- * `id` is left out (knownIds reads it back). About 100 B less per entry.
- */
-export function compactLedgerPatch(patch: Partial<Record<keyof LedgerEntry, unknown>>): Partial<Record<keyof LedgerEntry, unknown>> {
-  const out = { ...patch };
-  if (typeof out.s === 'string' && out.s !== 'sending' && !('tok' in out)) out.tok = null;
-  if (Array.isArray(out.ids) && out.ids.length === 1 && typeof out.id === 'string' && out.ids[0] === out.id) out.ids = null;
-  return out;
-}
+export { compactLedgerPatch } from './ledger-patch.js';
+import { compactLedgerPatch } from './ledger-patch.js';
 
 /** Every call id the entry knows: `ids`, which is left out while it would only repeat `id`. */
 export function knownIds(e: LedgerEntry | undefined): string[] {
