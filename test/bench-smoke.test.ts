@@ -31,7 +31,7 @@ describe('bench smoke', () => {
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const rows = r.stdout
       .split('\n')
-      .filter((l) => /^\| \d /.test(l))
+      .filter((l) => /^\| \d+ /.test(l))
       .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
     // Rows are labelled "<n> <bench>", n = 1.. in the order of BENCHES.
     const numbers = new Set(rows.map((c) => Number(c[0]!.split(' ')[0])));
