@@ -1,34 +1,19 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CALL_OUTCOMES } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js';
-import { campaignIn, cleanupPrefix, openTestRuntime, postsByNumber, startDialing, testPrefix, waitFor, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { campaignIn, openTestRuntime, postsByNumber, startDialing, waitFor, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { useTestBed } from './helpers/bed.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
 import { decodeRow } from '../src/store/row-codec.js';
 
-const prefix = testPrefix('dial');
 const simulator = useSimulators();
-let dir: string;
-const open: { t: TestRuntime; d?: Dialing }[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-dial-'));
-});
-afterEach(async () => {
-  for (const o of open.splice(0)) {
-    await o.d?.stop();
-    await o.t.rt.close();
-  }
-});
-afterAll(async () => {
-  await cleanupPrefix(prefix);
-  await rm(dir, { recursive: true, force: true });
-});
+const bed = useTestBed('dial');
+const { prefix, open } = bed;
 
 const FAST = { callDurationMs: { min: 100, max: 300 } } satisfies SimulatorOptions;
 
@@ -38,12 +23,12 @@ async function dial(name: string, simOpts: SimulatorOptions, campaign: Record<st
   const t = await openTestRuntime(prefix, sim);
   const entry: { t: TestRuntime; d?: Dialing } = { t };
   open.push(entry);
-  const c = await campaignIn(path.join(dir, name), {
+  const c = await campaignIn(path.join(bed.dir, name), {
     name, assistant_id: 'CE_1', default_country: 'AU',
     rate: { calls: 200, per_seconds: 1 }, concurrency: 20,
     retry: { attempts: 3, backoff_ms: 100, max_backoff_ms: 1000 },
     poll: { interval_seconds: 0.2, timeout_minutes: 5 },
-    results: path.join(dir, name, 'results.csv'),
+    results: path.join(bed.dir, name, 'results.csv'),
     ...campaign,
   }, csv);
   entry.d = await startDialing(t.rt, c);

@@ -3,35 +3,19 @@
  * until the campaign's calls have been seen to end, then their 90th
  * percentile length (1 s at the least), without extra GETs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallDetails } from '../src/api/client.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { FirstLookLearner } from '../src/poller/first-look.js';
-import { campaignIn, cleanupPrefix, openTestRuntime, startDialing, testPrefix, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { campaignIn, openTestRuntime, startDialing, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { useTestBed } from './helpers/bed.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
 
-const prefix = testPrefix('first-look');
 const simulator = useSimulators();
-let dir: string;
-const open: { t: TestRuntime; d?: Dialing }[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-first-look-'));
-});
-afterEach(async () => {
-  for (const o of open.splice(0)) {
-    await o.d?.stop();
-    await o.t.rt.close();
-  }
-});
-afterAll(async () => {
-  await cleanupPrefix(prefix);
-  await rm(dir, { recursive: true, force: true });
-});
+const bed = useTestBed('first-look');
+const { prefix, open } = bed;
 
 /** The learner reads only the name and poll settings. */
 const campaign = (poll: { interval_seconds: number; first_look_seconds?: number }): Campaign => ({ name: 'fl', poll: { timeout_minutes: 60, ...poll } }) as unknown as Campaign;
@@ -69,11 +53,11 @@ describe('per-call lookups of short calls over HTTP', () => {
     const t = await openTestRuntime(prefix, sim);
     const entry: { t: TestRuntime; d?: Dialing } = { t };
     open.push(entry);
-    const c = await campaignIn(path.join(dir, 'short'), {
+    const c = await campaignIn(path.join(bed.dir, 'short'), {
       name: 'short', assistant_id: 'CE_1', default_country: 'AU',
       rate: { calls: 15, per_seconds: 1 }, concurrency: 10,
       poll: { interval_seconds: 3, timeout_minutes: 5 },
-      results: path.join(dir, 'short', 'results.csv'),
+      results: path.join(bed.dir, 'short', 'results.csv'),
     }, ['name,phone', ...numbers(80, 61414000000).map((p, i) => `P${i},${p}`)].join('\n') + '\n');
     entry.d = await startDialing(t.rt, c);
     await entry.d.done(40_000);

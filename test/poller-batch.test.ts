@@ -2,35 +2,19 @@
  * Batched call lookups (CALLEASE_CALLS_BATCH) against the simulator over real
  * HTTP: a worker and a poller in this process, as `dialer run` has them.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { batchPath, resolveCallsBatch, type CallsBatchOptions } from '../src/api/batch.js';
 import { readEnv } from '../src/config/env.js';
 import type { RowRecord } from '../src/campaign/row.js';
 import type { RequestLogEntry, Simulator, SimulatorOptions } from '../src/simulator/index.js';
-import { campaignIn, cleanupPrefix, openTestRuntime, startDialing, testPrefix, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { campaignIn, openTestRuntime, startDialing, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { useTestBed } from './helpers/bed.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
 
-const prefix = testPrefix('poller-batch');
 const simulator = useSimulators();
-let dir: string;
-const open: { t: TestRuntime; d?: Dialing }[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-batch-'));
-});
-afterEach(async () => {
-  for (const o of open.splice(0)) {
-    await o.d?.stop();
-    await o.t.rt.close();
-  }
-});
-afterAll(async () => {
-  await cleanupPrefix(prefix);
-  await rm(dir, { recursive: true, force: true });
-});
+const bed = useTestBed('poller-batch');
+const { prefix, open } = bed;
 
 /** Each campaign its own numbers (the frequency cap counts calls to a number across campaigns). */
 let base = 61413000000;
@@ -41,11 +25,11 @@ async function run(name: string, n: number, simOpts: SimulatorOptions, batch: Ca
   const t = await openTestRuntime(prefix, sim, { callsBatch: resolveCallsBatch(batch) });
   const entry: { t: TestRuntime; d?: Dialing } = { t };
   open.push(entry);
-  const c = await campaignIn(path.join(dir, name), {
+  const c = await campaignIn(path.join(bed.dir, name), {
     name, assistant_id: 'CE_1', default_country: 'AU',
     rate: { calls: 100, per_seconds: 1 }, concurrency: 20,
     poll: { interval_seconds: 0.2, timeout_minutes: 5 },
-    results: path.join(dir, name, 'results.csv'),
+    results: path.join(bed.dir, name, 'results.csv'),
     ...campaign,
   }, csvOf(numbers(n, (base += 1000))));
   entry.d = await startDialing(t.rt, c);

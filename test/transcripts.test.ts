@@ -5,35 +5,20 @@
  * with a marker. The results file keeps one line per uploaded row either way.
  * Real Redis, the simulator over HTTP, workers and poller in this process.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { capText, CUT_MARK, SUMMARY_CAP_BYTES, SUMMARY_SHORT_BYTES, TRANSCRIPT_CAP_BYTES } from '../src/campaign/call-text.js';
 import { parseCampaign } from '../src/config/campaign.js';
 import { writeResults } from '../src/results/export.js';
-import { campaignIn, cleanupPrefix, openTestRuntime, startDialing, testPrefix, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { campaignIn, openTestRuntime, startDialing, type Dialing, type TestRuntime } from './helpers/dialer.js';
+import { useTestBed } from './helpers/bed.js';
 import { numbers, useSimulators } from './helpers/sim-http.js';
 
-const prefix = testPrefix('transcripts');
 const simulator = useSimulators();
-let dir: string;
-const open: { t: TestRuntime; d?: Dialing }[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-transcripts-'));
-});
-afterEach(async () => {
-  for (const o of open.splice(0)) {
-    await o.d?.stop();
-    await o.t.rt.close();
-  }
-});
-afterAll(async () => {
-  await cleanupPrefix(prefix);
-  await rm(dir, { recursive: true, force: true });
-});
+const bed = useTestBed('transcripts');
+const { prefix, open } = bed;
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 // The simulator's transcript names the contact three times, its summary once: a long name makes both long.
@@ -48,14 +33,14 @@ async function run(name: string, campaign: Record<string, unknown>) {
   const phones = numbers(3, 61412300000);
   // Row 2 is rejected (no valid number) and must still have its line.
   const csv = ['name,phone', `${LONG},${phones[0]}`, 'Nobody,12345', `${SHORT},${phones[1]}`, `Ä${LONG}ö,${phones[2]}`].join('\n') + '\n';
-  const c = await campaignIn(path.join(dir, name), {
+  const c = await campaignIn(path.join(bed.dir, name), {
     name, assistant_id: 'CE_1', default_country: 'AU', rate: { calls: 100, per_seconds: 1 }, concurrency: 5,
-    poll: { interval_seconds: 0.2, timeout_minutes: 5 }, results: path.join(dir, name, 'results.csv'), ...campaign,
+    poll: { interval_seconds: 0.2, timeout_minutes: 5 }, results: path.join(bed.dir, name, 'results.csv'), ...campaign,
   }, csv);
   entry.d = await startDialing(t.rt, c);
   await entry.d.done();
   const rows = await t.rt.store.getRows(name, [1, 2, 3, 4]);
-  const file = path.join(dir, name, 'out.csv');
+  const file = path.join(bed.dir, name, 'out.csv');
   await writeResults(t.rt.store, name, file);
   const lines = parseCsv<Record<string, string>>(await readFile(file), { columns: true });
   return { sim, rows, lines };
