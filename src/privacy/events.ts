@@ -1,3 +1,4 @@
+import type { RowRecord } from '../campaign/row.js';
 import type { Campaign } from '../config/campaign.js';
 import { contactId, pickFields } from '../events/relay.js';
 import type { Store } from '../store/store.js';
@@ -12,16 +13,17 @@ import type { Store } from '../store/store.js';
 export async function blankEvents(store: Store, c: Campaign, rows: number[]): Promise<number> {
   if (rows.length === 0) return 0;
   const recs = await store.getRows(c.name, rows);
-  let changed = 0;
-  for (const [i, row] of rows.entries()) {
-    changed += await store.events.rewriteDeliveries([`evt_${c.name}_${row}_finished`, `evt_${c.name}_${row}_finished_2`], (job) => {
-      const data: Record<string, unknown> = { ...job.event.data };
-      const cid = contactId(c, recs[i]);
-      if (cid === undefined) delete data.contact_id;
-      else data.contact_id = cid;
-      if (data.fields && typeof data.fields === 'object') data.fields = pickFields(recs[i], Object.keys(data.fields));
-      return { ...job, event: { ...job.event, data } };
-    });
-  }
-  return changed;
+  const recOf = new Map<string, RowRecord | undefined>();
+  rows.forEach((row, i) => {
+    for (const id of [`evt_${c.name}_${row}_finished`, `evt_${c.name}_${row}_finished_2`]) recOf.set(id, recs[i]);
+  });
+  return store.events.rewriteDeliveries([...recOf.keys()], (job, id) => {
+    const rec = recOf.get(id);
+    const data: Record<string, unknown> = { ...job.event.data };
+    const cid = contactId(c, rec);
+    if (cid === undefined) delete data.contact_id;
+    else data.contact_id = cid;
+    if (data.fields && typeof data.fields === 'object') data.fields = pickFields(rec, Object.keys(data.fields));
+    return { ...job, event: { ...job.event, data } };
+  });
 }

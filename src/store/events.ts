@@ -84,7 +84,7 @@ export class EventsStore {
    * holds (queued, retrying, dead-lettered, or delivered within the hour);
    * returns how many there were.
    */
-  async rewriteDeliveries(ids: string[], fn: (data: EventJobData) => EventJobData): Promise<number> {
+  async rewriteDeliveries(ids: string[], fn: (data: EventJobData, id: string) => EventJobData): Promise<number> {
     if (ids.length === 0) return 0;
     const queue = eventsQueue(this.redis, this.keys);
     try {
@@ -92,7 +92,7 @@ export class EventsStore {
       for (const id of ids) {
         const job = await Job.fromId<EventJobData>(queue, id);
         if (!job) continue;
-        await job.updateData(fn(job.data));
+        await job.updateData(fn(job.data, id));
         n++;
       }
       return n;
