@@ -390,18 +390,28 @@ class Play {
     }
   }
 
-  /** Reads progress straight from Redis (cheap); the verdict is then `dialer status --json`'s. */
+  /**
+   * Reads progress straight from Redis (cheap); the verdict is then `dialer status --json`'s.
+   * `ms` is the longest wait without a row ending (a capped campaign, one call live at a
+   * time, may still be making steady progress at the end of it), at most 4 × `ms` in all.
+   */
   private async waitUntilFinal(ms: number): Promise<void> {
     const keys = new Keys(CAMPAIGN);
     const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 1 });
     peek.on('error', () => undefined);
-    const until = Date.now() + ms;
+    const hardUntil = Date.now() + 4 * ms;
+    let until = Date.now() + ms;
     let last = '';
+    let finished = -1;
     try {
-      while (Date.now() < until) {
+      while (Date.now() < Math.min(until, hardUntil)) {
         const res = await peek.multi().hget(keys.campaign(CAMPAIGN), 'state').hget(keys.campaign(CAMPAIGN), 'total').hget(keys.counts(CAMPAIGN), 'finished').exec().catch(() => null);
         const [state, total, fin] = res ? res.map(([, v]) => v as string | null) : [null, null, null];
         last = `${state} ${fin ?? 0}/${total}`;
+        if (Number(fin ?? 0) > finished) {
+          finished = Number(fin ?? 0);
+          until = Date.now() + ms;
+        }
         if (state === null && res) break; // no campaign at all
         if (Number(total) > 0 && Number(fin) >= Number(total)) break;
         await sleep(300);
