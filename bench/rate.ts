@@ -7,7 +7,7 @@
  * 0.95 × the limit). Jitter: the workers log (debug) the moment each POST
  * leaves; matched to the simulator's receive time through the row's call
  * id, that gives the transit delay per request and the same window figures
- * at the client. The headroom the spacing margin (RATE_MARGIN) must cover is
+ * at the client. The headroom (RATE_HEADROOM_MS) must cover
  * the worst bunching of `limit` consecutive gaps at the simulator below
  * their scheduled span (see `bunching`).
  * Baseline: three raw BullMQ workers with BullMQ's own limiter
@@ -26,14 +26,19 @@ import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchCampaign, benchRuntime, cliEnv } from './lib/dialer.js';
 import { gaps, maxInWindow, meanRate, overLimit, percentile, postTimes } from './lib/measure.js';
-import { RATE_MARGIN } from '../src/dialer/rate.js';
+import { RATE_HEADROOM_MS } from '../src/dialer/rate.js';
 import { spawnCli, spawnTs, type TsChild } from './lib/proc.js';
 import { withRedis } from './lib/redis.js';
 import { startSimProcess, until, type SimProcess } from './lib/sim.js';
 import type { Row } from './lib/table.js';
 
 const WORKERS = 3;
-const CONCURRENCY = 10;
+/**
+ * The campaign's `concurrency` (POSTs in flight): enough that it never binds
+ * before the rate does (a slot is taken when due, the POST follows; at 200/s
+ * ten in flight would cap the rate at 10 / round trip), 10 at least.
+ */
+const concurrencyFor = (limit: number): number => Math.max(10, Math.ceil(limit / 4));
 
 interface Measured {
   limit: number;
@@ -77,7 +82,7 @@ function measure(limit: number, times: number[]): Measured {
   const g = gaps(times);
   return {
     limit, n: times.length, max1s: maxInWindow(times, 1000), mean: meanRate(times), over: overLimit(times, limit), minGap: Math.min(...g), p1Gap: percentile(g, 1),
-    bunch: bunching(times, limit, (RATE_MARGIN * 1000) / limit),
+    bunch: bunching(times, limit, (1000 + RATE_HEADROOM_MS) / limit),
   };
 }
 
@@ -105,16 +110,19 @@ async function ours(plan: { limit: number; csv: string }[], seconds: number, dir
     const env = cliEnv(redis.url, 'bench', sim.url);
     const workers = logs.map((file, i) => spawnCli(['worker'], { ...env, LOG_LEVEL: 'debug' }, { profile: profile && i === 0 ? 'rate-worker' : undefined, logFile: file }));
     // What else runs beside the workers in production: the poller (following every call) and the server.
-    const others = [spawnCli(['poller'], env), spawnCli(['serve', '--port', '0'], env)];
+    const others = [spawnCli(['poller'], env), spawnCli(['serve', '--port', '0'], { ...env, DIALER_API_TOKEN: 'bench-rate-token-0123456789abcdef' })];
     try {
       if (!(await until(async () => (await rt.redis.hlen(rt.store.keys.workers)) >= WORKERS, 60_000, 100))) throw new Error('dialer workers did not start');
       let sent = 0;
       for (const { limit, csv } of plan) {
-        const c = benchCampaign(`rate-${limit}`, csv, dir, { rate: { calls: limit, per_seconds: 1 }, concurrency: CONCURRENCY });
+        const c = benchCampaign(`rate-${limit}`, csv, dir, { rate: { calls: limit, per_seconds: 1 }, concurrency: concurrencyFor(limit) });
         const sum = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, c);
         sent += sum.jobs;
         await waitPosts(sim, sent, seconds);
       }
+      // The poller and the server must have run beside the workers the whole time, or the figures mean less.
+      const gone = others.findIndex((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+      if (gone >= 0) throw new Error(`dialer ${['poller', 'serve'][gone]} exited during the rate bench (code ${others[gone]!.child.exitCode})`);
       const { requests } = await sim.dump();
       const sends = await sendTimes(logs);
       const out: Measured[] = [];
@@ -132,7 +140,7 @@ async function ours(plan: { limit: number; csv: string }[], seconds: number, dir
         });
         const clientTimes = rowSends.map(([, t]) => t).sort((a, b) => a - b);
         m.client = {
-          max1s: maxInWindow(clientTimes, 1000), over: overLimit(clientTimes, limit), bunch: bunching(clientTimes, limit, (RATE_MARGIN * 1000) / limit),
+          max1s: maxInWindow(clientTimes, 1000), over: overLimit(clientTimes, limit), bunch: bunching(clientTimes, limit, (1000 + RATE_HEADROOM_MS) / limit),
           transit: { p50: percentile(transit, 50), p99: percentile(transit, 99), max: Math.max(...transit), spread: Math.max(...transit) - Math.min(...transit) },
           matched: transit.length,
         };
@@ -156,7 +164,7 @@ async function raw(plan: { limit: number; csv: string }[], seconds: number): Pro
       let sent = 0;
       for (const { limit, csv } of plan) {
         const name = `rate${limit}`;
-        const workers: TsChild[] = Array.from({ length: WORKERS }, () => spawnTs('bench/children/dial-raw.ts', [redis.url, sim.url, csv, String(CONCURRENCY), name, String(limit), 'noadd']));
+        const workers: TsChild[] = Array.from({ length: WORKERS }, () => spawnTs('bench/children/dial-raw.ts', [redis.url, sim.url, csv, String(concurrencyFor(limit)), name, String(limit), 'noadd']));
         try {
           for (const w of workers) w.send({ type: 'go' });
           for (const w of workers) await w.message('started', 60_000);
@@ -195,14 +203,14 @@ export async function rateBench(o: BenchOptions): Promise<Row[]> {
     const w = await ours(plan, seconds, dir, o.profile);
     return plan.flatMap(({ limit }, i): Row[] => {
       const c = w[i]!.client;
-      const headroom = Math.round(1000 * (RATE_MARGIN - 1));
+      const headroom = RATE_HEADROOM_MS;
       return [
         {
           bench: '3 rate', metric: `${limit}/s × ${seconds} s: most POSTs in any 1 s`, unit: '', ours: w[i]!.max1s, raw: r[i]!.max1s,
           target: `≤ ${limit}`, met: w[i]!.max1s <= limit,
           note:
             (i === 0 ? `${WORKERS} \`dialer worker\` processes (with a \`dialer poller\` and a \`dialer serve\`) vs ${WORKERS} raw BullMQ workers with limiter {max: ${limit}, duration: 1000}; sliding window (t-1000 ms, t] over the simulator's receive times. ` : '') +
-            `Arrivals closing a window over ${limit}: ours ${w[i]!.over} of ${w[i]!.n}, raw ${r[i]!.over} of ${r[i]!.n}; gap between arrivals, min / 1st percentile: ours ${w[i]!.minGap} / ${w[i]!.p1Gap} ms, raw ${r[i]!.minGap} / ${r[i]!.p1Gap} ms (GCRA spacing ${((RATE_MARGIN * 1000) / limit).toFixed(1)} ms)`,
+            `Arrivals closing a window over ${limit}: ours ${w[i]!.over} of ${w[i]!.n}, raw ${r[i]!.over} of ${r[i]!.n}; gap between arrivals, min / 1st percentile: ours ${w[i]!.minGap} / ${w[i]!.p1Gap} ms, raw ${r[i]!.minGap} / ${r[i]!.p1Gap} ms (GCRA spacing ${((1000 + RATE_HEADROOM_MS) / limit).toFixed(1)} ms)`,
         },
         {
           bench: '3 rate', metric: `${limit}/s × ${seconds} s: mean rate`, unit: '/s', ours: w[i]!.mean, raw: r[i]!.mean,
@@ -211,7 +219,7 @@ export async function rateBench(o: BenchOptions): Promise<Row[]> {
         {
           bench: '3 rate', metric: `${limit}/s: worst bunching of ${limit} gaps (API / client)`, unit: 'ms', ours: w[i]!.bunch, raw: c?.bunch ?? null,
           target: `< ${headroom} (headroom)`, met: w[i]!.bunch < headroom,
-          note: `"raw" column here: the same at the client (send times of ${c?.matched ?? 0} POSTs from the workers' debug log, matched by call id); most in any 1 s at the client ${c?.max1s}, ${c?.over} over; transit client → simulator p50 ${c?.transit.p50} ms, p99 ${c?.transit.p99} ms, max ${c?.transit.max} ms, spread ${c?.transit.spread} ms; headroom = ${limit} × spacing − 1000 ms = 1000 × (RATE_MARGIN ${RATE_MARGIN} − 1)`,
+          note: `"raw" column here: the same at the client (send times of ${c?.matched ?? 0} POSTs from the workers' debug log, matched by call id); most in any 1 s at the client ${c?.max1s}, ${c?.over} over; transit client → simulator p50 ${c?.transit.p50} ms, p99 ${c?.transit.p99} ms, max ${c?.transit.max} ms, spread ${c?.transit.spread} ms; headroom = ${limit} × spacing − 1000 ms = RATE_HEADROOM_MS ${RATE_HEADROOM_MS} ms; concurrency ${concurrencyFor(limit)}`,
         },
       ];
     });

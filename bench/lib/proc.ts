@@ -1,5 +1,5 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,8 @@ export function buildForBench(): void {
   }
   const r = spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.json'), '--outDir', BUILD_DIR, '--noCheck', '--sourceMap', 'false'], { cwd: REPO, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`tsc build for the bench failed (exit ${r.status})`);
+  // tsc copies no assets: the server's page files go beside its compiled code, as the Dockerfile does for dist/.
+  cpSync(path.join(REPO, 'src/server/public'), path.join(BUILD_DIR, 'src/server/public'), { recursive: true });
   built = true;
 }
 
