@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RowRecord } from '../src/campaign/row.js';
 import { createHash } from 'node:crypto';
-import { decodeRow, encodeRow, encodeRowPatch, packZones, unpackZones } from '../src/store/row-codec.js';
+import { decodeRow, encodeRow, encodeRowPatch, ENDED_REASONS, packZones, unpackZones } from '../src/store/row-codec.js';
 import { codeZone, decodeZones, encodeZones, zoneCode } from '../src/store/zone-codes.js';
 import { ZONE_TABLE } from '../src/store/zone-table.js';
 import { cleanupPrefix, openTestRuntime, testPrefix } from './helpers/dialer.js';
@@ -37,6 +37,20 @@ describe('row codec', () => {
     for (const k of ['row', 'state', 'outcome', 'status', 'phone', 'call_id', 'attempts', 'vars', 'summary', 'recording_url']) expect(raw).toHaveProperty(k);
     expect(raw).not.toHaveProperty('timezone');
     expect(raw.tz).toMatch(/^#[0-9A-Za-z]{14}$/);
+    expect(raw.er).toBe(0);
+  });
+
+  it('stores known end reasons as their index, any other as it came', () => {
+    for (const er of [...ENDED_REASONS, 'something-new', '3', '']) {
+      const r: RowRecord = { row: 1, name: 'A', phone: '+61412000001', ended_reason: er };
+      expect(decodeRow(encodeRow(r))).toEqual(r);
+      expect(decodeRow(encodeRowPatch({ ended_reason: er })).ended_reason).toBe(er);
+    }
+    expect(JSON.parse(encodeRow({ row: 1, name: '', phone: '', ended_reason: 'customer-busy' }))).toMatchObject({ er: 3 });
+    // Written before: the reason as text.
+    expect(decodeRow('{"row":1,"er":"customer-busy"}').ended_reason).toBe('customer-busy');
+    // APPEND ONLY: a stored index keeps naming the same reason.
+    expect(createHash('sha1').update(ENDED_REASONS.slice(0, 15).join(' ')).digest('hex')).toBe('ddb849c41d3ea182d0a27d3fbd405d9a0197b8b3');
   });
 
   it('reads rows written before the encoding', () => {

@@ -20,6 +20,7 @@ export { packZones, unpackZones } from './zone-codes.js';
  *
  * Zone lists are coded (store/zone-codes.ts). A customVariable that repeats
  * the row's name (the name column is a variable too) and comes first in
+ * An `ended_reason` in ENDED_REASONS is stored as its index.
  * `vars` is left out and flagged `vn` (its key, 1 for "name"): decoding puts
  * it back from `name`, in front. The erasure script blanks `name` and drops
  * `vars` together, so the flag never brings a name back.
@@ -43,6 +44,17 @@ type Mapped = keyof typeof SHORT;
 const LONG: Record<string, Mapped> = Object.fromEntries(Object.entries(SHORT).map(([l, s]) => [s, l as Mapped]));
 const TIMES = new Set<string>(['started_at', 'ended_at']);
 
+/**
+ * End reasons stored as their index (a number, where any other reason is a
+ * string). APPEND ONLY: a stored index must keep naming the same reason.
+ */
+export const ENDED_REASONS: readonly string[] = [
+  'customer-ended-call', 'assistant-ended-call', 'customer-did-not-answer', 'customer-busy', 'voicemail', 'call-failed-to-connect',
+  'silence-timed-out', 'exceeded-max-duration', 'assistant-said-end-call-phrase', 'assistant-forwarded-call', 'manually-canceled',
+  'assistant-error', 'pipeline-error', 'customer-did-not-give-microphone-permission', 'twilio-failed-to-connect-call',
+];
+const REASON_INDEX = new Map(ENDED_REASONS.map((r, i) => [r, i]));
+
 /** An ISO time as ms when it reads back exactly the same, else the text as it came. */
 function packTime(v: unknown): unknown {
   if (typeof v !== 'string') return v;
@@ -54,12 +66,14 @@ function packValue(field: Mapped, v: unknown): unknown {
   if (v === null || v === undefined) return v;
   if (TIMES.has(field)) return packTime(v);
   if (field === 'timezone' && typeof v === 'string') return encodeZones(v);
+  if (field === 'ended_reason' && typeof v === 'string') return REASON_INDEX.get(v) ?? v;
   return v;
 }
 
 function unpackValue(field: Mapped, v: unknown): unknown {
   if (TIMES.has(field) && typeof v === 'number') return new Date(v).toISOString();
   if (field === 'timezone' && typeof v === 'string') return decodeZones(v);
+  if (field === 'ended_reason' && typeof v === 'number') return ENDED_REASONS[v] ?? String(v);
   return v;
 }
 
