@@ -100,7 +100,7 @@ describe('row codec', () => {
     expect(JSON.parse(encodeRow(other))).toMatchObject({ vn: 'full_name', vars: {} });
     expect(decodeRow(encodeRow(other))).toEqual(other);
     // Not first, not equal, no name: stored as they are.
-    for (const vars of [{ city: 'Perth', name: 'Ann Lee' }, { name: 'Ann' }]) {
+    for (const vars of [{ city: 'Perth', name: 'Ann Lee' }, { name: 'Ann' }] as Record<string, string>[]) {
       const r = { ...rec, vars };
       expect(JSON.parse(encodeRow(r))).not.toHaveProperty('vn');
       expect(decodeRow(encodeRow(r))).toEqual(r);
@@ -131,6 +131,10 @@ describe('row codec', () => {
       expect(rec).toMatchObject({ started_at: '2026-12-02T07:00:00.000Z', timezone: 'Asia/Tokyo', duration_seconds: 12.5, state: 'placed' });
       expect(rec.cost).toBeUndefined();
       expect(JSON.parse(encodeRowPatch({ cost: null }))).toEqual({ c: null, cost: null });
+      // Final: the outcome stands for the state.
+      expect(await store.moveRow('c', 7, { outcome: 'completed' })).toBe('applied');
+      expect(JSON.parse((await t.rt.redis.hget(key, '7'))!)).not.toHaveProperty('state');
+      expect(await store.getRow('c', 7)).toMatchObject({ state: 'final', outcome: 'completed' });
     } finally {
       await t.rt.close();
     }

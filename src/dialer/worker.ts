@@ -268,7 +268,8 @@ export class CampaignWorker {
     const now = Date.now();
     await store.dial.placed(id, {
       number: rec.phone, row, now: new Date(now),
-      ledger: { from: ['sending'], patch: { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
+      // `sent` only dates a POST whose outcome is unknown (sending, ambiguous): a placed entry goes without it (16 B an entry).
+      ledger: { from: ['sending'], patch: { s: 'placed', t: now, sent: null, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
       rowPatch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null },
       // No call ends the moment it is placed: the first look waits (poller/schedule.ts).
       pollAt: now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS),

@@ -72,6 +72,8 @@ if to ~= 'final' then
   return 1
 end
 rec.outcome = ARGV[4]
+-- A final row's state is its outcome's (row_state, decodeRow): 16 bytes a row not stored.
+rec.state = nil
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 waiting_index(KEYS[8], ARGV[1], rec)
 outbox_row(KEYS[3], ARGV[1], rec)
