@@ -29,7 +29,8 @@ describe('audit codec', () => {
   it('rules: a trailing zone in the table is coded', () => {
     const rule = 'au-telemarketing Mon 09:00-20:00 Australia/Sydney';
     expect(encodeAuditField('rule', rule)).toMatch(/^#..au-telemarketing Mon 09:00-20:00$/);
-    for (const v of [rule, 'none: no calling-hours limit', 'x: not an IANA time zone "Mars/Base"', 'Australia/Sydney', '#0a rule', '#', '']) expect(round('rule', v)).toBe(v);
+    expect(encodeAuditField('rule', 'none: no calling-hours limit')).toBe('#!none');
+    for (const v of [rule, 'none: no calling-hours limit', ': no calling-hours limit', '#!none', 'a: no calling-hours limit Australia/Perth', 'x: not an IANA time zone "Mars/Base"', 'Australia/Sydney', '#0a rule', '#', '']) expect(round('rule', v)).toBe(v);
   });
 
   it('zone lists coded, numbers masked with one byte', () => {

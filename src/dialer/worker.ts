@@ -10,7 +10,7 @@ import type { RedisClient } from '../store/redis.js';
 import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
 import { claimNextNumber, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
 import { sleep } from '../util.js';
-import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, type DialJobData } from './jobs.js';
+import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, withRetries, type DialJobData } from './jobs.js';
 import { FIRST_RECONCILE_MS, onDialError, RetryLater, type FailureContext } from './failure.js';
 import { dialLimits, earlyMs } from './rate.js';
 import type { DialBegin } from '../store/dial.js';
@@ -100,6 +100,7 @@ export class CampaignWorker {
   private async process(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<string> {
     const { store } = this.deps;
     const c = this.campaign;
+    withRetries(job, c);
     const id = c.name;
     const row = job.data.row;
     const [rec, state] = await store.dial.read(id, row);

@@ -13,8 +13,9 @@ import { codeZone, decodeZones, encodeZones, zoneCode } from './zone-codes.js';
  * Zone lists are coded as in rows (store/zone-codes.ts). A `local_time`
  * ("2026-12-02T23:03:10.794+10:30") is `#`, its instant in base-36 ms and
  * its offset ("#mipq7k2a+10:30"); a `rule` that ends with a zone in the
- * table is `#`, the zone's code and the rest ("#1xAU Mon 09:00-20:00").
- * Either only when it reads back exactly; a value that starts with `#` as it
+ * table is `#`, the zone's code and the rest ("#1xAU Mon 09:00-20:00"); one
+ * that says there is no limit is `#!` and its label ("#!none"). Each only
+ * when it reads back exactly; a value that starts with `#` as it
  * came gets one `#` more.
  */
 const MASK = '•';
@@ -41,13 +42,18 @@ function encodeLocalTime(v: string): string | undefined {
   return decodeLocalTime(coded) === v ? coded : undefined;
 }
 
+/** windows/window.ts's rule for a campaign without calling hours. */
+const NO_LIMIT = ': no calling-hours limit';
+
 function encodeRule(v: string): string | undefined {
+  if (v.endsWith(NO_LIMIT) && v.length > NO_LIMIT.length) return `#!${v.slice(0, -NO_LIMIT.length)}`;
   const i = v.lastIndexOf(' ');
   const code = i > 0 ? zoneCode(v.slice(i + 1)) : undefined;
   return code ? `#${code}${v.slice(0, i)}` : undefined;
 }
 
 function decodeRule(coded: string): string | undefined {
+  if (coded.startsWith('#!')) return coded.length > 2 ? coded.slice(2) + NO_LIMIT : undefined;
   const zone = codeZone(coded.slice(1, 3));
   return zone && coded.length > 3 ? `${coded.slice(3)} ${zone}` : undefined;
 }
