@@ -153,7 +153,8 @@ for i = 2, #ARGV, 2 do
   local num, row = ARGV[i], tonumber(ARGV[i + 1])
   local cur = redis.call('HGET', KEYS[1], num)
   if not cur then
-    local e = {s = 'pending', r = row, a = 0, t = tonumber(ARGV[1])}
+    -- No attempts yet and no state change since the claim: a and t left out (parseLedgerEntry), 23 bytes instead of 44.
+    local e = {s = 'pending', r = row}
     redis.call('HSET', KEYS[1], num, cjson.encode(e))
     ledger_index(KEYS[2], KEYS[3], KEYS[4], num, nil, e)
     out[#out + 1] = 0
