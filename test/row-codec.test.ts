@@ -42,7 +42,7 @@ describe('row codec', () => {
 
   it('stores known end reasons as their index, any other as it came', () => {
     for (const er of [...ENDED_REASONS, 'something-new', '3', '']) {
-      const r: RowRecord = { row: 1, name: 'A', phone: '+61412000001', ended_reason: er };
+      const r: RowRecord = { row: 1, name: 'A', phone: '+61412000001', state: 'placed', ended_reason: er };
       expect(decodeRow(encodeRow(r))).toEqual(r);
       expect(decodeRow(encodeRowPatch({ ended_reason: er })).ended_reason).toBe(er);
     }
@@ -90,7 +90,7 @@ describe('row codec', () => {
   });
 
   it('stores a first variable that repeats the name once, and puts it back in front', () => {
-    const rec: RowRecord = { row: 3, name: 'Ann Lee', phone: '+61412000003', vars: { name: 'Ann Lee', city: 'Perth' } };
+    const rec: RowRecord = { row: 3, name: 'Ann Lee', phone: '+61412000003', state: 'queued', vars: { name: 'Ann Lee', city: 'Perth' } };
     const raw = JSON.parse(encodeRow(rec)) as Record<string, unknown>;
     expect(raw).toMatchObject({ vn: 1, vars: { city: 'Perth' } });
     const back = decodeRow(encodeRow(rec));
@@ -131,6 +131,10 @@ describe('row codec', () => {
       expect(rec).toMatchObject({ started_at: '2026-12-02T07:00:00.000Z', timezone: 'Asia/Tokyo', duration_seconds: 12.5, state: 'placed' });
       expect(rec.cost).toBeUndefined();
       expect(JSON.parse(encodeRowPatch({ cost: null }))).toEqual({ c: null, cost: null });
+      // A loaded row is queued without saying so.
+      expect(await store.loadRows('c', [{ row: 9, name: 'B', phone: '+61412000009' }])).toEqual([true]);
+      expect(JSON.parse((await t.rt.redis.hget(key, '9'))!)).not.toHaveProperty('state');
+      expect(await store.getRow('c', 9)).toMatchObject({ state: 'queued' });
       // Final: the outcome stands for the state.
       expect(await store.moveRow('c', 7, { outcome: 'completed' })).toBe('applied');
       expect(JSON.parse((await t.rt.redis.hget(key, '7'))!)).not.toHaveProperty('state');

@@ -20,8 +20,8 @@ export { packZones, unpackZones } from './zone-codes.js';
  *
  * Zone lists are coded (store/zone-codes.ts). A customVariable that repeats
  * the row's name (the name column is a variable too) and comes first in
- * An `ended_reason` in ENDED_REASONS is stored as its index; a row with an
- * outcome reads as `final` without a `state`.
+ * An `ended_reason` in ENDED_REASONS is stored as its index. A row without
+ * a `state` reads as `final` with an outcome, else `queued` (row_state).
  * `vars` is left out and flagged `vn` (its key, 1 for "name"): decoding puts
  * it back from `name`, in front. The erasure script blanks `name` and drops
  * `vars` together, so the flag never brings a name back.
@@ -127,8 +127,8 @@ export function decodeRow(json: string): RowRecord {
     else if (k === 'vn') continue;
     else if (!(k in out)) out[k] = k === 'timezone' && typeof v === 'string' ? decodeZones(v) : v;
   }
-  // ROW_MOVE leaves a final row's state out: the outcome says it.
-  if (out.outcome !== undefined && out.state === undefined) out.state = 'final';
+  // A row without a state is final when it has an outcome (ROW_MOVE leaves the state out), else queued (a load leaves it out), as row_state reads it.
+  if (out.state === undefined) out.state = out.outcome !== undefined ? 'final' : 'queued';
   const vn = raw.vn;
   if ((vn === 1 || typeof vn === 'string') && typeof out.name === 'string' && out.name !== '' && out.vars && typeof out.vars === 'object') {
     out.vars = { [vn === 1 ? 'name' : vn]: out.name, ...(out.vars as Record<string, unknown>) };
