@@ -18,13 +18,14 @@ export { packZones, unpackZones } from './zone-codes.js';
  * under its short name (and the long one is cleared too, for a row written
  * before this encoding). Rows written before decode as they are.
  *
- * Zone lists are coded (store/zone-codes.ts). A customVariable that repeats
- * the row's name (the name column is a variable too) and comes first in
- * An `ended_reason` in ENDED_REASONS is stored as its index. A row without
- * a `state` reads as `final` with an outcome, else `queued` (row_state).
- * `vars` is left out and flagged `vn` (its key, 1 for "name"): decoding puts
- * it back from `name`, in front. The erasure script blanks `name` and drops
- * `vars` together, so the flag never brings a name back.
+ * Zone lists are coded (store/zone-codes.ts). An `ended_reason` in
+ * ENDED_REASONS is stored as its index. A row without a `state` reads as
+ * `final` with an outcome, else `queued` (row_state): the load and final
+ * moves leave it out. A customVariable that repeats the row's name (the name
+ * column is a variable too) and comes first in `vars` is left out and
+ * flagged `vn` (its key, 1 for "name"): decoding puts it back from `name`,
+ * in front. The erasure script blanks `name` and drops `vars` together, so
+ * the flag never brings a name back.
  */
 const SHORT = {
   duration_seconds: 'd',
