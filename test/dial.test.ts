@@ -97,7 +97,11 @@ describe('dialing in-process against the simulator', () => {
       expect(r.attempts, `row ${r.row}`).toBe(1);
       expect(sim.calls.get(r.call_id!)?.phoneNumber).toBe(r.phone);
     }
-    for await (const [, e] of t.rt.store.ledgerEntries('limited')) expect(e).toMatchObject({ s: 'placed', a: 1 });
+    for await (const [, e] of t.rt.store.ledgerEntries('limited')) {
+      expect(e).toMatchObject({ s: 'placed', a: 1 });
+      // A placed entry keeps no POST start (only sending and ambiguous entries need it).
+      expect(e.sent).toBeUndefined();
+    }
     const logged = t.logs.filter((l) => l.decision === 'rate-limited');
     expect(logged.length).toBeGreaterThan(0);
     expect(String(logged[0]!.err)).toContain('429');

@@ -6,7 +6,7 @@ import type { Campaign } from '../src/config/campaign.js';
 import { DialerError } from '../src/errors.js';
 import { loadCampaign } from '../src/loader/load.js';
 import type { RowRecord } from '../src/campaign/row.js';
-import type { LedgerEntry } from '../src/store/store.js';
+import { parseLedgerEntry, type LedgerEntry } from '../src/store/store.js';
 import { campaignIn, cleanupPrefix, keysUnder, openTestRuntime, testPrefix, type TestRuntime } from './helpers/dialer.js';
 import { decodeRow } from '../src/store/row-codec.js';
 
@@ -83,7 +83,11 @@ describe('loadCampaign on Redis', () => {
     expect(Object.fromEntries(Object.entries(ledger).map(([k, v]) => [k, (JSON.parse(v) as LedgerEntry).r]))).toEqual({
       '+61412000001': 1, '+12122010001': 3, '+61412000006': 6,
     });
-    for (const v of Object.values(ledger)) expect(JSON.parse(v)).toMatchObject({ s: 'pending', a: 0 });
+    for (const v of Object.values(ledger)) {
+      expect(parseLedgerEntry(v)).toMatchObject({ s: 'pending', a: 0 });
+      // Stored compact: no attempts yet, no state change since the claim.
+      expect(JSON.parse(v)).toEqual({ s: 'pending', r: parseLedgerEntry(v).r });
+    }
 
     // One dial job per row to call, with the deterministic id; the queue is running.
     const q = t.rt.queues.get('mixed');

@@ -82,8 +82,9 @@ describe('calling windows', () => {
       }
       expect(postsByNumber(sim)).toEqual(new Map([['+61298765101', 1], ['+61298765102', 1]]));
       expect((await rows(rt, c, 2)).map((r) => r.timezone)).toEqual(['Australia/Sydney', 'Australia/Sydney']);
-      const audit = await rt.redis.xrange(rt.store.keys.audit(c.name), '-', '+');
-      expect(audit.map(([, f]) => f.join(' ')).join('\n')).toContain('local_time 2026-06-08T10:00');
+      const audit: string[] = [];
+      for await (const [, ev] of rt.store.privacy.auditEntries(c.name)) audit.push(`local_time ${ev.local_time}`);
+      expect(audit.join('\n')).toContain('local_time 2026-06-08T10:00');
     }, { now: MONDAY_1000_SYDNEY });
   });
 

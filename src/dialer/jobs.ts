@@ -18,9 +18,10 @@ export interface DialJobData {
 export const DIAL_KEEP_JOBS = { removeOnComplete: { count: 0 }, removeOnFail: { age: 7 * 24 * 3600 } } as const;
 
 /**
- * Our own backoff strategy name (see `backoffStrategy` in the worker): one
- * letter, as it is stored in every job's options. Jobs added before carry
- * LEGACY_BACKOFF_TYPE, which the worker still honours.
+ * Our own backoff strategy name (see `backoffStrategy` in the worker). Jobs
+ * added now store none: the worker gives each job the campaign's retries as
+ * it takes it (withRetries). Jobs added before carry `d` or LEGACY_BACKOFF_TYPE
+ * in their options, which the worker still honours.
  */
 export const BACKOFF_TYPE = 'd';
 export const LEGACY_BACKOFF_TYPE = 'dialer';
@@ -35,16 +36,27 @@ export function dialJob(c: Campaign, row: number, suffix?: string, delayMs?: num
     data: { row },
     opts: {
       jobId: suffix ? `${c.name}-${row}-${suffix}` : `${c.name}-${row}`,
-      attempts: c.retry.attempts,
-      backoff: { type: BACKOFF_TYPE },
       delay: delayMs && delayMs > 0 ? delayMs : undefined,
       // `redial.priority`: redials due before (or after) fresh contacts.
       priority: dialPriority(c.redial?.priority, kind),
-      // No removeOnComplete / removeOnFail here: the dial worker sets them for
-      // every job (DIAL_KEEP_JOBS). Stored options over 64 bytes turn the
-      // job's hash from a listpack into a hashtable: 616 B a job instead of ~230.
+      // No removeOnComplete / removeOnFail, attempts or backoff here: the dial
+      // worker sets them for every job (DIAL_KEEP_JOBS, withRetries). Stored
+      // options over 64 bytes turn the job's hash from a listpack into a
+      // hashtable: 616 B a job instead of ~230; attempts and backoff alone are 32 B.
     },
   };
+}
+
+/**
+ * The campaign's retries on a dial job the worker took (BullMQ reads them
+ * from the job object when the attempt fails): the settings of now, not of
+ * when the job was added. A job added before keeps the ones it stored.
+ */
+export function withRetries<J extends { opts: JobsOptions }>(job: J, c: Pick<Campaign, 'retry'>): J {
+  // BullMQ stores a job without attempts as attempts 0.
+  if (!job.opts.attempts) job.opts.attempts = c.retry.attempts;
+  job.opts.backoff ??= { type: BACKOFF_TYPE };
+  return job;
 }
 
 /** One dial queue per campaign: its own rate, concurrency and pause, shared by every worker. */

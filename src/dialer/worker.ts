@@ -10,7 +10,7 @@ import type { RedisClient } from '../store/redis.js';
 import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
 import { claimNextNumber, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
 import { sleep } from '../util.js';
-import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, type DialJobData } from './jobs.js';
+import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, withRetries, type DialJobData } from './jobs.js';
 import { FIRST_RECONCILE_MS, onDialError, RetryLater, type FailureContext } from './failure.js';
 import { dialLimits, earlyMs } from './rate.js';
 import type { DialBegin } from '../store/dial.js';
@@ -100,6 +100,7 @@ export class CampaignWorker {
   private async process(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<string> {
     const { store } = this.deps;
     const c = this.campaign;
+    withRetries(job, c);
     const id = c.name;
     const row = job.data.row;
     const [rec, state] = await store.dial.read(id, row);
@@ -268,7 +269,8 @@ export class CampaignWorker {
     const now = Date.now();
     await store.dial.placed(id, {
       number: rec.phone, row, now: new Date(now),
-      ledger: { from: ['sending'], patch: { s: 'placed', t: now, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
+      // `sent` only dates a POST whose outcome is unknown (sending, ambiguous): a placed entry goes without it (16 B an entry).
+      ledger: { from: ['sending'], patch: { s: 'placed', t: now, sent: null, id: res.id ?? null, n: (begun.n ?? 0) + 1, ids: knownWith(begun, res.id) } },
       rowPatch: { numbers_tried: triedWith(rec.numbers_tried, rec.phone), call_id: res.id ?? null, attempts: attempt, status: 'queued', placed_at: now, error: null, http_status: null, next_at: null, job: null },
       // No call ends the moment it is placed: the first look waits (poller/schedule.ts).
       pollAt: now + (res.id ? firstLookMs(c) : FIRST_RECONCILE_MS),

@@ -87,7 +87,8 @@ for i = 5, #ARGV, 2 do
       redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
       outbox_row(KEYS[3], field, rec)
     else
-      rec.state = 'queued'
+      -- Queued is what a row without a state is (row_state, decodeRow): 16 bytes a row not stored.
+      rec.state = nil
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
       redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
       redis.call('ZADD', KEYS[4], lease, field)

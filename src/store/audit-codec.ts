@@ -1,4 +1,4 @@
-import { packZones, unpackZones } from './row-codec.js';
+import { codeZone, decodeZones, encodeZones, zoneCode } from './zone-codes.js';
 
 /**
  * How an audit event's fields are stored in the stream: zone lists packed by
@@ -9,18 +9,73 @@ import { packZones, unpackZones } from './row-codec.js';
  * caller) is kept. Every field of an event reads back under its name: the
  * audit is the record of every dial attempt. Entries written before read as
  * they are.
+ *
+ * Zone lists are coded as in rows (store/zone-codes.ts). A `local_time`
+ * ("2026-12-02T23:03:10.794+10:30") is `#`, its instant in base-36 ms and
+ * its offset ("#mipq7k2a+10:30"); a `rule` that ends with a zone in the
+ * table is `#`, the zone's code and the rest ("#1xAU Mon 09:00-20:00"); one
+ * that says there is no limit is `#!` and its label ("#!none"). Each only
+ * when it reads back exactly; a value that starts with `#` as it
+ * came gets one `#` more.
  */
 const MASK = '•';
 
+const ISO_LOCAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?(Z|[+-]\d\d:\d\d)$/;
+const CODED_LOCAL = /^#(-?[0-9a-z]+)(Z|[+-]\d\d:\d\d)$/;
+
+function decodeLocalTime(coded: string): string | undefined {
+  const m = CODED_LOCAL.exec(coded);
+  if (!m) return undefined;
+  const ms = parseInt(m[1]!, 36);
+  const off = m[2] === 'Z' ? 0 : (m[2]![0] === '-' ? -1 : 1) * (Number(m[2]!.slice(1, 3)) * 60 + Number(m[2]!.slice(4, 6)));
+  const local = new Date(ms + off * 60_000);
+  if (!Number.isFinite(local.getTime())) return undefined;
+  const iso = local.toISOString().slice(0, -1);
+  return (ms % 1000 === 0 ? iso.slice(0, -4) : iso) + m[2]!;
+}
+
+function encodeLocalTime(v: string): string | undefined {
+  const m = ISO_LOCAL.exec(v);
+  const ms = m ? Date.parse(v) : NaN;
+  if (!m || !Number.isFinite(ms)) return undefined;
+  const coded = `#${ms.toString(36)}${m[1]!}`;
+  return decodeLocalTime(coded) === v ? coded : undefined;
+}
+
+/** windows/window.ts's rule for a campaign without calling hours. */
+const NO_LIMIT = ': no calling-hours limit';
+
+function encodeRule(v: string): string | undefined {
+  if (v.endsWith(NO_LIMIT) && v.length > NO_LIMIT.length) return `#!${v.slice(0, -NO_LIMIT.length)}`;
+  const i = v.lastIndexOf(' ');
+  const code = i > 0 ? zoneCode(v.slice(i + 1)) : undefined;
+  return code ? `#${code}${v.slice(0, i)}` : undefined;
+}
+
+function decodeRule(coded: string): string | undefined {
+  if (coded.startsWith('#!')) return coded.length > 2 ? coded.slice(2) + NO_LIMIT : undefined;
+  const zone = codeZone(coded.slice(1, 3));
+  return zone && coded.length > 3 ? `${coded.slice(3)} ${zone}` : undefined;
+}
+
 export function encodeAuditField(field: string, value: string): string {
-  if (field === 'timezone') return packZones(value);
+  if (field === 'timezone') return encodeZones(value);
   if (field === 'number') return value.replaceAll(MASK, '*');
+  if (field === 'local_time' || field === 'rule') {
+    const coded = field === 'rule' ? encodeRule(value) : encodeLocalTime(value);
+    return coded ?? (value.startsWith('#') ? `#${value}` : value);
+  }
   return value;
 }
 
 export function decodeAuditField(field: string, value: string): string {
-  if (field === 'timezone') return unpackZones(value);
+  if (field === 'timezone') return decodeZones(value);
   if (field === 'number') return value.replaceAll('*', MASK);
+  if ((field === 'local_time' || field === 'rule') && value.startsWith('#')) {
+    if (value.startsWith('##')) return value.slice(1);
+    // Not decodable: a value stored as it came, before this encoding.
+    return (field === 'rule' ? decodeRule(value) : decodeLocalTime(value)) ?? value;
+  }
   return value;
 }
 

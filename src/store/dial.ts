@@ -6,7 +6,7 @@ import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
 import { LEDGER_BEGIN, LEDGER_MOVE, ROW_MOVE } from './scripts.js';
 import type { RowRecord } from '../campaign/row.js';
-import { compactLedgerPatch } from './ledger-patch.js';
+import { compactLedgerPatch, parseLedgerEntry } from './ledger-patch.js';
 import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from './store.js';
 
 /**
@@ -152,7 +152,7 @@ export class DialStore {
       a.number, Date.now(), a.token, a.lockMs, a.row, `${id}|${a.row}`, a.caps.campaign ?? 0, a.caps.account ?? 0, Math.ceil(a.liveLeaseMs), a.earlyMs,
       ...a.limits.map((l) => l.intervalMs),
     )) as [string, ...(string | number)[]];
-    const entry = (v: unknown) => (v ? (JSON.parse(v as string) as LedgerEntry) : undefined);
+    const entry = (v: unknown) => (v ? parseLedgerEntry(v as string) : undefined);
     switch (r[0]) {
       case 'ok': return { step: 'ok', entry: entry(r[1])!, live: r[3] === 2 ? 'held' : 'taken' };
       case 'live': return { step: 'live-full', scope: r[1] === 0 ? 'campaign' : 'account' };

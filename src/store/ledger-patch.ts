@@ -11,3 +11,14 @@ export function compactLedgerPatch(patch: Partial<Record<keyof LedgerEntry, unkn
   if (Array.isArray(out.ids) && out.ids.length === 1 && typeof out.id === 'string' && out.ids[0] === out.id) out.ids = null;
   return out;
 }
+
+/**
+ * A stored ledger entry. A claim made at load stores neither `a` (no POST
+ * yet) nor `t` (the claim's time, which nothing reads): they read as 0.
+ */
+export function parseLedgerEntry(json: string): LedgerEntry {
+  const e = JSON.parse(json) as LedgerEntry;
+  e.a ??= 0;
+  e.t ??= 0;
+  return e;
+}

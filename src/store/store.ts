@@ -51,8 +51,8 @@ export interface LedgerEntry {
 
 export type { CampaignState, RowState };
 
-export { compactLedgerPatch } from './ledger-patch.js';
-import { compactLedgerPatch } from './ledger-patch.js';
+export { compactLedgerPatch, parseLedgerEntry } from './ledger-patch.js';
+import { compactLedgerPatch, parseLedgerEntry } from './ledger-patch.js';
 
 /** Every call id the entry knows: `ids`, which is left out while it would only repeat `id`. */
 export function knownIds(e: LedgerEntry | undefined): string[] {
@@ -390,7 +390,7 @@ export class Store {
 
   async ledgerGet(id: string, number: string): Promise<LedgerEntry | undefined> {
     const v = await this.redis.hget(this.keys.ledger(id), number);
-    return v ? (JSON.parse(v) as LedgerEntry) : undefined;
+    return v ? parseLedgerEntry(v) : undefined;
   }
 
   /**
@@ -400,7 +400,7 @@ export class Store {
    */
   async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
     const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(...this.ledgerBeginKeys(id), number, now, token, leaseMs)) as [number, string, string];
-    return { ok: ok === 1, entry: v ? (JSON.parse(v) as LedgerEntry) : undefined, why };
+    return { ok: ok === 1, entry: v ? parseLedgerEntry(v) : undefined, why };
   }
 
   /** KEYS of LEDGER_BEGIN (also run inside the dial's first step, store/dial.ts). */
@@ -425,7 +425,7 @@ export class Store {
   /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
   async ledgerMove(id: string, number: string, from: LedgerState[], patch: Partial<Record<keyof LedgerEntry, unknown>>): Promise<LedgerEntry | undefined> {
     const v = (await this.scripts.LEDGER_MOVE.fn(...this.ledgerKeys(id), number, from.join(','), JSON.stringify(compactLedgerPatch(patch)))) as string | null;
-    return v ? (JSON.parse(v) as LedgerEntry) : undefined;
+    return v ? parseLedgerEntry(v) : undefined;
   }
 
   /** The ledger and its indexes, as the ledger scripts take them in KEYS (also DIAL_PLACED, store/dial.ts). */
@@ -440,7 +440,7 @@ export class Store {
     do {
       const [next, flat] = await this.redis.hscan(this.keys.ledger(id), cursor, 'COUNT', 1000);
       cursor = next;
-      for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, JSON.parse(flat[i + 1]!) as LedgerEntry];
+      for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, parseLedgerEntry(flat[i + 1]!)];
     } while (cursor !== '0');
   }
 
