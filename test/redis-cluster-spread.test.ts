@@ -15,6 +15,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCampaignFile, type Campaign } from '../src/config/campaign.js';
+import { readEventsEnv } from '../src/config/events.js';
 import { Dialer } from '../src/dialer.js';
 import { writeResults } from '../src/results/export.js';
 import type { Runtime } from '../src/runtime.js';
@@ -25,6 +26,7 @@ import { alive, kill9, spawnCli, stop, type Proc } from './chaos/procs.js';
 import { verify } from './chaos/verify.js';
 import { openTestRuntime, testPrefix, waitFor, writeCampaign } from './helpers/dialer.js';
 import { indexDrift } from './helpers/index-drift.js';
+import { Receiver } from './helpers/receiver.js';
 import { startLocalCluster, type LocalCluster } from './helpers/redis-cluster.js';
 import { mostLive } from './histories/invariants.js';
 
@@ -76,6 +78,61 @@ function mostInWindow(times: number[], ms: number): number {
 }
 
 describe('Redis Cluster, one hash tag per campaign', () => {
+  it('events, schedules, erasure checks and deletes work with the campaign and account keys in different slots', async () => {
+    const prefix = testPrefix('spread-ev');
+    const secret = 'whsec-test-0123456789abcdef';
+    const receiver = new Receiver(secret);
+    await receiver.start();
+    const sim = await startSimulator({ callDurationMs: { min: 100, max: 300 }, seed: 22 });
+    const events = { ...readEventsEnv({}), secret, backoffMs: 50, maxBackoffMs: 400, attempts: 20, timeoutMs: 2000, relayMs: 50 };
+    const { rt } = await openTestRuntime(prefix, sim, { redisClusterNodes: cluster.nodes, events });
+    rt.env.events.url = receiver.url;
+    const dialer = new Dialer(rt, { workerScanMs: 100, pollerTickMs: 50 });
+    try {
+      const id = 'spread-events';
+      const phones = Array.from({ length: 8 }, (_, i) => mobile(900 + i));
+      const c = await loadCampaignFile(await writeCampaign(path.join(dir, id), {
+        name: id, assistant_id: 'CE_1', default_country: 'AU', rate: { calls: 50, per_seconds: 1 }, concurrency: 4,
+        poll: { interval_seconds: 0.2, timeout_minutes: 5 }, results: path.join(dir, `${id}.csv`), events: { fields: ['name'] },
+      }, ['name,phone', ...phones.map((p, i) => `Person ${i + 1},${p}`)].join('\n') + '\n'));
+      await dialer.load(c);
+      dialer.startEvents();
+      dialer.startWorkers({ campaigns: [id], bare: true });
+      dialer.startPoller({ bare: true });
+      await waitFor(async () => (await rt.store.getCampaign(id))?.state === 'done', 'the campaign to finish', 40_000, 100);
+      // The campaign's own outbox (its slot), relayed into the account's delivery queue (the account's slot).
+      const want = [...phones.map((_, i) => `evt_${id}_${i + 1}_finished`), `evt_${id}_started_1`, `evt_${id}_finished_1`];
+      await waitFor(() => want.every((e) => receiver.delivered().has(e)), 'every event to arrive', 30_000, 100);
+      expect(await rt.store.events.backlog()).toMatchObject({ outbox: 0 });
+
+      // One run of a schedule at a time: the previous run's state is read from its own slot.
+      expect(await rt.store.claimScheduleRun('nightly', 'nightly-1')).toEqual({ claimed: true });
+      await rt.store.setCampaignField('nightly-1', 'state', 'running');
+      expect(await rt.store.claimScheduleRun('nightly', 'nightly-2')).toEqual({ claimed: false, open: 'nightly-1' });
+      await rt.store.setCampaignField('nightly-1', 'state', 'done');
+      expect(await rt.store.claimScheduleRun('nightly', 'nightly-2')).toEqual({ claimed: true });
+      await rt.store.deleteCampaign('nightly-1');
+
+      // `forget`'s last check finds a number wherever it is, over both kinds of keys.
+      const found = await rt.store.privacy.findText([phones[0]!.slice(1)]);
+      expect(found.map((f) => f.key)).toContain(rt.store.keys.rows(id));
+
+      // A campaign removed goes from the account's list and from its own slot.
+      await rt.store.saveCampaign({ ...c, name: 'spread-gone' }, 'running');
+      expect(await rt.store.listCampaigns()).toContain('spread-gone');
+      await rt.store.deleteCampaign('spread-gone');
+      expect(await rt.store.listCampaigns()).not.toContain('spread-gone');
+      expect(await rt.redis.exists(rt.store.keys.campaign('spread-gone'))).toBe(0);
+      await dialer.close();
+      await checkSlots(rt, prefix, [id]);
+    } finally {
+      await dialer.close();
+      await rt.close();
+      await sim.close();
+      await receiver.stop();
+    }
+  }, 120_000);
+
   it('campaigns land on several masters; the chaos checks and every cap hold with a worker killed mid-run', async () => {
     const sim: Simulator = await startSimulator({
       callDurationMs: { min: 200, max: 700 }, seed: 21,
@@ -171,23 +228,23 @@ describe('Redis Cluster, one hash tag per campaign', () => {
   }, 240_000);
 });
 
-/** Every key (ours and BullMQ's) is in its campaign's slot or in the account's. */
-async function checkSlots(rt: Runtime): Promise<void> {
+/** Every key of deployment `prefix` (ours and BullMQ's) is in the slot of one of `ids` or in the account's. */
+async function checkSlots(rt: Runtime, prefix = base, ids = NAMES): Promise<void> {
   const slot = (k: string) => rt.redis.call('CLUSTER', 'KEYSLOT', k) as Promise<number>;
   const all: string[] = [];
-  for await (const batch of scanKeys(rt.redis, '*')) all.push(...batch);
-  const accountSlot = await slot(base);
-  const account = all.filter((k) => k.startsWith(`{${base}}:`));
-  expect(account).toContain(`{${base}}:campaigns`);
+  for await (const batch of scanKeys(rt.redis, '*')) all.push(...batch.filter((k) => k.startsWith(`{${prefix}}:`) || k.startsWith(`${prefix}:`)));
+  const accountSlot = await slot(prefix);
+  const account = all.filter((k) => k.startsWith(`{${prefix}}:`));
+  expect(account).toContain(`{${prefix}}:campaigns`);
   for (const k of account) expect(await slot(k), k).toBe(accountSlot);
-  for (const id of NAMES) {
-    const own = all.filter((k) => k.startsWith(`${base}:c:{${id}}`) || k.startsWith(`${base}:dial-{${id}}:`));
-    expect(own).toContain(`${base}:c:{${id}}:rows`);
-    expect(own).toContain(`${base}:c:{${id}}:ledger`);
-    expect(own).toContain(`${base}:dial-{${id}}:meta`);
+  const mine = (id: string, k: string) => k.startsWith(`${prefix}:c:{${id}}`) || k.startsWith(`${prefix}:dial-{${id}}:`);
+  for (const id of ids) {
+    const own = all.filter((k) => mine(id, k));
+    expect(own).toContain(`${prefix}:c:{${id}}:rows`);
+    expect(own).toContain(`${prefix}:c:{${id}}:ledger`);
+    expect(own).toContain(`${prefix}:dial-{${id}}:meta`);
     const want = await slot(id);
     for (const k of own) expect(await slot(k), k).toBe(want);
   }
-  const known = (k: string) => k.startsWith(`{${base}}:`) || NAMES.some((id) => k.startsWith(`${base}:c:{${id}}`) || k.startsWith(`${base}:dial-{${id}}:`));
-  expect(all.filter((k) => !known(k))).toEqual([]);
+  expect(all.filter((k) => !k.startsWith(`{${prefix}}:`) && !ids.some((id) => mine(id, k)))).toEqual([]);
 }
