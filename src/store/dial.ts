@@ -26,6 +26,13 @@ import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from '.
  *
  * The gate's checks (erasure, suppression, frequency cap) stay their own
  * calls before DIAL_BEGIN (gate/gate.ts).
+ *
+ * In the spread layout (store/keys.ts) the account's keys sit in another slot
+ * than the campaign's, so each side takes two round trips: ACCOUNT_BEGIN then
+ * DIAL_BEGIN on the campaign's keys alone (ACCOUNT_UNDO when it refuses), and
+ * DIAL_PLACED on the campaign's keys then the poll schedule and the account's
+ * live slot. One Redis (and a `{tagged}` Cluster prefix) keeps the one-script
+ * steps: the split would cost it two round trips per dial for nothing.
  */
 
 /** `src` (a whole script) as a local Lua function of (KEYS, ARGV). */
