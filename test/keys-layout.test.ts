@@ -23,7 +23,7 @@ const campaignKeys = (k: Keys, id: string): string[] => [
 const accountKeys = (k: Keys): string[] => [
   k.campaigns, k.scheduleActive('nightly'), k.reaperLock, k.polls, k.limiter('account'), k.semaphore('account'), k.liveAccount,
   k.suppression, k.erased, k.erasePending, k.retentionLock, k.frequency('+61412000001'), k.webhooks, k.workers,
-  k.eventsOutbox, k.eventsUndelivered, k.eventsStats, `${k.prefix}:${k.eventsQueue}:wait`,
+  k.eventsOutbox, k.eventsCampaigns, k.eventsUndelivered, k.eventsStats, `${k.prefix}:${k.eventsQueue}:wait`,
 ];
 
 describe('key layouts', () => {
@@ -40,7 +40,7 @@ describe('key layouts', () => {
     expect(accountKeys(k)).toEqual([
       'dialer:campaigns', 'dialer:sched:nightly:active', 'dialer:reaper:lock', 'dialer:polls', 'dialer:limiter:account', 'dialer:sem:account',
       'dialer:live', 'dialer:suppression', 'dialer:erased', 'dialer:erased:pending', 'dialer:retention:lock', 'dialer:freq:+61412000001',
-      'dialer:webhooks', 'dialer:workers', 'dialer:events:outbox', 'dialer:events:undelivered', 'dialer:events:stats', 'dialer:events:wait',
+      'dialer:webhooks', 'dialer:workers', 'dialer:events:outbox', 'dialer:events:campaigns', 'dialer:events:undelivered', 'dialer:events:stats', 'dialer:events:wait',
     ]);
     expect(k.scanPatterns).toEqual(['dialer:*']);
     // A `{tagged}` prefix (one slot in a Cluster) is used as it is.

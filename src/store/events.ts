@@ -25,8 +25,12 @@ export class EventsStore {
 
   /** Records (or removes) a campaign's resolved target: with it, the lifecycle scripts write its events. */
   async setTarget(c: { name: string; events?: EventsConfig }): Promise<void> {
-    if (c.events?.url) await this.redis.hset(this.keys.campaign(c.name), 'events', JSON.stringify(c.events));
-    else await this.redis.hdel(this.keys.campaign(c.name), 'events');
+    if (c.events?.url) {
+      // Spread layout: listed for the relay before its scripts can write to its outbox. It stays
+      // listed when the target goes, so whatever its outbox still holds is read (and dropped).
+      if (this.keys.spread) await this.redis.sadd(this.keys.eventsCampaigns, c.name);
+      await this.redis.hset(this.keys.campaign(c.name), 'events', JSON.stringify(c.events));
+    } else await this.redis.hdel(this.keys.campaign(c.name), 'events');
   }
 
   async target(id: string): Promise<EventsTarget | undefined> {
@@ -34,10 +38,10 @@ export class EventsStore {
     return v ? (JSON.parse(v) as EventsTarget) : undefined;
   }
 
-  /** The outboxes to read: the shared one, or in the spread layout each campaign's. */
+  /** The outboxes to read: the shared one, or in the spread layout each campaign's that ever had a target. */
   private async outboxes(): Promise<string[]> {
     if (!this.keys.spread) return [this.keys.eventsOutbox];
-    return (await this.redis.smembers(this.keys.campaigns)).sort().map((id) => this.keys.outboxOf(id));
+    return (await this.redis.smembers(this.keys.eventsCampaigns)).sort().map((id) => this.keys.outboxOf(id));
   }
 
   /** The oldest `count` outbox entries (over every campaign's outbox in the spread layout). */

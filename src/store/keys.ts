@@ -179,6 +179,10 @@ export class Keys {
   outboxOf(id: string): string {
     return this.spread ? `${this.c(id)}:outbox` : this.eventsOutbox;
   }
+  /** Set (spread layout only) of the campaigns whose outbox the relay reads: those that ever had an events target. */
+  get eventsCampaigns(): string {
+    return `${this.prefix}:events:campaigns`;
+  }
   /** Sorted set: event id → when it happened (ms), from the relay until it is delivered or dead-lettered. */
   get eventsUndelivered(): string {
     return `${this.prefix}:events:undelivered`;

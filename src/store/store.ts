@@ -387,6 +387,7 @@ export class Store {
     if (k.spread) own.push(k.outboxOf(id));
     // Off the list first (an account key, another slot in the spread layout), then its keys.
     await this.redis.srem(k.campaigns, id);
+    if (k.spread) await this.redis.srem(k.eventsCampaigns, id);
     await this.redis.del(...own);
   }
 
