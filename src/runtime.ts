@@ -59,12 +59,13 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   }
   redis.off('error', quiet);
   outages.watch(redis);
-  const prefix = env.redisClusterNodes?.length && !env.prefix.startsWith('{') ? `{${env.prefix}}` : env.prefix;
+  // A Cluster spreads campaigns over its masters unless the prefix is a `{tag}` (one slot, as before: store/keys.ts).
+  const layout = env.redisClusterNodes?.length && !/[{}]/.test(env.prefix) ? 'spread' : 'flat';
   // Our own commands go on a connection of their own, apart from BullMQ's.
   // (ioredis auto-pipelining was tried here: it broke MULTI results in the upload path.)
   const storeRedis = connectRedis(env);
   outages.watch(storeRedis);
-  const store = new Store(storeRedis, prefix, { leaseMs: env.rowLeaseMs, durableDials: env.durableDials });
+  const store = new Store(storeRedis, env.prefix, { layout, leaseMs: env.rowLeaseMs, durableDials: env.durableDials });
   // BullMQ queues re-emit their connection's errors; without a listener they print them raw.
   const queues = new DialQueues(redis, store.keys, outages.error);
   let client: CalleaseClient | undefined;

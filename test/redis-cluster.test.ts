@@ -1,9 +1,10 @@
 /**
- * Redis Cluster (REDIS_CLUSTER_NODES): a private 3-master cluster, one
- * campaign dialed by `dialer run` as a subprocess and one dialed in-process,
- * both against the simulator. Every key — ours and BullMQ's — must carry the
- * `{prefix}` hash tag, so Lua scripts and BullMQ's multi-key scripts never
- * cross slots.
+ * Redis Cluster (REDIS_CLUSTER_NODES) with a `{tagged}` DIALER_PREFIX: a
+ * private 3-master cluster, one campaign dialed by `dialer run` as a
+ * subprocess and one dialed in-process, both against the simulator. Every
+ * key — ours and BullMQ's — must carry the `{prefix}` hash tag (one slot, as
+ * before the spread layout), so Lua scripts and BullMQ's multi-key scripts
+ * never cross slots.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,8 +20,9 @@ import { keyNodes, scanKeys } from '../src/store/redis.js';
 import { deletePrefix, openTestRuntime, postsByNumber, runCli, startDialing, testPrefix, writeCampaign } from './helpers/dialer.js';
 import { startLocalCluster, type LocalCluster } from './helpers/redis-cluster.js';
 
-const prefix = testPrefix('cluster');
-const tag = `{${prefix}}`;
+// A `{tagged}` prefix keeps every key in one slot (the spread layout is test/redis-cluster-spread.test.ts).
+const tag = `{${testPrefix('cluster')}}`;
+const prefix = tag;
 let cluster: LocalCluster;
 let dir: string;
 

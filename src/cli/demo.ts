@@ -5,7 +5,7 @@ import type { Env } from '../config/env.js';
 import { resolveCallsBatch } from '../api/batch.js';
 import { openRuntime } from '../runtime.js';
 import { startSimulator } from '../simulator/index.js';
-import { deleteByPrefix } from '../store/redis.js';
+import { deleteByPatterns } from '../store/redis.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { formatSummary, runCampaign } from './run.js';
 
@@ -37,8 +37,8 @@ export async function runDemo(env: Env): Promise<void> {
     await sim.flushLog();
     process.stdout.write(await checkDialedOnce(r.results.file, sim.requests) + '\n');
   } finally {
-    // The store's prefix: in a Cluster it is the `{hash tag}` form of `prefix`.
-    await deleteByPrefix(rt.redis, rt.store.keys.prefix).catch(() => undefined);
+    // The store's patterns: in a Cluster they carry its hash tags (store/keys.ts).
+    await deleteByPatterns(rt.redis, rt.store.keys.scanPatterns).catch(() => undefined);
     await rt.close();
     await sim.close();
     await local?.stop();

@@ -67,7 +67,7 @@ export class DialQueues {
   get(campaignId: string): Queue<DialJobData> {
     let q = this.queues.get(campaignId);
     if (!q) {
-      q = new Queue<DialJobData>(this.keys.dialQueue(campaignId), { connection: this.connection, prefix: this.keys.prefix });
+      q = new Queue<DialJobData>(this.keys.dialQueue(campaignId), { connection: this.connection, prefix: this.keys.dialQueuePrefix });
       // Without a listener BullMQ prints its connection's errors raw (console.error).
       q.on('error', this.onError);
       this.queues.set(campaignId, q);

@@ -61,7 +61,7 @@ export class CampaignWorker {
     this.live = new LiveCampaign(deps.store, { campaign, version }, { log: this.log, onChange: (now, before) => this.onSettings(now, before) });
     this.worker = new Worker<DialJobData>(deps.store.keys.dialQueue(campaign.name), (job, token, signal) => this.process(job, token, signal), {
       connection: deps.connection,
-      prefix: deps.store.keys.prefix,
+      prefix: deps.store.keys.dialQueuePrefix,
       concurrency: campaign.concurrency,
       lockDuration: deps.jobLockMs ?? deps.lockMs,
       // A stalled job runs again; the ledger makes that harmless (a contact found

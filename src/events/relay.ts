@@ -84,6 +84,6 @@ export async function relayOnce(deps: RelayDeps, batch = 200): Promise<number> {
     return eventJob({ event, url: view.target!.url }, deps.attempts);
   });
   if (jobs.length) await deps.queue.addBulk(jobs);
-  await store.events.relayed(entries.map((e) => e.streamId), wanted.map((e) => ({ id: e.fields.id!, at: e.at })));
+  await store.events.relayed(entries, wanted.map((e) => ({ id: e.fields.id!, at: e.at })));
   return entries.length;
 }

@@ -26,6 +26,13 @@ import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from '.
  *
  * The gate's checks (erasure, suppression, frequency cap) stay their own
  * calls before DIAL_BEGIN (gate/gate.ts).
+ *
+ * In the spread layout (store/keys.ts) the account's keys sit in another slot
+ * than the campaign's, so each side takes two round trips: ACCOUNT_BEGIN then
+ * DIAL_BEGIN on the campaign's keys alone (ACCOUNT_UNDO when it refuses), and
+ * DIAL_PLACED on the campaign's keys then the poll schedule and the account's
+ * live slot. One Redis (and a `{tagged}` Cluster prefix) keeps the one-script
+ * steps: the split would cost it two round trips per dial for nothing.
  */
 
 /** `src` (a whole script) as a local Lua function of (KEYS, ARGV). */
@@ -69,19 +76,67 @@ return {'ok', b[2], b[3], live}
  * KEYS: the 4 of LEDGER_MOVE (ledger and its indexes), the 8 of ROW_MOVE,
  * polls, the campaign's copy of its polls, dials, audit.
  * ARGV: number, ledger fromStates, ledger patchJson (LEDGER_MOVE's), the 10 of
- * ROW_MOVE, poll score, poll member, dial time, dial member, dials older
+ * ROW_MOVE, poll score, poll member ('': polls is left alone, spread layout), dial time, dial member, dials older
  * than this dropped, then the audit event's field/value pairs.
  * Returns ROW_MOVE's result.
  */
 export const DIAL_PLACED = asFunction('ledger_move', LEDGER_MOVE) + asFunction('row_move', ROW_MOVE) + SLICE + `
 ledger_move(slice(KEYS, 1, 4), slice(ARGV, 1, 3))
 local r = row_move(slice(KEYS, 5, 12), slice(ARGV, 4, 13))
-redis.call('ZADD', KEYS[13], ARGV[14], ARGV[15])
+if ARGV[15] ~= '' then redis.call('ZADD', KEYS[13], ARGV[14], ARGV[15]) end
 redis.call('ZADD', KEYS[14], 0, ARGV[4])
 redis.call('ZADD', KEYS[15], ARGV[16], ARGV[17])
 redis.call('ZREMRANGEBYSCORE', KEYS[15], '-inf', ARGV[18])
 if #ARGV > 18 then redis.call('XADD', KEYS[16], '*', unpack(ARGV, 19, #ARGV)) end
 return r
+`;
+
+/**
+ * The account's side of DIAL_BEGIN in the spread layout, where the account's
+ * keys sit in another slot than the campaign's: the account rate slot
+ * (only when due now) and the account live-call slot. Runs before the
+ * campaign's side (DIAL_BEGIN on the campaign's keys alone); when that one
+ * refuses, ACCOUNT_UNDO gives both back. A crash in between leaves a booked
+ * rate slot (wasted) and a live slot until its lease ends: never a call the
+ * caps did not count.
+ * KEYS: account live set, then the account limiters
+ * ARGV: member (<campaign>|<row>), account live cap (0 = none), leaseMs, earlyMs, then one interval (ms) per limiter
+ * Returns {'ok', 1 taken | 2 held, slot}; {'live', -1}; {'wait', ms}.
+ */
+export const ACCOUNT_BEGIN = GCRA_LUA + SLICE + `
+local limiters = slice(KEYS, 2, #KEYS)
+local slot, now = gcra_slot(limiters)
+local wait = slot - now
+if wait > tonumber(ARGV[4]) then return {'wait', wait} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = 2
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local cap = tonumber(ARGV[2])
+  if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return {'live', -1} end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  live = 1
+end
+gcra_take(limiters, slice(ARGV, 5, #ARGV), slot, wait)
+return {'ok', live, slot}
+`;
+
+/**
+ * Gives back what ACCOUNT_BEGIN took for a dial whose campaign side refused:
+ * the live slot (when it took one) and each rate slot, if nobody booked after
+ * it (the limiter still ends at slot + interval): then it is as if it had
+ * never been booked. A slot someone booked after stays used.
+ * KEYS: account live set, then the account limiters  ARGV: member|'' (keep), slot, then one interval per limiter
+ */
+export const ACCOUNT_UNDO = `
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+local slot = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') == slot + tonumber(ARGV[i + 1]) then
+    redis.call('SET', KEYS[i], slot, 'KEEPTTL')
+  end
+end
+return 1
 `;
 
 /**
@@ -128,6 +183,8 @@ export class DialStore {
   private readonly beginFn: Script;
   private readonly placedFn: Script;
   private readonly readFn: Script;
+  private readonly accountBeginFn: Script;
+  private readonly accountUndoFn: Script;
 
   constructor(redis: RedisClient, private readonly store: Store) {
     // DIAL_BEGIN takes any number of limiters: its key count comes first in every call.
@@ -135,6 +192,10 @@ export class DialStore {
     this.beginFn = (redis as unknown as Record<string, Script>).dialer_dial_begin!.bind(redis);
     this.placedFn = defineScript(redis, 'dialer_dial_placed', 16, DIAL_PLACED);
     this.readFn = defineScript(redis, 'dialer_dial_read', 2, DIAL_READ);
+    redis.defineCommand('dialer_account_begin', { lua: ACCOUNT_BEGIN });
+    this.accountBeginFn = (redis as unknown as Record<string, Script>).dialer_account_begin!.bind(redis);
+    redis.defineCommand('dialer_account_undo', { lua: ACCOUNT_UNDO });
+    this.accountUndoFn = (redis as unknown as Record<string, Script>).dialer_account_undo!.bind(redis);
   }
 
   /** A row of `id` and the campaign's state (as Store.getRow and Store.campaignState), read together. */
@@ -145,12 +206,21 @@ export class DialStore {
 
   /** Live-call slot, rate slot and the step into `sending`, for one dial of `id`. */
   async begin(id: string, a: DialBeginArgs): Promise<DialBegin> {
+    if (this.store.keys.spread) return this.beginSpread(id, a);
     const k = this.store.keys;
     const keys = [...this.store.ledgerBeginKeys(id), k.live(id), k.liveAccount, ...a.limits.map((l) => k.limiter(l.scope))];
+    return this.campaignBegin(keys, `${id}|${a.row}`, a.caps, a, a.limits);
+  }
+
+  /**
+   * DIAL_BEGIN on `keys`; `member`, `caps` and `limits` for its account side
+   * (in the spread layout the campaign's own again: see beginSpread).
+   */
+  private async campaignBegin(keys: string[], member: string, caps: DialBeginArgs['caps'], a: DialBeginArgs, limits: DialBeginArgs['limits']): Promise<DialBegin> {
     const r = (await this.beginFn(
       keys.length, ...keys,
-      a.number, Date.now(), a.token, a.lockMs, a.row, `${id}|${a.row}`, a.caps.campaign ?? 0, a.caps.account ?? 0, Math.ceil(a.liveLeaseMs), a.earlyMs,
-      ...a.limits.map((l) => l.intervalMs),
+      a.number, Date.now(), a.token, a.lockMs, a.row, member, caps.campaign ?? 0, caps.account ?? 0, Math.ceil(a.liveLeaseMs), a.earlyMs,
+      ...limits.map((l) => l.intervalMs),
     )) as [string, ...(string | number)[]];
     const entry = (v: unknown) => (v ? parseLedgerEntry(v as string) : undefined);
     switch (r[0]) {
@@ -161,16 +231,48 @@ export class DialStore {
     }
   }
 
+  /**
+   * The spread layout's dial begin: the account's side (ACCOUNT_BEGIN) and
+   * then the campaign's (DIAL_BEGIN with the campaign's live set standing in
+   * for the account's: with the row as both members and no account cap, its
+   * account writes repeat the campaign's); a refusal of the second undoes the first.
+   */
+  private async beginSpread(id: string, a: DialBeginArgs): Promise<DialBegin> {
+    const k = this.store.keys;
+    const member = `${id}|${a.row}`;
+    const mine = a.limits.filter((l) => l.scope.startsWith('c:'));
+    const account = a.limits.filter((l) => !l.scope.startsWith('c:'));
+    const accountKeys = [k.liveAccount, ...account.map((l) => k.limiter(l.scope))];
+    const acc = (await this.accountBeginFn(
+      accountKeys.length, ...accountKeys, member, a.caps.account ?? 0, Math.ceil(a.liveLeaseMs), a.earlyMs, ...account.map((l) => l.intervalMs),
+    )) as [string, number, number?];
+    if (acc[0] === 'wait') return { step: 'wait', waitMs: acc[1] };
+    if (acc[0] === 'live') return { step: 'live-full', scope: 'account' };
+    const keys = [...this.store.ledgerBeginKeys(id), k.live(id), k.live(id), ...mine.map((l) => k.limiter(l.scope))];
+    const r = await this.campaignBegin(keys, String(a.row), { campaign: a.caps.campaign }, a, mine);
+    if (r.step !== 'ok') {
+      await this.accountUndoFn(accountKeys.length, ...accountKeys, acc[1] === 1 ? member : '', acc[2]!, ...account.map((l) => l.intervalMs));
+    }
+    return r;
+  }
+
   /** Everything a placed call writes, as one step. */
   async placed(id: string, a: DialPlacedArgs): Promise<void> {
     const k = this.store.keys;
     const t = a.now.getTime();
+    const member = `${id}|${a.row}`;
     await this.placedFn(
-      ...this.store.ledgerKeys(id), ...this.store.rowMoveKeys(id), k.polls, k.pollsOf(id), k.dials(id), k.audit(id),
+      ...this.store.ledgerKeys(id), ...this.store.rowMoveKeys(id), k.spread ? k.pollsOf(id) : k.polls, k.pollsOf(id), k.dials(id), k.audit(id),
       a.number, a.ledger.from.join(','), JSON.stringify(compactLedgerPatch(a.ledger.patch)),
       ...this.store.rowMoveArgs(id, a.row, { to: 'placed', from: ['sending'], patch: a.rowPatch }, a.now),
-      a.pollAt, `${id}|${a.row}`, t, `${t}:${a.row}`, t - 60_000,
+      a.pollAt, k.spread ? '' : member, t, `${t}:${a.row}`, t - 60_000,
       ...encodeAuditEvent(a.audit),
     );
+    if (k.spread) {
+      // The account's side after the campaign's: a crash between leaves a placed row the
+      // reaper finds without a poll (and schedules one); the live slot, held since
+      // the begin, only comes back here if its lease ran out during the POST.
+      await this.store.redis.multi().zadd(k.polls, a.pollAt, member).zadd(k.liveAccount, 'NX', t + this.store.leaseMs, member).exec();
+    }
   }
 }

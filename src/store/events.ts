@@ -11,6 +11,8 @@ export interface OutboxEntry {
   /** When the transition happened (ms, Redis time). */
   at: number;
   fields: Record<string, string>;
+  /** The outbox stream it was read from (Keys.outboxOf). */
+  outbox: string;
 }
 
 /**
@@ -23,8 +25,12 @@ export class EventsStore {
 
   /** Records (or removes) a campaign's resolved target: with it, the lifecycle scripts write its events. */
   async setTarget(c: { name: string; events?: EventsConfig }): Promise<void> {
-    if (c.events?.url) await this.redis.hset(this.keys.campaign(c.name), 'events', JSON.stringify(c.events));
-    else await this.redis.hdel(this.keys.campaign(c.name), 'events');
+    if (c.events?.url) {
+      // Spread layout: listed for the relay before its scripts can write to its outbox. It stays
+      // listed when the target goes, so whatever its outbox still holds is read (and dropped).
+      if (this.keys.spread) await this.redis.sadd(this.keys.eventsCampaigns, c.name);
+      await this.redis.hset(this.keys.campaign(c.name), 'events', JSON.stringify(c.events));
+    } else await this.redis.hdel(this.keys.campaign(c.name), 'events');
   }
 
   async target(id: string): Promise<EventsTarget | undefined> {
@@ -32,27 +38,49 @@ export class EventsStore {
     return v ? (JSON.parse(v) as EventsTarget) : undefined;
   }
 
-  /** The oldest `count` outbox entries. */
+  /** The outboxes to read: the shared one, or in the spread layout each campaign's that ever had a target. */
+  private async outboxes(): Promise<string[]> {
+    if (!this.keys.spread) return [this.keys.eventsOutbox];
+    return (await this.redis.smembers(this.keys.eventsCampaigns)).sort().map((id) => this.keys.outboxOf(id));
+  }
+
+  /** The oldest `count` outbox entries (over every campaign's outbox in the spread layout). */
   async readOutbox(count: number): Promise<OutboxEntry[]> {
-    const raw = await this.redis.xrange(this.keys.eventsOutbox, '-', '+', 'COUNT', count);
+    const per = await Promise.all((await this.outboxes()).map(async (outbox) => (await this.readStream(outbox, count))));
+    const all = per.flat();
+    if (per.length > 1) all.sort((a, b) => a.at - b.at);
+    return all.slice(0, count);
+  }
+
+  private async readStream(outbox: string, count: number): Promise<OutboxEntry[]> {
+    const raw = await this.redis.xrange(outbox, '-', '+', 'COUNT', count);
     return raw.map(([streamId, flat]) => {
       const fields: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-      return { streamId, at: Number(streamId.split('-')[0]), fields };
+      return { streamId, at: Number(streamId.split('-')[0]), fields, outbox };
     });
   }
 
   /**
    * Entries now in the delivery queue (or dropped): indexed as undelivered
-   * and taken out of the outbox, in one step. Relaying an entry twice (a
-   * crash before this) adds nothing: the job id is the event id.
+   * and taken out of the outbox, in one step (two in the spread layout, the
+   * index first: a crash between relays them again, which adds nothing).
+   * Relaying an entry twice (a crash before this) adds nothing: the job id is
+   * the event id.
    */
-  async relayed(streamIds: string[], queued: { id: string; at: number }[]): Promise<void> {
-    if (streamIds.length === 0) return;
-    const m = this.redis.multi();
-    if (queued.length) m.zadd(this.keys.eventsUndelivered, 'NX', ...queued.flatMap((q) => [q.at, q.id]));
-    m.xdel(this.keys.eventsOutbox, ...streamIds);
-    await m.exec();
+  async relayed(entries: Pick<OutboxEntry, 'streamId' | 'outbox'>[], queued: { id: string; at: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const byOutbox = new Map<string, string[]>();
+    for (const e of entries) byOutbox.set(e.outbox, [...(byOutbox.get(e.outbox) ?? []), e.streamId]);
+    if (!this.keys.spread) {
+      const m = this.redis.multi();
+      if (queued.length) m.zadd(this.keys.eventsUndelivered, 'NX', ...queued.flatMap((q) => [q.at, q.id]));
+      for (const [outbox, ids] of byOutbox) m.xdel(outbox, ...ids);
+      await m.exec();
+      return;
+    }
+    if (queued.length) await this.redis.zadd(this.keys.eventsUndelivered, 'NX', ...queued.flatMap((q) => [q.at, q.id]));
+    await Promise.all([...byOutbox].map(([outbox, ids]) => this.redis.xdel(outbox, ...ids)));
   }
 
   /** An event reached its receiver. */
@@ -102,14 +130,15 @@ export class EventsStore {
   }
 
   async backlog(): Promise<{ outbox: number; undelivered: number; oldestAt?: number }> {
-    const [outbox, undelivered, first, oldest] = await Promise.all([
-      this.redis.xlen(this.keys.eventsOutbox),
+    const outboxes = await this.outboxes();
+    const [lens, firsts, undelivered, oldest] = await Promise.all([
+      Promise.all(outboxes.map((o) => this.redis.xlen(o))),
+      Promise.all(outboxes.map((o) => this.redis.xrange(o, '-', '+', 'COUNT', 1))),
       this.redis.zcard(this.keys.eventsUndelivered),
-      this.redis.xrange(this.keys.eventsOutbox, '-', '+', 'COUNT', 1),
       this.redis.zrange(this.keys.eventsUndelivered, 0, 0, 'WITHSCORES'),
     ]);
-    const times = [first[0] ? Number(first[0][0].split('-')[0]) : undefined, oldest[1] === undefined ? undefined : Number(oldest[1])].filter((t): t is number => t !== undefined);
-    return { outbox, undelivered, oldestAt: times.length ? Math.min(...times) : undefined };
+    const times = [...firsts.map((f) => (f[0] ? Number(f[0][0].split('-')[0]) : undefined)), oldest[1] === undefined ? undefined : Number(oldest[1])].filter((t): t is number => t !== undefined);
+    return { outbox: lens.reduce((a, b) => a + b, 0), undelivered, oldestAt: times.length ? Math.min(...times) : undefined };
   }
 
   /** Whether any event of a campaign still waits for delivery (outbox or queue). */
@@ -122,7 +151,7 @@ export class EventsStore {
       cursor = next;
       n += flat.length / 2;
     } while (cursor !== '0');
-    for (const e of await this.readOutbox(10_000)) if (e.fields.campaign === campaign) n++;
+    for (const e of await this.readStream(this.keys.outboxOf(campaign), 10_000)) if (e.fields.campaign === campaign) n++;
     return n;
   }
 }

@@ -1,10 +1,41 @@
 /**
  * Every Redis key the dialer writes, in one place. All keys start with the
- * configured prefix; in Redis Cluster the prefix is a `{hash tag}` so that all
- * of them (and BullMQ's) live in one slot and Lua scripts may touch several.
+ * configured prefix. Two layouts:
+ *
+ * - flat (one Redis, or a Cluster with a `{tagged}` prefix): every key is
+ *   `<prefix>:...`, names as they always were. In a Cluster the tagged prefix
+ *   puts every key (ours and BullMQ's) in one slot on one master.
+ * - spread (a Cluster with a prefix without braces): a campaign's keys carry
+ *   the campaign as their hash tag (`<prefix>:c:{<id>}:rows`, its dial queue
+ *   `<prefix>:dial-{<id>}:...`), the account-wide keys the prefix
+ *   (`{<prefix>}:suppression`), so campaigns spread over the masters. A Lua
+ *   script or MULTI then touches either one campaign's keys or the account's,
+ *   never both (store/dial.ts, live.ts, polls.ts split the steps that did).
  */
+export type KeyLayout = 'flat' | 'spread';
+
 export class Keys {
-  constructor(readonly prefix: string) {}
+  /** Prefix of the account-wide keys, and of every key in the flat layout; BullMQ prefix of the events and schedules queues. */
+  readonly prefix: string;
+  readonly spread: boolean;
+  /** BullMQ prefix of the dial queues (their names carry the campaign's tag in the spread layout). */
+  readonly dialQueuePrefix: string;
+
+  constructor(prefix: string, layout: KeyLayout = 'flat') {
+    this.spread = layout === 'spread';
+    this.prefix = this.spread ? `{${prefix}}` : prefix;
+    this.dialQueuePrefix = prefix;
+  }
+
+  /** The campaign hash; every other key of the campaign starts with it (and so shares its tag). */
+  private c(id: string): string {
+    return this.spread ? `${this.dialQueuePrefix}:c:{${id}}` : `${this.prefix}:c:${id}`;
+  }
+
+  /** SCAN patterns that cover every key of this deployment (ours and BullMQ's). */
+  get scanPatterns(): string[] {
+    return this.spread ? [`${this.prefix}:*`, `${this.dialQueuePrefix}:*`] : [`${this.prefix}:*`];
+  }
 
   /** Set of all campaign ids. */
   get campaigns(): string {
@@ -12,11 +43,11 @@ export class Keys {
   }
   /** Hash: `config` (JSON of the resolved campaign), `state`, timestamps, totals. */
   campaign(id: string): string {
-    return `${this.prefix}:c:${id}`;
+    return this.c(id);
   }
   /** Hash: row number → JSON RowRecord. The results file is rendered from it. */
   rows(id: string): string {
-    return `${this.prefix}:c:${id}:rows`;
+    return `${this.c(id)}:rows`;
   }
   /**
    * Sorted set: the rows that ended with `outcome`, scored by row number (the
@@ -28,39 +59,39 @@ export class Keys {
   }
   /** Hash: outcome → count, plus `finished`. */
   counts(id: string): string {
-    return `${this.prefix}:c:${id}:counts`;
+    return `${this.c(id)}:counts`;
   }
   /** Hash: E.164 number → JSON LedgerEntry. The truth about "was this person dialed". */
   ledger(id: string): string {
-    return `${this.prefix}:c:${id}:ledger`;
+    return `${this.c(id)}:ledger`;
   }
   /** Sorted set: row → `next_at` (ms; +inf without one) of the rows not final whose status is 'waiting' (store/index-lua.ts). */
   waiting(id: string): string {
-    return `${this.prefix}:c:${id}:waiting`;
+    return `${this.c(id)}:waiting`;
   }
   /** Sorted set: number → when its POST started (ms), for the ledger entries in `sending`. */
   ledgerSending(id: string): string {
-    return `${this.prefix}:c:${id}:ledger:sending`;
+    return `${this.c(id)}:ledger:sending`;
   }
   /** Hash: ledger state → entries in it. */
   ledgerCounts(id: string): string {
-    return `${this.prefix}:c:${id}:ledger:counts`;
+    return `${this.c(id)}:ledger:counts`;
   }
   /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET). */
   callIds(id: string): string {
-    return `${this.prefix}:c:${id}:callids`;
+    return `${this.c(id)}:callids`;
   }
   /** Sorted set: the campaign's rows in the poll schedule (a copy of its members of `polls`, score 0), for a count without a scan. */
   pollsOf(id: string): string {
-    return `${this.prefix}:c:${id}:polls`;
+    return `${this.c(id)}:polls`;
   }
   /** Hash: a row's key (its id_column value or a hash of its content) → row number; makes appends idempotent. */
   rowKeys(id: string): string {
-    return `${this.prefix}:c:${id}:rowkeys`;
+    return `${this.c(id)}:rowkeys`;
   }
   /** Sorted set: open row number → when its lease ends (ms); the reaper checks the owner of each expired one. */
   open(id: string): string {
-    return `${this.prefix}:c:${id}:open`;
+    return `${this.c(id)}:open`;
   }
   /** String: the run of a recurring campaign now open (one run at a time). */
   scheduleActive(name: string): string {
@@ -72,11 +103,11 @@ export class Keys {
   }
   /** Sorted set: dead-lettered row numbers by time (ms). */
   dlq(id: string): string {
-    return `${this.prefix}:c:${id}:dlq`;
+    return `${this.c(id)}:dlq`;
   }
   /** Stream: append-only audit record of every dial attempt and final outcome. */
   audit(id: string): string {
-    return `${this.prefix}:c:${id}:audit`;
+    return `${this.c(id)}:audit`;
   }
   /** Sorted set: `<campaign>|<row>` → when the poller should next look at it (ms). */
   get polls(): string {
@@ -84,10 +115,12 @@ export class Keys {
   }
   /** Sorted set of dial times (ms) for the last minute's dial rate of a campaign. */
   dials(id: string): string {
-    return `${this.prefix}:c:${id}:dials`;
+    return `${this.c(id)}:dials`;
   }
   /** Rate limiter state (theoretical arrival time) for a campaign or the account. */
   limiter(scope: string): string {
+    // A campaign's limiter (scope `c:<id>`, dialer/rate.ts) goes with the campaign's keys.
+    if (this.spread && scope.startsWith('c:')) return `${this.c(scope.slice(2))}:limiter`;
     return `${this.prefix}:limiter:${scope}`;
   }
   /** Sorted set of leases for a concurrency cap. */
@@ -96,7 +129,7 @@ export class Keys {
   }
   /** Sorted set: row number → lease end (ms) of a live-call slot of the campaign (placed and not yet ended, or its POST under way). */
   live(id: string): string {
-    return `${this.prefix}:c:${id}:live`;
+    return `${this.c(id)}:live`;
   }
   /** Sorted set: `<campaign>|<row>` → lease end (ms) of a live-call slot, over every campaign (the account cap). */
   get liveAccount(): string {
@@ -128,7 +161,7 @@ export class Keys {
   }
   /** Lock (SET NX PX) held while a contacts upload of one campaign streams in (one at a time). */
   uploadLock(id: string): string {
-    return `${this.prefix}:c:${id}:upload-lock`;
+    return `${this.c(id)}:upload-lock`;
   }
   /** Hash: worker id → last heartbeat (ms). */
   get workers(): string {
@@ -137,6 +170,18 @@ export class Keys {
   /** Stream: events written by the lifecycle scripts with their transition, not yet in the delivery queue (store/outbox-lua.ts). */
   get eventsOutbox(): string {
     return `${this.prefix}:events:outbox`;
+  }
+  /**
+   * The outbox a campaign's scripts write to: the shared one, or in the spread
+   * layout the campaign's own (store/outbox-lua.ts derives the same name from
+   * the campaign hash).
+   */
+  outboxOf(id: string): string {
+    return this.spread ? `${this.c(id)}:outbox` : this.eventsOutbox;
+  }
+  /** Set (spread layout only) of the campaigns whose outbox the relay reads: those that ever had an events target. */
+  get eventsCampaigns(): string {
+    return `${this.prefix}:events:campaigns`;
   }
   /** Sorted set: event id → when it happened (ms), from the relay until it is delivered or dead-lettered. */
   get eventsUndelivered(): string {
@@ -152,6 +197,6 @@ export class Keys {
   }
   /** BullMQ queue name of a campaign's dial queue. */
   dialQueue(id: string): string {
-    return `dial-${id}`;
+    return this.spread ? `dial-{${id}}` : `dial-${id}`;
   }
 }

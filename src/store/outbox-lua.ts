@@ -9,8 +9,10 @@ import { campaignEvents } from '../events/types.js';
  *
  * Only campaigns whose hash carries an `events` field (a target resolved at
  * load) write to the outbox. The outbox key is derived from the campaign's
- * hash key, `<prefix>:c:<id>` → `<prefix>:events:outbox` (same hash tag, so
- * the same Cluster slot).
+ * hash key (Keys.outboxOf): `<prefix>:c:<id>` → `<prefix>:events:outbox`
+ * (same `{prefix}` tag, so the same Cluster slot); in the spread layout
+ * `<prefix>:c:{<id>}` → `<prefix>:c:{<id>}:outbox`, the campaign's own outbox
+ * under the campaign's tag.
  *
  * Ids: `evt_<campaign>_<row>_finished` (`_2` for the second end of a dead
  * letter sent back), `evt_<campaign>_<kind>_<n>` for the n-th such campaign
@@ -31,6 +33,8 @@ function eventMovesLua(): string {
 export const OUTBOX_LUA = `
 local EVENT_MOVES = ${eventMovesLua()}
 local function outbox_of(ckey)
+  local tagged = string.match(ckey, ':c:{([^}]+)}$')
+  if tagged then return ckey .. ':outbox', tagged end
   local cid = string.match(ckey, ':c:([^:]+)$')
   return string.sub(ckey, 1, #ckey - #cid - 3) .. ':events:outbox', cid
 end

@@ -5,13 +5,22 @@ import type { RedisClient } from './redis.js';
 /**
  * The poll schedule: `polls` (`<campaign>|<row>` → when the poller should next
  * look, ms, over every campaign) and, per campaign, a copy of its members
- * (`pollsOf`, score 0) written in the same MULTI, so a campaign's polls are
+ * (`pollsOf`, score 0) written in the same MULTI (two writes in the spread
+ * layout, where they sit in different slots), so a campaign's polls are
  * counted without a scan.
  */
 export class PollSchedule {
   constructor(private readonly redis: RedisClient, private readonly keys: Keys, private readonly indexes: IndexesStore) {}
 
   async schedule(id: string, row: number, at: number, onlyIfAbsent = false): Promise<void> {
+    if (this.keys.spread) {
+      // Two slots: the campaign's copy first, so a crash between leaves the count high and the
+      // row unscheduled, which the reaper repairs (it schedules a poll-owned row found without one).
+      await this.redis.zadd(this.keys.pollsOf(id), 0, String(row));
+      if (onlyIfAbsent) await this.redis.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
+      else await this.redis.zadd(this.keys.polls, at, `${id}|${row}`);
+      return;
+    }
     const m = this.redis.multi();
     if (onlyIfAbsent) m.zadd(this.keys.polls, 'NX', at, `${id}|${row}`);
     else m.zadd(this.keys.polls, at, `${id}|${row}`);
@@ -23,6 +32,11 @@ export class PollSchedule {
   }
 
   async unschedule(id: string, row: number): Promise<void> {
+    if (this.keys.spread) {
+      await this.redis.zrem(this.keys.polls, `${id}|${row}`);
+      await this.redis.zrem(this.keys.pollsOf(id), String(row));
+      return;
+    }
     await this.redis.multi().zrem(this.keys.polls, `${id}|${row}`).zrem(this.keys.pollsOf(id), String(row)).exec();
   }
 

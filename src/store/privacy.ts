@@ -92,7 +92,7 @@ export class PrivacyStore {
 
   /** Keys under the prefix (ours and BullMQ's) whose name, fields or values contain any of `needles`. */
   async findText(needles: string[]): Promise<Found[]> {
-    return findNeedles(this.redis, this.keys.prefix, needles);
+    return findNeedles(this.redis, this.keys.scanPatterns, needles);
   }
 
   // ---- erasures waiting for a call to end -----------------------------------

@@ -30,8 +30,7 @@ export function keyNodes(redis: RedisClient): Redis[] {
 
 /**
  * Every key matching a SCAN `pattern`, in batches. A Cluster client would
- * send SCAN to one node at random, so there each master is scanned in turn
- * (with our `{prefix}` hash tag all our keys sit on one of them).
+ * send SCAN to one node at random, so there each master is scanned in turn.
  */
 export async function* scanKeys(redis: RedisClient, pattern: string, count = 1000): AsyncGenerator<string[]> {
   for (const node of keyNodes(redis)) {
@@ -44,7 +43,17 @@ export async function* scanKeys(redis: RedisClient, pattern: string, count = 100
   }
 }
 
-/** Deletes every key under `prefix` (ours and BullMQ's): for throwaway state such as `dialer demo`'s. */
-export async function deleteByPrefix(redis: RedisClient, prefix: string): Promise<void> {
-  for await (const keys of scanKeys(redis, `${prefix}:*`)) await redis.unlink(...keys);
+/**
+ * Deletes every key matching `patterns` (Keys.scanPatterns: ours and
+ * BullMQ's): for throwaway state such as `dialer demo`'s. Returns how many went.
+ */
+export async function deleteByPatterns(redis: RedisClient, patterns: string[]): Promise<number> {
+  let n = 0;
+  for (const pattern of patterns) {
+    for await (const keys of scanKeys(redis, pattern)) {
+      // A Cluster refuses one UNLINK over several slots: a key at a time there.
+      n += redis instanceof Cluster ? (await Promise.all(keys.map((k) => redis.unlink(k)))).reduce((a, b) => a + b, 0) : await redis.unlink(...keys);
+    }
+  }
+  return n;
 }

@@ -11,18 +11,18 @@ export interface Found {
 const COUNT = 1000;
 
 /**
- * Looks through every key under `prefix` (ours, BullMQ's and any another
- * feature adds) for any of `needles` — the check behind `forget`'s promise
- * that the number is gone, whoever stored it. Reads everything: meant for
- * rare operations, not hot paths.
+ * Looks through every key matching `patterns` (Keys.scanPatterns: ours,
+ * BullMQ's and any another feature adds) for any of `needles` — the check
+ * behind `forget`'s promise that the number is gone, whoever stored it. Reads
+ * everything: meant for rare operations, not hot paths.
  */
-export async function findNeedles(redis: RedisClient, prefix: string, needles: string[]): Promise<Found[]> {
+export async function findNeedles(redis: RedisClient, patterns: string[], needles: string[]): Promise<Found[]> {
   const has = (s: string) => needles.some((n) => n !== '' && s.includes(n));
   const out: Found[] = [];
-  for (const node of keyNodes(redis)) {
+  for (const node of keyNodes(redis)) for (const pattern of patterns) {
     let cursor = '0';
     do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', COUNT);
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', COUNT);
       cursor = next;
       for (const key of keys) {
         const type = await node.type(key);

@@ -381,7 +381,8 @@ return {1, '', 0}
 /**
  * One run of a recurring campaign at a time: a tick claims the schedule only
  * when no earlier run is open. KEYS: active (string: run name), previous
- * run's campaign hash (any key when none)  ARGV: expectedPrevious|'', newRun
+ * run's campaign hash (any key when none, or when its state is in ARGV)
+ * ARGV: expectedPrevious|'', newRun, previous run's state|'' (read from KEYS[2]) ('none': no such run)
  * Returns {1, ''} claimed; {0, prev} an earlier run is still open;
  * {-1, current} the active run changed meanwhile (read again).
  */
@@ -390,7 +391,8 @@ local cur = redis.call('GET', KEYS[1]) or ''
 if cur ~= ARGV[1] then return {-1, cur} end
 if cur == ARGV[2] then return {1, ''} end
 if cur ~= '' then
-  local st = redis.call('HGET', KEYS[2], 'state')
+  local st = ARGV[3]
+  if st == '' then st = redis.call('HGET', KEYS[2], 'state') elseif st == 'none' then st = false end
   if st and st ~= 'done' and st ~= 'canceled' then return {0, cur} end
 end
 redis.call('SET', KEYS[1], ARGV[2])

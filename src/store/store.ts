@@ -10,7 +10,7 @@ import { Durability, type DurableDials } from './durability.js';
 import { FrequencyStore } from './frequency.js';
 import { IndexesStore } from './indexes.js';
 import { PollSchedule } from './polls.js';
-import { Keys } from './keys.js';
+import { Keys, type KeyLayout } from './keys.js';
 import { LimitsStore } from './limits.js';
 import { LiveStore } from './live.js';
 import { PrivacyStore } from './privacy.js';
@@ -126,11 +126,12 @@ export class Store {
    * @param opts.leaseMs how long an open row's owner is trusted before the
    *   reaper checks it is still there (ms); default 60 s.
    * @param opts.durableDials DIALER_DURABLE_DIALS, default 'auto'.
+   * @param opts.layout key layout (store/keys.ts), default 'flat'.
    */
-  constructor(readonly redis: RedisClient, prefix: string, opts: { leaseMs?: number; durableDials?: DurableDials } = {}) {
+  constructor(readonly redis: RedisClient, prefix: string, opts: { leaseMs?: number; durableDials?: DurableDials; layout?: KeyLayout } = {}) {
     this.leaseMs = opts.leaseMs ?? OPEN_LEASE_MS;
     this.handoffLeaseMs = Math.min(this.leaseMs, HANDOFF_LEASE_MS);
-    this.keys = new Keys(prefix);
+    this.keys = new Keys(prefix, opts.layout);
     this.durability = new Durability(redis, opts.durableDials ?? 'auto');
     this.deadLetters = new DeadLetterStore(redis, this.keys);
     this.privacy = new PrivacyStore(redis, this.keys);
@@ -166,13 +167,14 @@ export class Store {
   async saveCampaign(c: Campaign, state: CampaignState): Promise<void> {
     const res = await this.redis
       .multi()
-      .sadd(this.keys.campaigns, c.name)
       .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
       .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
       .hincrby(this.keys.campaign(c.name), 'config_version', 1)
       .exec();
+    // The campaigns set is an account key (another slot in the spread layout): listed once its hash exists.
+    await this.redis.sadd(this.keys.campaigns, c.name);
     // A campaign created now has its indexes from its first row on (an older one is scanned instead).
-    if (res?.[2]?.[1] === 1) await this.indexes.markIndexed(c.name);
+    if (res?.[1]?.[1] === 1) await this.indexes.markIndexed(c.name);
     await this.events.setTarget(c);
   }
 
@@ -292,7 +294,7 @@ export class Store {
    */
   async moveRow(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }): Promise<MoveResult> {
     const now = new Date();
-    const r = await this.scripts.ROW_MOVE.fn(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now));
+    const r = await this.live.aroundMove(id, row, m, now.getTime() + (m.leaseMs ?? this.leaseMs), () => this.scripts.ROW_MOVE.fn(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now)));
     if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
       await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome: m.outcome, call_id: m.patch?.call_id as string, error: m.patch?.error as string });
@@ -300,15 +302,21 @@ export class Store {
     return r === 2 ? 'finished-campaign' : r === 1 ? 'applied' : r === -1 ? 'illegal' : r === -2 ? 'no-new-calls' : 'skipped';
   }
 
-  /** KEYS of ROW_MOVE (also run inside the dial's last step, store/dial.ts). */
+  /**
+   * KEYS of ROW_MOVE (also run inside the dial's last step, store/dial.ts).
+   * Spread layout: the account live set is in another slot, so the campaign's
+   * set stands in for it (with the row as its member, ROW_MOVE's account
+   * writes repeat the campaign's) and LiveStore.aroundMove does the account's.
+   */
   rowMoveKeys(id: string): string[] {
     const k = this.keys;
-    return [k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.liveAccount, k.waiting(id)];
+    return [k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.live(id), k.spread ? k.live(id) : k.liveAccount, k.waiting(id)];
   }
 
   /** ARGV of ROW_MOVE for the move `m` at `now`. */
   rowMoveArgs(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }, now: Date): (string | number)[] {
-    return [row, m.to ?? '', encodeRowPatch(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', `${id}|${row}`];
+    const member = this.keys.spread ? String(row) : `${id}|${row}`;
+    return [row, m.to ?? '', encodeRowPatch(m.patch ?? {}), m.outcome ?? '', now.toISOString(), now.getTime(), m.leaseMs ?? this.leaseMs, (m.from ?? []).join(','), m.callId ?? '', member];
   }
 
   /** A patch to an open row that keeps its state; `outcome` makes it final. */
@@ -360,8 +368,13 @@ export class Store {
   /** One run of a recurring campaign at a time: claims `run` unless an earlier run is still open. */
   async claimScheduleRun(schedule: string, run: string): Promise<{ claimed: boolean; open?: string }> {
     for (;;) {
-      const prev = (await this.redis.get(this.keys.scheduleActive(schedule))) ?? '';
-      const [r, other] = (await this.scripts.SCHEDULE_CLAIM.fn(this.keys.scheduleActive(schedule), this.keys.campaign(prev || run), prev, run)) as [number, string];
+      const active = this.keys.scheduleActive(schedule);
+      const prev = (await this.redis.get(active)) ?? '';
+      // Spread layout: the previous run's hash is in another slot, so its state is read first and passed in
+      // (a run that settles meanwhile is only found open once more: the next tick claims).
+      const [r, other] = (this.keys.spread
+        ? await this.scripts.SCHEDULE_CLAIM.fn(active, active, prev, run, prev ? ((await this.campaignState(prev)) ?? 'none') : 'none')
+        : await this.scripts.SCHEDULE_CLAIM.fn(active, this.keys.campaign(prev || run), prev, run, '')) as [number, string];
       if (r === 1) return { claimed: true };
       if (r === 0) return { claimed: false, open: other };
     }
@@ -370,7 +383,12 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.multi().del(k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))).srem(k.campaigns, id).exec();
+    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
+    if (k.spread) own.push(k.outboxOf(id));
+    // Off the list first (an account key, another slot in the spread layout), then its keys.
+    await this.redis.srem(k.campaigns, id);
+    if (k.spread) await this.redis.srem(k.eventsCampaigns, id);
+    await this.redis.del(...own);
   }
 
   /** Cancels the given rows a dial job owns unless their number is being dialed; returns how many. */

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { stringify as toYaml } from 'yaml';
 import { loadCampaignFile, type Campaign } from '../../src/config/campaign.js';
 import { readEnv, type Env } from '../../src/config/env.js';
@@ -58,11 +58,13 @@ export async function withRuntime<T>(prefix: string, sim: Simulator | undefined,
 
 /**
  * Deletes every key under `prefix` (ours and BullMQ's); returns how many were deleted.
- * On a Cluster pass the store's prefix (`{hash tag}`), so each batch is one slot.
+ * On a Cluster, a key at a time (a batch may span slots).
  */
 export async function deletePrefix(redis: RedisClient, prefix: string): Promise<number> {
   let n = 0;
-  for await (const keys of scanKeys(redis, `${prefix}:*`)) n += await redis.del(...keys);
+  for await (const keys of scanKeys(redis, `${prefix}:*`)) {
+    n += redis instanceof Cluster ? (await Promise.all(keys.map((k) => redis.del(k)))).reduce((a, b) => a + b, 0) : await redis.del(...keys);
+  }
   return n;
 }
 
