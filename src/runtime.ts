@@ -66,6 +66,11 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   const storeRedis = connectRedis(env);
   outages.watch(storeRedis);
   const store = new Store(storeRedis, env.prefix, { layout, leaseMs: env.rowLeaseMs, durableDials: env.durableDials });
+  if (layout === 'spread') await refuseOldClusterLayout(storeRedis, store.keys.prefix, env.prefix).catch((e) => {
+    storeRedis.disconnect();
+    redis.disconnect();
+    throw e;
+  });
   // BullMQ queues re-emit their connection's errors; without a listener they print them raw.
   const queues = new DialQueues(redis, store.keys, outages.error);
   let client: CalleaseClient | undefined;
@@ -141,3 +146,20 @@ export async function checkRedisDurability(rt: Runtime): Promise<string[]> {
   }
   return warnings;
 }
+
+/**
+ * Before the spread layout, a Cluster deployment kept every key under
+ * `{<prefix>}` (one slot). Its campaign list sits where the spread layout
+ * keeps it, but its campaigns' keys do not: rather than show campaigns that
+ * can't be read (or dial them as new), refuse to start and say how to keep
+ * the old layout.
+ */
+async function refuseOldClusterLayout(redis: RedisClient, accountPrefix: string, prefix: string): Promise<void> {
+  const ids = await redis.srandmember(`${accountPrefix}:campaigns`, 20);
+  for (const id of ids) {
+    if (await redis.exists(`${accountPrefix}:c:${id}`)) {
+      throw new DialerError('CONFIG_INVALID', `Redis Cluster holds campaigns in the one-slot layout of earlier versions (campaign "${id}" under ${accountPrefix}:c:${id}); set DIALER_PREFIX=${accountPrefix} to keep using them (one slot), or end and delete them before spreading campaigns over the masters with DIALER_PREFIX=${prefix}`);
+    }
+  }
+}
+

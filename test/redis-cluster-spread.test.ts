@@ -78,6 +78,34 @@ function mostInWindow(times: number[], ms: number): number {
 }
 
 describe('Redis Cluster, one hash tag per campaign', () => {
+  it('refuses to start over campaigns of the earlier one-slot layout, and says how to keep them', async () => {
+    const prefix = `${base}-old`;
+    // As a deployment of an earlier version left them: every key under {prefix}, the campaign list included.
+    const { rt: old } = await openTestRuntime(`{${prefix}}`, undefined, { redisClusterNodes: cluster.nodes });
+    try {
+      expect(old.store.keys.spread).toBe(false);
+      await old.redis.sadd(old.store.keys.campaigns, 'legacy');
+      await old.redis.hset(old.store.keys.campaign('legacy'), 'state', 'running');
+      await expect(openTestRuntime(prefix, undefined, { redisClusterNodes: cluster.nodes })).rejects.toThrow(`set DIALER_PREFIX={${prefix}} to keep using them`);
+      // With the braces it opens in the old layout and finds the campaign.
+      const { rt: kept } = await openTestRuntime(`{${prefix}}`, undefined, { redisClusterNodes: cluster.nodes });
+      try {
+        expect(await kept.store.listCampaigns()).toContain('legacy');
+        expect(await kept.redis.hget(kept.store.keys.campaign('legacy'), 'state')).toBe('running');
+      } finally {
+        await kept.close();
+      }
+      // Once the old campaign is gone, the spread layout starts.
+      await old.redis.del(old.store.keys.campaign('legacy'));
+      const { rt: spread } = await openTestRuntime(prefix, undefined, { redisClusterNodes: cluster.nodes });
+      expect(spread.store.keys.spread).toBe(true);
+      await spread.close();
+    } finally {
+      await old.redis.srem(old.store.keys.campaigns, 'legacy');
+      await old.close();
+    }
+  }, 60_000);
+
   it('events, schedules, erasure checks and deletes work with the campaign and account keys in different slots', async () => {
     const prefix = testPrefix('spread-ev');
     const secret = 'whsec-test-0123456789abcdef';
