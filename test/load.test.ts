@@ -147,6 +147,25 @@ describe('loadCampaign on Redis', () => {
     expect(await jobCount('broken')).toBe(0);
   });
 
+  it('keepOnCsvError keeps exactly the whole chunks read before the break, though a chunk is written while the next is read', async () => {
+    const lines = ['name,phone'];
+    for (let i = 1; i <= 2600; i++) lines.push(i === 2500 ? `"Broken ${i},+61413${String(i).padStart(6, '0')}` : `P${i},+61413${String(i).padStart(6, '0')}`);
+    const c = await campaign('kept', lines.join('\n') + '\n');
+
+    const err = await loadCampaign({ store: t.rt.store, queues: t.rt.queues, log: t.rt.log, now: () => Date.now(), keepOnCsvError: true }, c).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as DialerError).code).toBe('CSV_INVALID');
+    // Rows 1–2000 (two chunks) were read before line 2501; the second one may still have been
+    // on its way to Redis when the parser failed: the load returns only once it is written.
+    const r = await rows('kept');
+    expect(r.size).toBe(2000);
+    expect(r.has(2000)).toBe(true);
+    expect(r.has(2001)).toBe(false);
+    expect(await jobCount('kept')).toBe(2000);
+  });
+
   it('a campaign whose every row is rejected is done at once, with nothing queued', async () => {
     const c = await campaign('allbad', 'name,phone\nA,12\nB,not a number\nC,\nD,+99 123\n');
     const sum = await load(c);

@@ -7,7 +7,8 @@ import type { Runtime } from '../src/runtime.js';
 import { FREQUENCY_WINDOW_MS, recentCalls, reserveFrequency } from '../src/gate/frequency.js';
 import { readNumbersFile } from '../src/gate/numbers-file.js';
 import { addToSuppression, isSuppressed, listSuppression } from '../src/gate/suppression.js';
-import { windowDecision } from '../src/gate/window.js';
+import { DateTime } from 'luxon';
+import { localIso, windowDecision } from '../src/gate/window.js';
 import { rowZones, zoneLabel } from '../src/gate/zone.js';
 import { detectOptOut } from '../src/safety/optout.js';
 import { cleanupPrefix, openTestRuntime, testPrefix } from './helpers/dialer.js';
@@ -60,6 +61,30 @@ describe('zone labels', () => {
     expect(rowZones(c, { phone: '+18005550100', timezone: 'America/Chicago (fallback)' })).toMatchObject({ zones: ['America/Chicago'], source: 'fallback' });
     expect(zoneLabel(rowZones({}, { phone: '+18005550100' }))).toBe('unknown');
     expect(rowZones({}, { phone: '+18005550100', timezone: 'unknown' }).zones).toEqual([]);
+  });
+});
+
+describe('localIso (the audit\'s local_time)', () => {
+  it('is what luxon writes, across offset changes, half-hour and 45-minute zones, whole seconds and milliseconds', () => {
+    const zones = ['Australia/Sydney', 'Australia/Lord_Howe', 'Australia/Perth', 'America/New_York', 'America/St_Johns', 'Asia/Kathmandu', 'Pacific/Chatham', 'Europe/London', 'UTC', 'Etc/GMT+5', 'America/Sao_Paulo'];
+    // Around 2026's changes of clocks (Sydney/Lord Howe in April and October, the US in March and November, Chatham, London), and a plain day.
+    const around = ['2026-04-04T15:59:00Z', '2026-04-04T14:59:00Z', '2026-10-03T15:59:00Z', '2026-03-08T06:59:00Z', '2026-11-01T05:59:00Z', '2026-04-04T13:44:00Z', '2026-03-29T00:59:00Z', '2026-06-03T00:30:00Z'];
+    let checked = 0;
+    for (const zone of zones) {
+      for (const at of around) {
+        const start = Date.parse(at);
+        // Every second of two minutes either side of the change, plus odd milliseconds.
+        for (let ms = start - 60_000; ms <= start + 120_000; ms += 997) {
+          for (const t of [ms, ms - (ms % 1000)]) {
+            expect(localIso(zone, t), `${zone} ${new Date(t).toISOString()}`).toBe(DateTime.fromMillis(t, { zone }).toISO({ suppressMilliseconds: true }));
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10_000);
+    expect(localIso(undefined, Date.now())).toBeUndefined();
+    expect(localIso('Not/AZone', Date.now())).toBeUndefined();
   });
 });
 

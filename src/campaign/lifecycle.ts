@@ -87,7 +87,7 @@ const luaSet = (xs: readonly string[]) => `{${xs.map((x) => `['${x}']=true`).joi
 
 /**
  * The tables as Lua, prepended to every script that moves a row or a
- * campaign: `ROW_MOVES[from][to]`, `CAMPAIGN_MOVES[from][to]`, `SETTLED[state]`,
+ * campaign: `ROW_MOVES[from][to]`, `campaign_moves()[from][to]`, `SETTLED[state]`,
  * `DIALING[state]`, `NEW_CALL[state]`, `JOB_OWNED[state]`, `POLL_OWNED[state]`,
  * and `row_state(rec)`.
  */
@@ -96,7 +96,9 @@ export function luaTables(): string {
   const settled = CAMPAIGN_STATES.flatMap((s) => { const to = settledState(s); return to ? [[s, to] as const] : []; });
   return [
     `local ROW_MOVES = ${table(ROW_MOVES)}`,
-    `local CAMPAIGN_MOVES = ${table(CAMPAIGN_MOVES)}`,
+    // Built when first used: most scripts that carry these tables never move a campaign.
+    `local CAMPAIGN_MOVES_`,
+    `local function campaign_moves() CAMPAIGN_MOVES_ = CAMPAIGN_MOVES_ or ${table(CAMPAIGN_MOVES)} return CAMPAIGN_MOVES_ end`,
     `local SETTLED = {${settled.map(([k, v]) => `['${k}']='${v}'`).join(',')}}`,
     `local DIALING = ${luaSet(DIALING_STATES)}`,
     `local NEW_CALL = ${luaSet(NEW_CALL_STATES)}`,
@@ -104,7 +106,7 @@ export function luaTables(): string {
     `local POLL_OWNED = ${luaSet(POLL_OWNED)}`,
     `local function row_state(rec) if rec.outcome then return 'final' end if rec.state and ROW_MOVES[rec.state] then return rec.state end return 'queued' end`,
     `local function can_move_row(from, to) return (from == to and from ~= 'final') or ROW_MOVES[from][to] == true end`,
-    `local function can_move_campaign(from, to) return from == to or CAMPAIGN_MOVES[from][to] == true end`,
+    `local function can_move_campaign(from, to) return from == to or campaign_moves()[from][to] == true end`,
     '',
   ].join('\n');
 }

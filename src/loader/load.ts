@@ -119,10 +119,11 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
 
   const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
   const sum: LoadSummary = { campaign: c.name, rows: 0, accepted: 0, rejected: 0, duplicates: 0, screened: 0, jobs: 0 };
-  let chunk: ContactVerdict[] = [];
+  let reading: ContactVerdict[] = [];
 
-  const flush = async () => {
+  const flush = async (read: ContactVerdict[]) => {
     if (fresh || completing || append) await renew();
+    let chunk = read;
     let keys: Map<number, string> | undefined;
     if (append) ({ kept: chunk, keys } = await numberChunk(store, c.name, append, chunk));
     const accepted = chunk.filter((v) => v.verdict === 'accepted');
@@ -164,17 +165,33 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
     const jobs = recs.filter((_, i) => needsJob[i]).map((r) => dialJob(c, r.row, undefined, delay));
     if (jobs.length) await queue.addBulk(jobs);
     sum.jobs += jobs.length;
-    chunk = [];
+  };
+
+  // A chunk is written while the next one is read and validated: the CSV and
+  // phone work overlaps the Redis round trips instead of waiting for them.
+  // Chunks are still written one at a time, in file order.
+  let writing: Promise<void> = Promise.resolve();
+  const submit = async (read: ContactVerdict[]) => {
+    await writing;
+    writing = flush(read);
+    // Awaited at the next chunk, at the end or in the catch below; until then not "unhandled".
+    writing.catch(() => undefined);
   };
 
   try {
     for await (const v of readContacts(stream, c, { source: c.contactsPath, rowKeys: true })) {
-      chunk.push(v);
+      reading.push(v);
       sum.rows++;
-      if (chunk.length >= CHUNK) await flush();
+      if (reading.length >= CHUNK) {
+        await submit(reading);
+        reading = [];
+      }
     }
-    await flush();
+    await submit(reading);
+    await writing;
   } catch (e) {
+    // Nothing of this load may be written after the clean-up below.
+    await writing.catch(() => undefined);
     const keep = deps.keepOnCsvError && e instanceof DialerError && e.code === 'CSV_INVALID';
     if (fresh && !keep && !(e instanceof DialerError && /taken over/.test(e.message))) {
       await queue.obliterate({ force: true }).catch(() => undefined);

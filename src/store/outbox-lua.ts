@@ -31,7 +31,12 @@ function eventMovesLua(): string {
 }
 
 export const OUTBOX_LUA = `
-local EVENT_MOVES = ${eventMovesLua()}
+-- Built when first used: a script run carries it on every call and rarely needs it.
+local EVENT_MOVES
+local function event_moves()
+  EVENT_MOVES = EVENT_MOVES or ${eventMovesLua()}
+  return EVENT_MOVES
+end
 local function outbox_of(ckey)
   local tagged = string.match(ckey, ':c:{([^}]+)}$')
   if tagged then return ckey .. ':outbox', tagged end
@@ -48,7 +53,8 @@ local function outbox_row(ckey, row, rec)
 end
 local function outbox_campaign(ckey, from, to)
   if not from or not to or from == to then return end
-  local types = EVENT_MOVES[from] and EVENT_MOVES[from][to]
+  local moves = event_moves()
+  local types = moves[from] and moves[from][to]
   if not types or redis.call('HEXISTS', ckey, 'events') == 0 then return end
   local ob, cid = outbox_of(ckey)
   for _, t in ipairs(types) do

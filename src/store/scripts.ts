@@ -18,6 +18,17 @@ const LX = LEDGER_INDEX_LUA;
 const LIVE = `local LIVE = {${LIVE_STATES.map((x) => `['${x}']=true`).join(',')}}\n`;
 
 /**
+ * `in_batches(cmd, key, args)`: `cmd key args...` for a flat list of
+ * field/value (or score/member) pairs, a few hundred pairs per call (Lua's
+ * unpack has a limit); nothing when the list is empty.
+ */
+const BATCH_LUA = `
+local function in_batches(cmd, key, args)
+  for i = 1, #args, 1000 do redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args))) end
+end
+`;
+
+/**
  * Move one row along its lifecycle (see campaign/lifecycle.ts), merging a
  * patch. With an outcome the row becomes final, counted exactly once; when
  * the last open row of a loaded campaign ends, the campaign settles (done,
@@ -147,21 +158,35 @@ return {1, to}
  * owns it (new, or the same row loaded again) or the row number that owns it.
  * KEYS: ledger, sending index, ledger counts, call ids  ARGV: now, then pairs of number,row
  */
-export const LEDGER_CLAIM = LX + `
+export const LEDGER_CLAIM = BATCH_LUA + `
 local out = {}
+-- Written once for the whole chunk (fewer commands per row): the entries, and
+-- the one index change a new pending entry makes (ledger_index: its count).
+local claimed, writes = {}, {}
 for i = 2, #ARGV, 2 do
   local num, row = ARGV[i], tonumber(ARGV[i + 1])
-  local cur = redis.call('HGET', KEYS[1], num)
-  if not cur then
+  -- The owning row; false: an entry without one (never overwritten).
+  local cur = claimed[num]
+  if cur == nil then
+    local v = redis.call('HGET', KEYS[1], num)
+    if v then cur = cjson.decode(v).r or false end
+  end
+  if cur == nil then
     -- No attempts yet and no state change since the claim: a and t left out (parseLedgerEntry), 23 bytes instead of 44.
     local e = {s = 'pending', r = row}
-    redis.call('HSET', KEYS[1], num, cjson.encode(e))
-    ledger_index(KEYS[2], KEYS[3], KEYS[4], num, nil, e)
+    claimed[num] = row
+    writes[#writes + 1] = num
+    writes[#writes + 1] = cjson.encode(e)
+    out[#out + 1] = 0
+  elseif cur == row then
     out[#out + 1] = 0
   else
-    local owner = cjson.decode(cur).r
-    if owner == row then out[#out + 1] = 0 else out[#out + 1] = owner end
+    out[#out + 1] = cur
   end
+end
+if #writes > 0 then
+  in_batches('HSET', KEYS[1], writes)
+  redis.call('HINCRBY', KEYS[3], 'pending', #writes / 2)
 end
 return out
 `;
@@ -283,37 +308,56 @@ return state
  * KEYS: rows, counts, campaign, open  ARGV: nowMs, leaseMs, record JSON...
  * Returns per record 1 when its dial job must be added, else 0.
  */
-export const LOAD_ROWS = OUTBOX_LUA + `
+export const LOAD_ROWS = OUTBOX_LUA + BATCH_LUA + `
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
 local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
 local out = {}
+-- Rows, counts and index entries are written once for the whole chunk (fewer
+-- commands per row); the outbox events stay in row order.
+local written, rows, open, finals, outcomes, finished = {}, {}, {}, {}, {}, 0
 for i = 3, #ARGV do
   local rec = cjson.decode(ARGV[i])
   local field = tostring(rec.row)
   out[i - 2] = 0
-  if redis.call('HEXISTS', KEYS[1], field) == 0 then
+  if not written[field] and redis.call('HEXISTS', KEYS[1], field) == 0 then
+    written[field] = true
     if not rec.outcome and canceled then
       rec.outcome = 'canceled'
       rec.job = nil
     end
     if rec.outcome then
       rec.state = 'final'
-      redis.call('HSET', KEYS[1], field, cjson.encode(rec))
+      rows[#rows + 1] = field
+      rows[#rows + 1] = cjson.encode(rec)
       outbox_row(KEYS[3], field, rec)
-      redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
-      redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
-      redis.call('HINCRBY', KEYS[2], 'finished', 1)
+      local z = finals[rec.outcome] or {}
+      z[#z + 1] = rec.row
+      z[#z + 1] = field
+      finals[rec.outcome] = z
+      outcomes[rec.outcome] = (outcomes[rec.outcome] or 0) + 1
+      finished = finished + 1
     else
       -- Queued is what a row without a state is (row_state, decodeRow): 16 bytes a row not stored.
       rec.state = nil
-      redis.call('HSET', KEYS[1], field, cjson.encode(rec))
-      redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
-      redis.call('ZADD', KEYS[4], lease, field)
+      rows[#rows + 1] = field
+      rows[#rows + 1] = cjson.encode(rec)
+      open[#open + 1] = lease
+      open[#open + 1] = field
       out[i - 2] = 1
     end
   end
 end
+in_batches('HSET', KEYS[1], rows)
+if #open > 0 then
+  redis.call('HINCRBY', KEYS[2], 'state:queued', #open / 2)
+  in_batches('ZADD', KEYS[4], open)
+end
+for outcome, n in pairs(outcomes) do
+  redis.call('HINCRBY', KEYS[2], outcome, n)
+  in_batches('ZADD', KEYS[1] .. ':o:' .. outcome, finals[outcome])
+end
+if finished > 0 then redis.call('HINCRBY', KEYS[2], 'finished', finished) end
 return out
 `;
 
