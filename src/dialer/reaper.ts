@@ -69,6 +69,11 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       await store.extendLease(id, row, now + store.leaseMs * (waiting ? WAITING_JOB_RECHECK : 1));
       continue;
     }
+    // The batch was read before the job, ledger and poll look-ups: a worker or
+    // poller may have moved the row since (the head of the queue is dialed
+    // while the reaper walks it). Act only on a row still as it was decided on.
+    const fresh = await store.getRow(id, row);
+    if (!fresh || rowStateOf(fresh) !== state || fresh.job !== rec.job) continue;
     acted++;
     log.warn({ campaign: id, row, state, action: d.action }, 'open row without an owner; reaping');
     switch (d.action) {
