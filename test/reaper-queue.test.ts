@@ -1,11 +1,13 @@
 /**
- * The reaper walks the rows whose lease ran out in batches; at the head of a
+ * The reaper on a long queue. It walks the rows whose lease ran out in batches; at the head of a
  * long queue those are the rows a worker is dialing right then. A row the
  * worker takes between the reaper's batch read and its job look-up (its job
  * done and removed, the row `sending`) has an owner and must be left alone:
  * once, at 100,000 rows, about 15,600 such rows were logged as "open row
  * without an owner". Real Redis, real queue; the interleaving is forced by
- * running the worker's two steps inside the reaper's job look-up.
+ * running the worker's two steps inside the reaper's job look-up. And the
+ * rows of a long list are trusted until the campaign's rate reaches them, so
+ * the reaper reads each about once, not every few minutes (O(rows²)).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,11 +19,11 @@ import { loadCampaign } from '../src/loader/load.js';
 import type { Runtime } from '../src/runtime.js';
 import { campaignIn, cleanupPrefix, testPrefix, withRuntime } from './helpers/dialer.js';
 
-const prefix = testPrefix('reaper-race');
+const prefix = testPrefix('reaper-queue');
 let dir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-reaper-race-'));
+  dir = await mkdtemp(path.join(tmpdir(), 'dialer-reaper-queue-'));
 });
 afterAll(async () => {
   await cleanupPrefix(prefix);
@@ -30,8 +32,8 @@ afterAll(async () => {
 
 const csv = ['name,phone', 'A,0412000001', 'B,0412000002', 'C,0412000003'].join('\n') + '\n';
 
-async function loaded(rt: Runtime, name: string) {
-  const c = await campaignIn(path.join(dir, name), { name, assistant_id: 'A1', default_country: 'AU', results: path.join(dir, `${name}.csv`) }, csv);
+async function loaded(rt: Runtime, name: string, list = csv, extra: Record<string, unknown> = {}) {
+  const c = await campaignIn(path.join(dir, name), { name, assistant_id: 'A1', default_country: 'AU', results: path.join(dir, `${name}.csv`), ...extra }, list);
   await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => Date.now() }, c);
   expect(await rt.store.campaignState(name)).toBe('running');
   return c;
@@ -89,6 +91,32 @@ describe('reaper at the head of the queue', () => {
       expect(ownerless(logs)).toBe(1);
       expect((await rt.store.getRow(c.name, 2))!.reaped).toBe(1);
       expect(await rt.queues.get(c.name).getJobCounts('wait')).toMatchObject({ wait: 3 });
+    });
+  });
+});
+
+describe('leases of a long queue', () => {
+  it('rows are trusted until the rate reaches them; a waiting job is looked at again then, not every ten leases', async () => {
+    await withRuntime(prefix, undefined, async ({ rt }) => {
+      const n = 2500; // three load chunks of 1000
+      const list = ['name,phone', ...Array.from({ length: n }, (_, i) => `P${i + 1},04${String(13000000 + i)}`)].join('\n') + '\n';
+      const t0 = Date.now();
+      const c = await loaded(rt, 'long', list, { rate: { calls: 1, per_seconds: 1 } });
+      const t1 = Date.now();
+      const lease = rt.store.leaseMs;
+      const score = async (row: number) => Number(await rt.store.redis.zscore(rt.store.keys.open(c.name), String(row)));
+      // 1000 rows ahead of the second chunk at 1/s: 1000 s more; 2000 ahead of the third.
+      for (const [row, ahead] of [[1, 0], [1000, 0], [1001, 1000], [2500, 2000]] as const) {
+        expect(await score(row)).toBeGreaterThanOrEqual(t0 + lease + ahead * 1000);
+        expect(await score(row)).toBeLessThanOrEqual(t1 + lease + ahead * 1000);
+      }
+      // One lease on, only the first chunk's leases ran out; each row looked at is
+      // trusted for the whole queue at the rate (2500 s), not ten leases (600 s).
+      const at = t1 + lease + 1000;
+      expect(await rt.store.redis.zcount(rt.store.keys.open(c.name), '-inf', at)).toBe(1000);
+      expect(await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 60_000 }, c.name, at)).toBe(0);
+      expect(await score(1)).toBe(at + lease + n * 1000);
+      expect(await rt.store.redis.zcount(rt.store.keys.open(c.name), '-inf', at)).toBe(500); // the reaper's next batch
     });
   });
 });
