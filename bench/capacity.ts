@@ -81,6 +81,12 @@ async function waitHttp(url: string, ms: number): Promise<void> {
   throw new Error(`${url} did not answer within ${ms} ms`);
 }
 
+/** The commands Redis ran most between two INFO commandstats readings, per dial: "evalsha 41, hget 12, …". */
+function topCommands(before: Map<string, number>, after: Map<string, number>, dials: number, k = 6): string {
+  const per = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / Math.max(1, dials)] as const);
+  return per.sort((a, b) => b[1] - a[1]).slice(0, k).map(([cmd, n]) => `${cmd} ${n.toFixed(1)}`).join(', ');
+}
+
 const MB = 1024 * 1024;
 const fmtMs = (xs: number[]) => `median ${median(xs).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms over ${xs.length}`;
 
@@ -113,12 +119,14 @@ export async function capacityBench(o: BenchOptions): Promise<Row[]> {
         // 2. Dial for a stretch: 3 workers, a poller, the server.
         const port = await freePort();
         const base = `http://127.0.0.1:${port}`;
+        const tStart = Date.now();
         for (let i = 0; i < 3; i++) procs.push(spawnCli(['worker'], env));
         procs.push(spawnCli(['poller'], env));
         procs.push(spawnCli(['serve', '--port', String(port)], { ...env, DIALER_API_TOKEN: TOKEN }));
         const roles = ['worker 1', 'worker 2', 'worker 3', 'poller', 'serve'];
         const rss = procs.map((p) => sampleRss(p.child.pid!, 500));
         await waitHttp(`${base}/healthz`, 60_000);
+        const serveStartS = (Date.now() - tStart) / 1000;
         const work0 = await redisWork(redis.url);
         const cpu0 = procs.map((p) => cpuSeconds(p.child.pid!));
         const posts0 = (await sim.count()).posts;
@@ -169,15 +177,17 @@ export async function capacityBench(o: BenchOptions): Promise<Row[]> {
         const ours = (metric: string, unit: string, v: number, note: string, extra: Partial<Row> = {}): Row => ({ bench: label, metric, unit, ours: v, raw: null, target: '', met: null, note, ...extra });
         return [
           ours(`load ${n.toLocaleString('en-US')} rows`, 'rows/s', n / loadS, `${loadS.toFixed(1)} s`),
+          ours('serve start → /healthz', 's', serveStartS, 'beside the full-size campaign, 3 workers and a poller starting at the same time'),
           ours('load peak RSS', 'MB', loadTrace.peak / MB, `RSS growth 2nd → last quarter ${(loadTrace.growth / MB).toFixed(1)} MB`),
           ours('Redis per queued contact', 'B', (memLoaded - mem0) / n, `used_memory ${((memLoaded - mem0) / MB).toFixed(0)} MB for ${n} queued contacts`),
           ours(`dials at ${RATE}/s over the stretch`, '/s', rateSeen, `${dials} POSTs in ${dialS.toFixed(0)} s (3 workers, a poller and the server running)`),
           ours('CPU per 1,000 dials: 3 workers', 's', perK(workersCpu), cpu.slice(0, 3).map((s) => s.toFixed(1)).join(' + ') + ' s CPU'),
           ours('CPU per 1,000 dials: poller', 's', perK(cpu[3]!), `${cpu[3]!.toFixed(1)} s CPU`),
           ours('CPU per 1,000 dials: serve', 's', perK(cpu[4]!), `${cpu[4]!.toFixed(1)} s CPU (status timings included)`),
-          ours('CPU per 1,000 dials: Redis', 's', perK(work1.cpuS - work0.cpuS), `${Math.round((work1.total - work0.total) / Math.max(1, dials))} Redis commands per dial (every process)`),
+          ours('CPU per 1,000 dials: Redis', 's', perK(work1.cpuS - work0.cpuS), `${Math.round((work1.total - work0.total) / Math.max(1, dials))} Redis commands per dial (every process): ${topCommands(work0.calls, work1.calls, dials)}`),
           ours('peak RSS: worker (largest of 3)', 'MB', Math.max(...peaks.slice(0, 3)) / MB, roles.map((r, i) => `${r} ${(peaks[i]! / MB).toFixed(0)} MB`).join(', ')),
           ours('Redis used_memory after the stretch', 'MB', memDialed / MB, `${dials} contacts dialed of ${n}`),
+          ours('Redis growth per dialed contact', 'B', dials > 0 ? (memDialed - memLoaded) / dials : 0, 'over the stretch, on top of its queued size (calls still live at its end included; BullMQ keeps no finished job)'),
           ours('status --json, in-process (campaignStatus)', 'ms', median(inproc), fmtMs(inproc)),
           ours('status --json, CLI (a process each)', 'ms', median(cli), fmtMs(cli), { raw: median(cliFloor), note: `${fmtMs(cli)}; raw = \`dialer --help\`, the start-up floor` }),
           ours('GET /campaigns/:name (status page poll)', 'ms', median(http), fmtMs(http)),
