@@ -47,7 +47,6 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
   const rows = await store.expiredRows(id, now, BATCH);
   if (rows.length === 0) return 0;
   const recs = await store.getRows(id, rows);
-  const queue = deps.queues.get(id);
   let acted = 0;
   let queued: number | undefined; // read once a pass, when a waiting job is first met
   for (let i = 0; i < rows.length; i++) {
@@ -58,7 +57,7 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       continue;
     }
     const state = rowStateOf(rec);
-    const jobState = rec.job && state !== 'final' ? await queue.getJobState(rec.job) : 'unknown';
+    const jobState = rec.job && state !== 'final' ? await deps.queues.jobState(id, rec.job) : 'unknown';
     const [entry, pollScheduled] = await Promise.all([store.ledgerGet(id, rec.phone), store.isPollScheduled(id, row)]);
     const d = decideReap({
       state, campaign: info.state, jobAlive: !DEAD_JOB_STATES.has(jobState), pollScheduled, entry,
@@ -68,7 +67,7 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       // A job still waiting its turn is looked at again when the campaign's rate
       // should have reached it (at least ten leases later): a long queue then
       // costs the reaper about one check per row, not one every few minutes.
-      const waiting = jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized';
+      const waiting = jobState === 'waiting';
       if (waiting) queued ??= await store.queuedRows(id);
       const trust = waiting ? Math.max(store.leaseMs * WAITING_JOB_RECHECK, queuedLeaseMs(info.campaign, queued!, store.leaseMs)) : store.leaseMs;
       await store.extendLease(id, row, now + trust);
