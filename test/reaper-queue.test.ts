@@ -18,7 +18,7 @@ import { reapCampaign } from '../src/dialer/reaper.js';
 import type { DialQueues } from '../src/dialer/jobs.js';
 import { loadCampaign } from '../src/loader/load.js';
 import type { Runtime } from '../src/runtime.js';
-import { REDIS_URL, campaignIn, cleanupPrefix, testPrefix, withRuntime } from './helpers/dialer.js';
+import { REDIS_URL, campaignIn, cleanupPrefix, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
 
 const prefix = testPrefix('reaper-queue');
 let dir: string;
@@ -113,6 +113,10 @@ describe('leases of a long queue', () => {
       monitor.on('monitor', (_t: string, args: string[]) => void (args[1]?.startsWith(prefix) && seen.push(args)));
       try {
         expect(await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 60_000 }, c.name, at)).toBe(0);
+        // MONITOR's stream lags the commands: a marker read last tells when it has shown them all.
+        const marker = `${prefix}:monitor-end`;
+        await rt.store.redis.get(marker);
+        await waitFor(() => seen.some((a) => a[1] === marker), 'MONITOR to show the marker', 10_000);
       } finally {
         monitor.disconnect();
       }
