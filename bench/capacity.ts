@@ -2,10 +2,13 @@
  * Bench "capacity" — a campaign of N contacts for real (1,000,000 at scale 1),
  * as production runs it: `dialer load`, then three `dialer worker` processes, a
  * `dialer poller` and `dialer serve` on one Redis dial it at 200/s against the
- * simulator for a stretch (60 s at scale 1), while `status --json` (CLI,
- * in-process and HTTP), the campaign page's rows API and /metrics are timed on
- * the full-size campaign; then `dialer export` writes the results file (one
- * row per uploaded row). Reported: load rate and peak RSS, Redis memory per
+ * simulator: first alone for a stretch (60 s at scale 1) whose CPU and Redis
+ * work per dial are reported, then while `status --json` (CLI, in-process and
+ * HTTP), the campaign page's rows API and /metrics are timed on the
+ * full-size campaign (their reads kept out of the stretch), then paused for a while
+ * (what the processes and Redis cost per second with nothing to dial, so the
+ * per-dial figures split into a fixed and a per-dial part); then `dialer export`
+ * writes the results file (one row per uploaded row). Reported: load rate and peak RSS, Redis memory per
  * queued contact, each process's peak RSS, CPU seconds per 1,000 dials (ours by
  * process, Redis's own), status/page timings, export time and RSS. "raw" for
  * the CLI timings is the floor of any CLI: `dialer --help` started the same
@@ -81,6 +84,12 @@ async function waitHttp(url: string, ms: number): Promise<void> {
   throw new Error(`${url} did not answer within ${ms} ms`);
 }
 
+/** The commands Redis ran most between two INFO commandstats readings, per dial: "evalsha 41, hget 12, …". */
+function topCommands(before: Map<string, number>, after: Map<string, number>, dials: number, k = 6): string {
+  const per = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / Math.max(1, dials)] as const);
+  return per.sort((a, b) => b[1] - a[1]).slice(0, k).map(([cmd, n]) => `${cmd} ${n.toFixed(1)}`).join(', ');
+}
+
 const MB = 1024 * 1024;
 const fmtMs = (xs: number[]) => `median ${median(xs).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms over ${xs.length}`;
 
@@ -113,24 +122,35 @@ export async function capacityBench(o: BenchOptions): Promise<Row[]> {
         // 2. Dial for a stretch: 3 workers, a poller, the server.
         const port = await freePort();
         const base = `http://127.0.0.1:${port}`;
+        const tStart = Date.now();
         for (let i = 0; i < 3; i++) procs.push(spawnCli(['worker'], env));
         procs.push(spawnCli(['poller'], env));
         procs.push(spawnCli(['serve', '--port', String(port)], { ...env, DIALER_API_TOKEN: TOKEN }));
         const roles = ['worker 1', 'worker 2', 'worker 3', 'poller', 'serve'];
         const rss = procs.map((p) => sampleRss(p.child.pid!, 500));
         await waitHttp(`${base}/healthz`, 60_000);
+        const serveStartS = (Date.now() - tStart) / 1000;
+
+        // 3. Dialing alone for the stretch (once settled): CPU and Redis work per dial without the timings' reads in them.
+        await new Promise((r) => setTimeout(r, Math.min(5000, stretchMs / 4)));
         const work0 = await redisWork(redis.url);
         const cpu0 = procs.map((p) => cpuSeconds(p.child.pid!));
         const posts0 = (await sim.count()).posts;
         const tDial = Date.now();
+        await new Promise((r) => setTimeout(r, stretchMs));
+        const dialS = (Date.now() - tDial) / 1000;
+        const dials = (await sim.count()).posts - posts0;
+        const cpu = procs.map((p, i) => cpuSeconds(p.child.pid!) - cpu0[i]!);
+        const work1 = await redisWork(redis.url);
+        const memDialed = await usedMemory(c);
 
-        // 3. While it dials: status and page timings on the full-size campaign.
+        // 4. While it goes on dialing: status and page timings on the full-size campaign.
         const auth = { authorization: `Bearer ${TOKEN}` };
         const get = (p: string) => fetch(`${base}${p}`, { headers: auth }).then(async (r) => {
           if (!r.ok) throw new Error(`GET ${p}: ${r.status}`);
           await r.arrayBuffer();
         });
-        await new Promise((r) => setTimeout(r, Math.min(5000, stretchMs / 4)));
+        const tTimings = Date.now();
         const rt = await benchRuntime(redis.url, PREFIX, sim.url);
         const inproc = await times(20, () => campaignStatus(rt.store, rt.queues, NAME)).finally(() => rt.close());
         const http = await times(20, () => get(`/campaigns/${NAME}`));
@@ -139,17 +159,23 @@ export async function capacityBench(o: BenchOptions): Promise<Row[]> {
         const cli = await times(5, () => cliOk(['status', NAME, '--json'], env));
         const cliFloor = await times(5, () => cliOk(['--help'], env));
 
-        const left = stretchMs - (Date.now() - tDial);
-        if (left > 0) await new Promise((r) => setTimeout(r, left));
-        const dialS = (Date.now() - tDial) / 1000;
-        const dials = (await sim.count()).posts - posts0;
-        const cpu = procs.map((p, i) => cpuSeconds(p.child.pid!) - cpu0[i]!);
-        const work1 = await redisWork(redis.url);
-        const memDialed = await usedMemory(c);
+        const timingsS = (Date.now() - tTimings) / 1000;
+
+        // 5. Paused, nothing to dial: what each process and Redis cost per second anyway (timers,
+        // BullMQ's blocking reads, heartbeats); the part of the per-dial figures that a higher rate spreads thinner.
+        await cliOk(['pause', NAME], env);
+        await new Promise((r) => setTimeout(r, Math.min(5000, stretchMs / 4)));
+        const idleWork0 = await redisWork(redis.url);
+        const idleCpu0 = procs.map((p) => cpuSeconds(p.child.pid!));
+        const tIdle = Date.now();
+        await new Promise((r) => setTimeout(r, Math.min(20_000, stretchMs / 3)));
+        const idleS = (Date.now() - tIdle) / 1000;
+        const idleCpu = procs.map((p, i) => (cpuSeconds(p.child.pid!) - idleCpu0[i]!) / idleS);
+        const idleRedis = ((await redisWork(redis.url)).cpuS - idleWork0.cpuS) / idleS;
         await Promise.all(procs.splice(0).map((p) => p.stop()));
         const peaks = rss.map((s) => s.stop().peak);
 
-        // 4. Export every row.
+        // 6. Export every row.
         const t2 = Date.now();
         const exp = spawnCli(['export', NAME, '--out', path.join(dir, 'cap-export.csv')], env);
         const expRss = sampleRss(exp.child.pid!, 200);
@@ -162,22 +188,30 @@ export async function capacityBench(o: BenchOptions): Promise<Row[]> {
         c.disconnect();
 
         const { requests } = await sim.dump();
-        const posts = postTimes(requests).filter((t) => t >= tDial);
+        const posts = postTimes(requests).filter((t) => t >= tDial && t <= tDial + dialS * 1000);
         const rateSeen = posts.length > 1 ? ((posts.length - 1) * 1000) / (posts.at(-1)! - posts[0]!) : 0;
         const perK = (s: number) => (dials > 0 ? (s / dials) * 1000 : 0);
         const workersCpu = cpu.slice(0, 3).reduce((a, b) => a + b, 0);
+        /** The stretch's CPU less what the same time costs paused, per 1,000 dials: the part that grows with the rate. */
+        const marginal = (stretchCpuS: number, idlePerS: number) => `above the paused cost: ${perK(Math.max(0, stretchCpuS - idlePerS * dialS)).toFixed(2)} s per 1,000 dials`;
         const ours = (metric: string, unit: string, v: number, note: string, extra: Partial<Row> = {}): Row => ({ bench: label, metric, unit, ours: v, raw: null, target: '', met: null, note, ...extra });
         return [
           ours(`load ${n.toLocaleString('en-US')} rows`, 'rows/s', n / loadS, `${loadS.toFixed(1)} s`),
+          ours('serve start → /healthz', 's', serveStartS, 'beside the full-size campaign, 3 workers and a poller starting at the same time'),
           ours('load peak RSS', 'MB', loadTrace.peak / MB, `RSS growth 2nd → last quarter ${(loadTrace.growth / MB).toFixed(1)} MB`),
           ours('Redis per queued contact', 'B', (memLoaded - mem0) / n, `used_memory ${((memLoaded - mem0) / MB).toFixed(0)} MB for ${n} queued contacts`),
-          ours(`dials at ${RATE}/s over the stretch`, '/s', rateSeen, `${dials} POSTs in ${dialS.toFixed(0)} s (3 workers, a poller and the server running)`),
+          ours(`dials at ${RATE}/s over the stretch`, '/s', rateSeen, `${dials} POSTs in ${dialS.toFixed(0)} s (3 workers, a poller and the server running; before the status timings)`),
           ours('CPU per 1,000 dials: 3 workers', 's', perK(workersCpu), cpu.slice(0, 3).map((s) => s.toFixed(1)).join(' + ') + ' s CPU'),
           ours('CPU per 1,000 dials: poller', 's', perK(cpu[3]!), `${cpu[3]!.toFixed(1)} s CPU`),
-          ours('CPU per 1,000 dials: serve', 's', perK(cpu[4]!), `${cpu[4]!.toFixed(1)} s CPU (status timings included)`),
-          ours('CPU per 1,000 dials: Redis', 's', perK(work1.cpuS - work0.cpuS), `${Math.round((work1.total - work0.total) / Math.max(1, dials))} Redis commands per dial (every process)`),
+          ours('CPU per 1,000 dials: serve', 's', perK(cpu[4]!), `${cpu[4]!.toFixed(1)} s CPU (nothing asked it: the status timings ran after the stretch, ${timingsS.toFixed(0)} s)`),
+          ours('CPU per 1,000 dials: Redis', 's', perK(work1.cpuS - work0.cpuS), `${Math.round((work1.total - work0.total) / Math.max(1, dials))} Redis commands per dial (every process): ${topCommands(work0.calls, work1.calls, dials)}`),
+          ours('paused: CPU per second, 3 workers', 'ms/s', 1000 * (idleCpu[0]! + idleCpu[1]! + idleCpu[2]!), `over ${idleS.toFixed(0)} s; ${marginal(workersCpu, idleCpu[0]! + idleCpu[1]! + idleCpu[2]!)}`),
+          ours('paused: CPU per second, poller', 'ms/s', 1000 * idleCpu[3]!, marginal(cpu[3]!, idleCpu[3]!)),
+          ours('paused: CPU per second, serve', 'ms/s', 1000 * idleCpu[4]!, marginal(cpu[4]!, idleCpu[4]!)),
+          ours('paused: CPU per second, Redis', 'ms/s', 1000 * idleRedis, marginal(work1.cpuS - work0.cpuS, idleRedis)),
           ours('peak RSS: worker (largest of 3)', 'MB', Math.max(...peaks.slice(0, 3)) / MB, roles.map((r, i) => `${r} ${(peaks[i]! / MB).toFixed(0)} MB`).join(', ')),
           ours('Redis used_memory after the stretch', 'MB', memDialed / MB, `${dials} contacts dialed of ${n}`),
+          ours('Redis growth per dialed contact', 'B', dials > 0 ? (memDialed - memLoaded) / dials : 0, 'over the stretch, on top of its queued size (calls still live at its end included; BullMQ keeps no finished job)'),
           ours('status --json, in-process (campaignStatus)', 'ms', median(inproc), fmtMs(inproc)),
           ours('status --json, CLI (a process each)', 'ms', median(cli), fmtMs(cli), { raw: median(cliFloor), note: `${fmtMs(cli)}; raw = \`dialer --help\`, the start-up floor` }),
           ours('GET /campaigns/:name (status page poll)', 'ms', median(http), fmtMs(http)),

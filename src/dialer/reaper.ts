@@ -2,6 +2,7 @@ import { decideReap } from '../campaign/reap.js';
 import { rowStateOf } from '../campaign/lifecycle.js';
 import { syncQueue } from '../campaign/control.js';
 import { enforceDeadline, syncDeadline } from '../campaign/deadline.js';
+import { queuedLeaseMs } from '../campaign/queue-lease.js';
 import type { Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -19,7 +20,7 @@ export interface ReaperDeps {
 }
 
 const BATCH = 500;
-/** How many leases a row whose job waits in the queue is trusted before the next check. */
+/** The fewest leases a row whose job waits in the queue is trusted before the next check. */
 const WAITING_JOB_RECHECK = 10;
 const DEAD_JOB_STATES = new Set(['completed', 'failed', 'unknown']);
 
@@ -46,8 +47,8 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
   const rows = await store.expiredRows(id, now, BATCH);
   if (rows.length === 0) return 0;
   const recs = await store.getRows(id, rows);
-  const queue = deps.queues.get(id);
   let acted = 0;
+  let queued: number | undefined; // read once a pass, when a waiting job is first met
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     const rec = recs[i];
@@ -56,19 +57,27 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       continue;
     }
     const state = rowStateOf(rec);
-    const jobState = rec.job && state !== 'final' ? await queue.getJobState(rec.job) : 'unknown';
+    const jobState = rec.job && state !== 'final' ? await deps.queues.jobState(id, rec.job) : 'unknown';
     const [entry, pollScheduled] = await Promise.all([store.ledgerGet(id, rec.phone), store.isPollScheduled(id, row)]);
     const d = decideReap({
       state, campaign: info.state, jobAlive: !DEAD_JOB_STATES.has(jobState), pollScheduled, entry,
       now, lockMs: deps.lockMs, reaped: rec.reaped ?? 0,
     });
     if (d.action === 'extend') {
-      // A job still waiting its turn is looked at again much later: a long queue
-      // then costs the reaper a few checks an hour per row, not one a minute.
-      const waiting = jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized';
-      await store.extendLease(id, row, now + store.leaseMs * (waiting ? WAITING_JOB_RECHECK : 1));
+      // A job still waiting its turn is looked at again when the campaign's rate
+      // should have reached it (at least ten leases later): a long queue then
+      // costs the reaper about one check per row, not one every few minutes.
+      const waiting = jobState === 'waiting';
+      if (waiting) queued ??= await store.queuedRows(id);
+      const trust = waiting ? Math.max(store.leaseMs * WAITING_JOB_RECHECK, queuedLeaseMs(info.campaign, queued!, store.leaseMs)) : store.leaseMs;
+      await store.extendLease(id, row, now + trust);
       continue;
     }
+    // The batch was read before the job, ledger and poll look-ups: a worker or
+    // poller may have moved the row since (the head of the queue is dialed
+    // while the reaper walks it). Act only on a row still as it was decided on.
+    const fresh = await store.getRow(id, row);
+    if (!fresh || rowStateOf(fresh) !== state || fresh.job !== rec.job) continue;
     acted++;
     log.warn({ campaign: id, row, state, action: d.action }, 'open row without an owner; reaping');
     switch (d.action) {

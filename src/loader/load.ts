@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { syncQueue } from '../campaign/control.js';
 import { syncDeadline } from '../campaign/deadline.js';
+import { queuedLeaseMs } from '../campaign/queue-lease.js';
 import type { Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -159,7 +160,8 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
       }
       recs.push(rec);
     }
-    const needsJob = append ? await writeChunk(store, c.name, owner, append, store.leaseMs, recs, keys!) : await store.loadRows(c.name, recs);
+    // A fresh list's rows are trusted until its rate reaches them (sum.jobs are queued ahead of this chunk).
+    const needsJob = append ? await writeChunk(store, c.name, owner, append, store.leaseMs, recs, keys!) : await store.loadRows(c.name, recs, Math.max(0, delay ?? 0) + queuedLeaseMs(c, sum.jobs, store.leaseMs));
     // The first list's keys, so that appending it again adds nothing.
     if (!append) await store.append.resolveKeys(c.name, 0, chunk.filter((v) => v.key).map((v) => [v.key!, v.row]), true);
     const jobs = recs.filter((_, i) => needsJob[i]).map((r) => dialJob(c, r.row, undefined, delay));

@@ -331,11 +331,16 @@ export class Store {
   }
 
   /** Writes a loaded chunk; per record, true when it is new and queued (its dial job must be added). */
-  async loadRows(id: string, recs: RowRecord[]): Promise<boolean[]> {
+  async loadRows(id: string, recs: RowRecord[], leaseMs = this.leaseMs): Promise<boolean[]> {
     if (recs.length === 0) return [];
     const k = this.keys;
-    const r = (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), this.leaseMs, ...recs.map(encodeRow))) as number[];
+    const r = (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), leaseMs, ...recs.map(encodeRow))) as number[];
     return r.map((x) => x === 1);
+  }
+
+  /** Rows waiting in the queue for their dial job (the lifecycle scripts keep the count). */
+  async queuedRows(id: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.counts(id), 'state:queued')) ?? 0);
   }
 
   /** Open rows whose owner's lease ended before `now`, oldest first. */
