@@ -9,6 +9,7 @@ import type { Outcome, RowRecord } from '../campaign/row.js';
 import type { RedisClient } from '../store/redis.js';
 import { knownWith, type LedgerEntry, type RowPatch, type Store } from '../store/store.js';
 import { claimNextNumber, nextNumberPatch, triedWith, triesNext, type NextReason } from '../campaign/alternates.js';
+import pLimit from 'p-limit';
 import { sleep } from '../util.js';
 import { BACKOFF_TYPE, DIAL_KEEP_JOBS, LEGACY_BACKOFF_TYPE, withRetries, type DialJobData } from './jobs.js';
 import { FIRST_RECONCILE_MS, onDialError, RetryLater, type FailureContext } from './failure.js';
@@ -54,6 +55,8 @@ export class CampaignWorker {
   private readonly log: Logger;
   /** The campaign's settings as they are now (`dialer set` reaches a running worker through it). */
   readonly live: LiveCampaign;
+  /** Whose turn it is to ask for the next rate slot, among this process's jobs of the campaign (see begin). */
+  private readonly turn = pLimit(1);
 
   constructor(private readonly deps: DialWorkerDeps, initial: Campaign, version = 0) {
     const campaign = initial;
@@ -168,25 +171,49 @@ export class CampaignWorker {
    * requests together.
    */
   private async begin(rec: RowRecord, gate: GateResult & { action: 'go' }, attemptToken: string, signal?: AbortSignal): Promise<DialBegin & { step: 'ok' | 'refused' }> {
-    for (;;) {
-      // The rate as it is now, at each try: a `dialer set` of it applies to requests already waiting.
-      const c = this.campaign;
-      const limits = dialLimits(c, this.deps.maxCallsPerSecond);
-      const early = earlyMs(limits);
-      const r = await this.deps.store.dial.begin(c.name, {
-        number: rec.phone, row: rec.row, token: attemptToken, lockMs: this.deps.lockMs,
-        caps: { campaign: c.max_live_calls, account: this.deps.maxLiveCalls }, liveLeaseMs: this.liveLeaseMs, limits, earlyMs: early,
-      });
-      if (r.step === 'ok' || r.step === 'refused') return r;
-      if (r.step === 'live-full' || r.waitMs > MAX_SLOT_WAIT_MS) {
-        // Every live-call slot taken, or far behind the rate: free this job's
-        // place and let BullMQ hold the campaign's queue instead.
-        await gate.release?.();
-        await this.worker.rateLimit(r.step === 'live-full' ? LIVE_FULL_WAIT_MS : r.waitMs - MAX_SLOT_WAIT_MS / 2);
-        throw Worker.RateLimitError();
+    const first = await this.tryBegin(rec, gate, attemptToken);
+    if (first.done) return first.done;
+    // Waiting for a rate slot: one job of this process at a time asks Redis
+    // for it, the others wait their turn here. Each polling DIAL_BEGIN on its
+    // own, every waiter woke for the same slot and all but one tried again:
+    // ~33 tries a dial at 200/s with 50 jobs in flight.
+    const ahead = this.turn.activeCount + this.turn.pendingCount;
+    if (first.waitMs + ahead * first.intervalMs > MAX_SLOT_WAIT_MS) await this.handOff(gate, first.waitMs + ahead * first.intervalMs - MAX_SLOT_WAIT_MS / 2);
+    return this.turn(async () => {
+      let waitMs = first.waitMs;
+      for (;;) {
+        await sleep(Math.max(1, waitMs - first.earlyMs / 2), signal);
+        const r = await this.tryBegin(rec, gate, attemptToken);
+        if (r.done) return r.done;
+        waitMs = r.waitMs;
       }
-      await sleep(Math.max(1, r.waitMs - early / 2), signal);
-    }
+    });
+  }
+
+  /** One DIAL_BEGIN: done (slot taken, or refused), or how long until the next slot. */
+  private async tryBegin(rec: RowRecord, gate: GateResult & { action: 'go' }, attemptToken: string): Promise<{ done: DialBegin & { step: 'ok' | 'refused' } } | { done?: undefined; waitMs: number; intervalMs: number; earlyMs: number }> {
+    // The rate as it is now, at each try: a `dialer set` of it applies to requests already waiting.
+    const c = this.campaign;
+    const limits = dialLimits(c, this.deps.maxCallsPerSecond);
+    const early = earlyMs(limits);
+    const r = await this.deps.store.dial.begin(c.name, {
+      number: rec.phone, row: rec.row, token: attemptToken, lockMs: this.deps.lockMs,
+      caps: { campaign: c.max_live_calls, account: this.deps.maxLiveCalls }, liveLeaseMs: this.liveLeaseMs, limits, earlyMs: early,
+    });
+    if (r.step === 'ok' || r.step === 'refused') return { done: r };
+    if (r.step === 'live-full') return this.handOff(gate, LIVE_FULL_WAIT_MS);
+    if (r.waitMs > MAX_SLOT_WAIT_MS) return this.handOff(gate, r.waitMs - MAX_SLOT_WAIT_MS / 2);
+    return { waitMs: r.waitMs, intervalMs: Math.max(...limits.map((l) => l.intervalMs)), earlyMs: early };
+  }
+
+  /**
+   * Every live-call slot taken, or far behind the rate: free this job's place
+   * and let BullMQ hold the campaign's queue instead.
+   */
+  private async handOff(gate: GateResult & { action: 'go' }, holdMs: number): Promise<never> {
+    await gate.release?.();
+    await this.worker.rateLimit(holdMs);
+    throw Worker.RateLimitError();
   }
 
   private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
