@@ -182,7 +182,8 @@ export class CampaignWorker {
     return this.turn(async () => {
       let waitMs = first.waitMs;
       for (;;) {
-        await sleep(Math.max(1, waitMs - first.earlyMs / 2), signal);
+        // Woken well inside the allowance: a timer fires late on a busy process, and a slot taken late is lost.
+        await sleep(Math.max(1, waitMs - first.earlyMs * 0.75), signal);
         const r = await this.tryBegin(rec, gate, attemptToken);
         if (r.done) return r.done;
         waitMs = r.waitMs;
