@@ -9,32 +9,23 @@
  * rows of a long list are trusted until the campaign's rate reaches them, so
  * the reaper reads each about once, not every few minutes (O(rows²)).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reapCampaign } from '../src/dialer/reaper.js';
 import type { DialQueues } from '../src/dialer/jobs.js';
 import { loadCampaign } from '../src/loader/load.js';
 import type { Runtime } from '../src/runtime.js';
-import { REDIS_URL, campaignIn, cleanupPrefix, testPrefix, waitFor, withRuntime } from './helpers/dialer.js';
+import { useTestBed } from './helpers/bed.js';
+import { REDIS_URL, campaignIn, waitFor, withRuntime } from './helpers/dialer.js';
 
-const prefix = testPrefix('reaper-queue');
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dialer-reaper-queue-'));
-});
-afterAll(async () => {
-  await cleanupPrefix(prefix);
-  await rm(dir, { recursive: true, force: true });
-});
+const bed = useTestBed('reaper-queue');
+const prefix = bed.prefix;
 
 const csv = ['name,phone', 'A,0412000001', 'B,0412000002', 'C,0412000003'].join('\n') + '\n';
 
 async function loaded(rt: Runtime, name: string, list = csv, extra: Record<string, unknown> = {}) {
-  const c = await campaignIn(path.join(dir, name), { name, assistant_id: 'A1', default_country: 'AU', results: path.join(dir, `${name}.csv`), ...extra }, list);
+  const c = await campaignIn(path.join(bed.dir, name), { name, assistant_id: 'A1', default_country: 'AU', results: path.join(bed.dir, `${name}.csv`), ...extra }, list);
   await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => Date.now() }, c);
   expect(await rt.store.campaignState(name)).toBe('running');
   return c;
