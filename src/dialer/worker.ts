@@ -213,7 +213,8 @@ export class CampaignWorker {
    */
   private async handOff(gate: GateResult & { action: 'go' }, holdMs: number): Promise<never> {
     await gate.release?.();
-    await this.worker.rateLimit(holdMs);
+    // Whole ms: BullMQ sets it as a PX expiry, and a fractional one is refused (ERR not an integer).
+    await this.worker.rateLimit(Math.ceil(holdMs));
     throw Worker.RateLimitError();
   }
 
