@@ -82,6 +82,26 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): RssTrace } {
   };
 }
 
+/**
+ * Every child a bench started and that still runs: stopped when the bench is
+ * interrupted (Ctrl-C, a `kill` of the bench), so no worker, poller or
+ * simulator is left running on its own, loading the machine for the next run.
+ */
+const running = new Set<ChildProcess>();
+let stopOnSignal = false;
+export function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (stopOnSignal) return;
+  stopOnSignal = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const c of running) c.kill('SIGKILL');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 export interface TsChild {
   child: ChildProcess;
   /** Resolves with the first IPC message of this type (rejects if the child exits first). */
@@ -111,6 +131,7 @@ export function spawnTs(file: string, args: string[] = [], opts: { env?: NodeJS.
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
+  track(child);
   const inbox: Record<string, unknown>[] = [];
   const waiters: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
   child.on('message', (m: Record<string, unknown>) => {
@@ -189,6 +210,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { profile
   const e = entry('src/cli/main.ts');
   const err = opts.logFile ? openSync(opts.logFile, 'w') : 'inherit';
   const child = spawn(process.execPath, [...e.execArgv, ...profileArgs(opts.profile), e.file, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', err] });
+  track(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,

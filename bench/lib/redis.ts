@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { startLocalRedis, startLocalReplica, type LocalRedis } from '../../src/cli/local-redis.js';
+import { track } from './proc.js';
 
 /**
  * A private redis-server for one bench variant: nobody else's keys in it (INFO
@@ -9,6 +10,7 @@ import { startLocalRedis, startLocalReplica, type LocalRedis } from '../../src/c
  */
 export async function privateRedis(): Promise<LocalRedis> {
   const r = await startLocalRedis();
+  track(r.process);
   const c = new Redis(r.url);
   try {
     await c.config('SET', 'auto-aof-rewrite-percentage', '0');
@@ -21,7 +23,7 @@ export async function privateRedis(): Promise<LocalRedis> {
 /** `replica`: the server gets one connected replica of its own (for the durable-dial bench). */
 export async function withRedis<T>(fn: (r: LocalRedis) => Promise<T>, opts: { replica?: boolean } = {}): Promise<T> {
   const r = await privateRedis();
-  const replica = opts.replica ? await startLocalReplica(r).catch(async (e: unknown) => (await r.stop(), Promise.reject(e))) : undefined;
+  const replica = opts.replica ? await startLocalReplica(r).then((x) => (track(x.process), x)).catch(async (e: unknown) => (await r.stop(), Promise.reject(e))) : undefined;
   try {
     return await fn(r);
   } finally {
