@@ -94,9 +94,11 @@ for i = 3, #ARGV do
       -- The row's other numbers (phone_columns, several in a cell) are the same person's.
       rec.alts = nil
       rec.numbers_tried = nil
+      rec.nt = nil
       rec.summary = nil
       rec.transcript = nil
       rec.recording_url = nil
+      rec.ru = nil
       if rec.call_id then ids[#ids + 1] = rec.call_id end
       dlq = dlq + redis.call('ZREM', KEYS[5], ARGV[i])
       erased = erased + 1

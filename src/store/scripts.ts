@@ -4,6 +4,7 @@ import { LIVE_STATES } from './live.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
 import { OUTCOME_INDEX_LUA } from './outcome-index.js';
+import { FINAL_ROW_LUA } from './row-codec.js';
 
 /**
  * Lua scripts: every state change that must not race between processes.
@@ -44,7 +45,7 @@ end
  * not in an expected state, other call), -1 illegal move, -2 the campaign
  * takes no new calls (canceling/canceled) for a move to redial-due.
  */
-export const ROW_MOVE = L + LIVE + W + `
+export const ROW_MOVE = L + LIVE + W + FINAL_ROW_LUA + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
@@ -86,7 +87,7 @@ end
 rec.outcome = ARGV[4]
 -- A final row's state is its outcome's (row_state, decodeRow): 16 bytes a row not stored.
 rec.state = nil
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+redis.call('HSET', KEYS[1], ARGV[1], final_row_json(rec))
 waiting_index(KEYS[8], ARGV[1], rec)
 outbox_row(KEYS[3], ARGV[1], rec)
 redis.call('ZREM', KEYS[5], ARGV[1])
@@ -109,13 +110,14 @@ return 1
  * undone, and only while the campaign takes new calls.
  * KEYS: rows, counts, campaign, dlq, open, waiting index  ARGV: row, expectedOutcome, jobId, nowMs, leaseMs
  */
-export const ROW_REOPEN = L + W + `
+export const ROW_REOPEN = L + W + FINAL_ROW_LUA + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
 if rec.outcome ~= ARGV[2] then return 0 end
 local cstate = redis.call('HGET', KEYS[3], 'state') or 'running'
 if not NEW_CALL[cstate] then return 0 end
+open_row(rec)
 rec.outcome = nil
 rec.state = 'queued'
 rec.job = ARGV[3]
