@@ -78,7 +78,7 @@ export class Keys {
   ledgerCounts(id: string): string {
     return `${this.c(id)}:ledger:counts`;
   }
-  /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET). */
+  /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET); expires an hour after the campaign settles (store/index-lua.ts). */
   callIds(id: string): string {
     return `${this.c(id)}:callids`;
   }
