@@ -122,8 +122,8 @@ async function raw(csv: string): Promise<Side> {
   });
 }
 
-/** Families that expire by themselves: the frequency cap's per-number sets (24 h + 1 h), the last minute's dials (2 min). */
-const EXPIRING = (f: string) => f === 'freq:*' || f.endsWith(':dials');
+/** Families that expire by themselves: the frequency cap's per-number sets (24 h + 1 h), the last minute's dials (2 min), a finished campaign's call ids (1 h). */
+const EXPIRING = (f: string) => f === 'freq:*' || f.endsWith(':dials') || f.endsWith(':callids');
 
 function familyRows(when: 'queued' | 'finished', w: Side, r: Side): Row[] {
   const mine = when === 'queued' ? w.families.queued : w.families.done;
@@ -157,7 +157,7 @@ export async function memoryBench(o: BenchOptions): Promise<Row[]> {
       },
       {
         bench: '4 redis memory', metric: 'per finished contact, once TTLs ran out', unit: 'B', ours: w.done - expiring, raw: r.done, target: '(diagnostic)', met: null,
-        note: `without freq:* (each number's frequency-cap set, 24 h + 1 h) and the campaign's dials set (2 min): ${Math.round(expiring)} B a contact`,
+        note: `without freq:* (each number's frequency-cap set, 24 h + 1 h), the campaign's dials set (2 min) and its call ids (1 h after the end): ${Math.round(expiring)} B a contact`,
       },
       ...familyRows('finished', w, r),
     ];

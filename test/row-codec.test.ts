@@ -122,13 +122,15 @@ describe('row codec', () => {
       const old = { ...full, outcome: undefined, state: 'placed' as const };
       delete old.outcome;
       await t.rt.redis.hset(key, '7', JSON.stringify(old)); // the encoding before: long names
-      expect(await store.moveRow('c', 7, { patch: { started_at: '2026-12-02T07:00:00.000Z', timezone: 'Asia/Tokyo', cost: null } })).toBe('applied');
+      expect(await store.moveRow('c', 7, { patch: { started_at: '2026-12-02T07:00:00.000Z', ended_at: '2026-12-02T07:00:09.500Z', timezone: 'Asia/Tokyo', cost: null } })).toBe('applied');
       const raw = JSON.parse((await t.rt.redis.hget(key, '7'))!) as Record<string, unknown>;
       expect(raw).not.toHaveProperty('started_at');
+      expect(raw).not.toHaveProperty('ended_at');
+      expect(raw).toMatchObject({ ed: 9500 });
       expect(raw).not.toHaveProperty('cost');
       expect(raw).not.toHaveProperty('c');
       const rec = (await store.getRow('c', 7))!;
-      expect(rec).toMatchObject({ started_at: '2026-12-02T07:00:00.000Z', timezone: 'Asia/Tokyo', duration_seconds: 12.5, state: 'placed' });
+      expect(rec).toMatchObject({ started_at: '2026-12-02T07:00:00.000Z', ended_at: '2026-12-02T07:00:09.500Z', timezone: 'Asia/Tokyo', duration_seconds: 12.5, state: 'placed' });
       expect(rec.cost).toBeUndefined();
       expect(JSON.parse(encodeRowPatch({ cost: null }))).toEqual({ c: null, cost: null });
       // A loaded row is queued without saying so.

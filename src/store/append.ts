@@ -3,6 +3,7 @@ import type { RowRecord } from '../campaign/row.js';
 import type { Keys } from './keys.js';
 import { defineScript } from './lua.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
+import { OUTCOME_INDEX_LUA } from './outcome-index.js';
 import type { RedisClient } from './redis.js';
 import { encodeRow } from './row-codec.js';
 
@@ -59,7 +60,7 @@ return out
  * Returns {-1} when the lease is not held, else per record 1 when its dial
  * job must be added, 0 when not, -2 when the row number was taken (nothing written).
  */
-const APPEND_ROWS = luaTables() + OUTBOX_LUA + `
+const APPEND_ROWS = luaTables() + OUTBOX_LUA + OUTCOME_INDEX_LUA + `
 if redis.call('HGET', KEYS[3], 'load_owner') ~= ARGV[3] then return {-1} end
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
@@ -84,7 +85,7 @@ for i = 5, #ARGV, 2 do
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
       redis.call('HINCRBY', KEYS[2], rec.outcome, 1)
       redis.call('HINCRBY', KEYS[2], 'finished', 1)
-      redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, rec.row, field)
+      outcome_index(KEYS[1], rec.outcome, {rec.row}, true)
       outbox_row(KEYS[3], field, rec)
     else
       -- Queued is what a row without a state is (row_state, decodeRow): 16 bytes a row not stored.

@@ -1,6 +1,7 @@
 import { luaTables } from '../campaign/lifecycle.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 import { WAITING_INDEX_LUA } from './index-lua.js';
+import { OUTCOME_INDEX_LUA } from './outcome-index.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { defineScript, type Script } from './lua.js';
@@ -19,7 +20,7 @@ export const LUA_NOW_MS = `local function now_ms() local t = redis.call('TIME') 
  * KEYS: rows, counts, ledger, open, campaign, waiting index  ARGV: nowIso, row...
  * Returns {settled 1|0, expired row...}.
  */
-export const EXPIRE_ROWS = luaTables() + OUTBOX_LUA + WAITING_INDEX_LUA + LUA_NOW_MS + `
+export const EXPIRE_ROWS = luaTables() + OUTBOX_LUA + OUTCOME_INDEX_LUA + WAITING_INDEX_LUA + LUA_NOW_MS + `
 local dl = tonumber(redis.call('HGET', KEYS[5], 'deadline_ms') or '')
 if not dl or now_ms() < dl then return {0} end
 local out = {0}
@@ -43,7 +44,7 @@ for i = 2, #ARGV do
         waiting_index(KEYS[6], ARGV[i], rec)
         outbox_row(KEYS[5], ARGV[i], rec)
         redis.call('ZREM', KEYS[4], ARGV[i])
-        redis.call('ZADD', KEYS[1] .. ':o:expired', tonumber(ARGV[i]), ARGV[i])
+        outcome_index(KEYS[1], 'expired', {ARGV[i]}, true)
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'expired', 1)
         redis.call('HINCRBY', KEYS[2], 'finished', 1)

@@ -11,7 +11,13 @@
  * - ledger indexes: entries in `sending` (Keys.ledgerSending: number → time the
  *   POST started), entries per ledger state (Keys.ledgerCounts: state → count)
  *   and call id → row (Keys.callIds) for the entry's current call id.
+ *   A settled campaign's call id index lasts CALL_IDS_GRACE_MS more
+ *   (outbox_campaign sets it going: store/outbox-lua.ts), for late webhooks,
+ *   and then goes; writing a call id into it (a row dialed again) keeps it.
  */
+
+/** How long a campaign's call id → row index outlives the campaign's end (ms): webhooks of its last calls still find their rows. */
+export const CALL_IDS_GRACE_MS = 3_600_000;
 
 /** `iso_ms(s)`: epoch ms of a UTC ISO time as `Date.toISOString()` writes it; nil when it is not one. */
 const ISO_MS = `
@@ -69,6 +75,9 @@ local function ledger_index(sending, counts, callids, number, old, new)
   end
   local oid, nid = ledger_id(old), ledger_id(new)
   if oid and oid ~= nid and redis.call('HGET', callids, oid) == tostring(old.r) then redis.call('HDEL', callids, oid) end
-  if nid then redis.call('HSET', callids, nid, tostring(new.r)) end
+  if nid then
+    redis.call('HSET', callids, nid, tostring(new.r))
+    redis.call('PERSIST', callids)
+  end
 end
 `;

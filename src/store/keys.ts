@@ -50,9 +50,10 @@ export class Keys {
     return `${this.c(id)}:rows`;
   }
   /**
-   * Sorted set: the rows that ended with `outcome`, scored by row number (the
-   * campaign page pages through one outcome without reading every row). The
-   * Lua scripts build the name as the rows key + `:o:` + outcome.
+   * Bitmap (bit = row number; a sorted set scored by row number in a campaign
+   * indexed before): the rows that ended with `outcome` (the campaign page
+   * pages through one outcome without reading every row; store/outcome-index.ts).
+   * The Lua scripts build the name as the rows key + `:o:` + outcome.
    */
   rowsByOutcome(id: string, outcome: string): string {
     return `${this.rows(id)}:o:${outcome}`;
@@ -77,7 +78,7 @@ export class Keys {
   ledgerCounts(id: string): string {
     return `${this.c(id)}:ledger:counts`;
   }
-  /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET). */
+  /** Hash: call id → row, for each ledger entry's current call (webhooks find their row with one HGET); expires an hour after the campaign settles (store/index-lua.ts). */
   callIds(id: string): string {
     return `${this.c(id)}:callids`;
   }

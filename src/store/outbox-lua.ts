@@ -1,5 +1,6 @@
 import { CAMPAIGN_STATES } from '../campaign/lifecycle.js';
 import { campaignEvents } from '../events/types.js';
+import { CALL_IDS_GRACE_MS } from './index-lua.js';
 
 /**
  * The events outbox, as Lua helpers prepended to every script that ends a
@@ -53,6 +54,8 @@ local function outbox_row(ckey, row, rec)
 end
 local function outbox_campaign(ckey, from, to)
   if not from or not to or from == to then return end
+  -- Every campaign move passes here: once settled, the call id index (Keys.callIds) lasts a grace period (store/index-lua.ts).
+  if to == 'done' or to == 'canceled' then redis.call('PEXPIRE', ckey .. ':callids', ${CALL_IDS_GRACE_MS}) end
   local moves = event_moves()
   local types = moves[from] and moves[from][to]
   if not types or redis.call('HEXISTS', ckey, 'events') == 0 then return end

@@ -1,6 +1,7 @@
 import { luaTables } from '../campaign/lifecycle.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
+import { OUTCOME_INDEX_LUA } from './outcome-index.js';
 /**
  * Lua for erasure and retention. Erasure: one number's rows, ledger entry and
  * dead letters of one campaign change in one step, so a worker can't slip a
@@ -26,7 +27,7 @@ import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
  *   made of a row's id_column value.
  * Returns {erasedRows, stoppedRows[], deferredRows[], ledgerDeleted, deadLetters, campaignFinished, callIds[]}.
  */
-export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + WAITING_INDEX_LUA + LEDGER_INDEX_LUA + `
+export const ERASE_NUMBER = luaTables() + OUTBOX_LUA + OUTCOME_INDEX_LUA + WAITING_INDEX_LUA + LEDGER_INDEX_LUA + `
 local entry = redis.call('HGET', KEYS[4], ARGV[1])
 local owner, inflight = nil, false
 if entry then
@@ -76,7 +77,7 @@ for i = 3, #ARGV do
         rec.status = nil
         rec.next_at = nil
         redis.call('HINCRBY', KEYS[2], 'suppressed', 1)
-        redis.call('ZADD', KEYS[1] .. ':o:suppressed', tonumber(ARGV[i]), ARGV[i])
+        outcome_index(KEYS[1], 'suppressed', {ARGV[i]}, true)
         local f = redis.call('HINCRBY', KEYS[2], 'finished', 1)
         stopped[#stopped + 1] = ARGV[i]
         local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
@@ -93,9 +94,11 @@ for i = 3, #ARGV do
       -- The row's other numbers (phone_columns, several in a cell) are the same person's.
       rec.alts = nil
       rec.numbers_tried = nil
+      rec.nt = nil
       rec.summary = nil
       rec.transcript = nil
       rec.recording_url = nil
+      rec.ru = nil
       if rec.call_id then ids[#ids + 1] = rec.call_id end
       dlq = dlq + redis.call('ZREM', KEYS[5], ARGV[i])
       erased = erased + 1

@@ -3,18 +3,19 @@ import type { Keys } from './keys.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
 import { decodeAuditEvent } from './audit-codec.js';
+import { OUTCOME_COUNTS, OUTCOME_INDEX_LUA, OUTCOME_ROWS } from './outcome-index.js';
 
 /**
  * Puts final rows into their outcome's index (one batch, atomically: a row
- * can't change between the read and the ZADD). KEYS: rows  ARGV: row...
+ * can't change between the read and the index write). KEYS: rows  ARGV: row...
  */
-const INDEX_OUTCOMES = `
+const INDEX_OUTCOMES = OUTCOME_INDEX_LUA + `
 local n = 0
 for i = 1, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v then
     local ok, rec = pcall(cjson.decode, v)
-    if ok and type(rec) == 'table' and rec.outcome then n = n + redis.call('ZADD', KEYS[1] .. ':o:' .. rec.outcome, tonumber(ARGV[i]), ARGV[i]) end
+    if ok and type(rec) == 'table' and rec.outcome then n = n + outcome_index(KEYS[1], rec.outcome, {ARGV[i]}, true) end
   end
 end
 return n
@@ -24,20 +25,28 @@ return n
  * Reads for the campaign page's rows table, each bounded by the page size or
  * an explicit budget, never by the size of the campaign: row ranges by HMGET,
  * an outcome by its index (rows key + `:o:<outcome>`, kept by the scripts
- * where rows become final), a number through the ledger.
+ * where rows become final; store/outcome-index.ts), a number through the ledger.
  */
 export class RowPagesStore {
   private readonly indexFn: Script;
+  private readonly countsFn: Script;
+  private readonly rowsFn: Script;
 
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
     this.indexFn = defineScript(redis, 'dialer_index_outcomes', 1, INDEX_OUTCOMES);
+    this.rowsFn = defineScript(redis, 'dialer_outcome_rows', 1, OUTCOME_ROWS);
+    // Its number of keys varies: ioredis takes it as the first argument.
+    redis.defineCommand('dialer_outcome_counts', { lua: OUTCOME_COUNTS });
+    this.countsFn = (redis as unknown as Record<string, Script>)['dialer_outcome_counts']!.bind(redis);
+  }
+
+  private async counts(keys: string[]): Promise<number[]> {
+    return ((await this.countsFn(keys.length, ...keys)) as number[]).map(Number);
   }
 
   /** Rows in every outcome index of the campaign. */
   async indexedCount(id: string): Promise<number> {
-    const p = this.redis.pipeline();
-    for (const o of OUTCOMES) p.zcard(this.keys.rowsByOutcome(id, o));
-    return ((await p.exec()) ?? []).reduce((a, [, n]) => a + Number(n ?? 0), 0);
+    return (await this.counts(OUTCOMES.map((o) => this.keys.rowsByOutcome(id, o)))).reduce((a, n) => a + n, 0);
   }
 
   /**
@@ -74,16 +83,11 @@ export class RowPagesStore {
 
   /** Up to `limit` rows that ended with `outcome`, after row `after`, ascending. */
   async outcomeRows(id: string, outcome: string, after: number, limit: number): Promise<number[]> {
-    return (await this.redis.zrangebyscore(this.keys.rowsByOutcome(id, outcome), `(${after}`, '+inf', 'LIMIT', 0, limit)).map(Number);
-  }
-
-  /** Up to `limit` rows that ended with `outcome`, before row `before`, descending (the previous page). */
-  async outcomeRowsBefore(id: string, outcome: string, before: number, limit: number): Promise<number[]> {
-    return (await this.redis.zrevrangebyscore(this.keys.rowsByOutcome(id, outcome), `(${before}`, '-inf', 'LIMIT', 0, limit)).map(Number);
+    return ((await this.rowsFn(this.keys.rowsByOutcome(id, outcome), after, limit)) as (string | number)[]).map(Number);
   }
 
   async outcomeCount(id: string, outcome: string): Promise<number> {
-    return this.redis.zcard(this.keys.rowsByOutcome(id, outcome));
+    return (await this.counts([this.keys.rowsByOutcome(id, outcome)]))[0]!;
   }
 
   /** The row that owns `e164` in this campaign's ledger. */

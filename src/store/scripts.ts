@@ -3,6 +3,8 @@ import { LUA_NOW_MS } from './deadline.js';
 import { LIVE_STATES } from './live.js';
 import { OUTBOX_LUA } from './outbox-lua.js';
 import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
+import { OUTCOME_INDEX_LUA } from './outcome-index.js';
+import { FINAL_ROW_LUA } from './row-codec.js';
 
 /**
  * Lua scripts: every state change that must not race between processes.
@@ -10,7 +12,7 @@ import { LEDGER_INDEX_LUA, WAITING_INDEX_LUA } from './index-lua.js';
  */
 
 // Every script that ends a row or moves a campaign writes its event to the outbox in the same step.
-const L = luaTables() + OUTBOX_LUA;
+const L = luaTables() + OUTBOX_LUA + OUTCOME_INDEX_LUA;
 /** Row scripts keep the waiting-for-window index, ledger scripts the sending/counts/call id indexes (store/index-lua.ts), their keys last in KEYS. */
 const W = WAITING_INDEX_LUA;
 const LX = LEDGER_INDEX_LUA;
@@ -43,7 +45,7 @@ end
  * not in an expected state, other call), -1 illegal move, -2 the campaign
  * takes no new calls (canceling/canceled) for a move to redial-due.
  */
-export const ROW_MOVE = L + LIVE + W + `
+export const ROW_MOVE = L + LIVE + W + FINAL_ROW_LUA + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
@@ -85,12 +87,12 @@ end
 rec.outcome = ARGV[4]
 -- A final row's state is its outcome's (row_state, decodeRow): 16 bytes a row not stored.
 rec.state = nil
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+redis.call('HSET', KEYS[1], ARGV[1], final_row_json(rec))
 waiting_index(KEYS[8], ARGV[1], rec)
 outbox_row(KEYS[3], ARGV[1], rec)
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
-redis.call('ZADD', KEYS[1] .. ':o:' .. ARGV[4], tonumber(ARGV[1]), ARGV[1])
+outcome_index(KEYS[1], ARGV[4], {ARGV[1]}, true)
 if ARGV[4] == 'dead-letter' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
 local finished = redis.call('HINCRBY', KEYS[2], 'finished', 1)
 local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
@@ -108,13 +110,14 @@ return 1
  * undone, and only while the campaign takes new calls.
  * KEYS: rows, counts, campaign, dlq, open, waiting index  ARGV: row, expectedOutcome, jobId, nowMs, leaseMs
  */
-export const ROW_REOPEN = L + W + `
+export const ROW_REOPEN = L + W + FINAL_ROW_LUA + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local rec = cjson.decode(cur)
 if rec.outcome ~= ARGV[2] then return 0 end
 local cstate = redis.call('HGET', KEYS[3], 'state') or 'running'
 if not NEW_CALL[cstate] then return 0 end
+open_row(rec)
 rec.outcome = nil
 rec.state = 'queued'
 rec.job = ARGV[3]
@@ -122,7 +125,7 @@ rec.dlq_retried = true
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 waiting_index(KEYS[6], ARGV[1], rec)
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
-redis.call('ZREM', KEYS[1] .. ':o:' .. ARGV[2], ARGV[1])
+outcome_index(KEYS[1], ARGV[2], {ARGV[1]}, false)
 redis.call('HINCRBY', KEYS[2], 'finished', -1)
 redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -308,7 +311,7 @@ return state
  * KEYS: rows, counts, campaign, open  ARGV: nowMs, leaseMs, record JSON...
  * Returns per record 1 when its dial job must be added, else 0.
  */
-export const LOAD_ROWS = OUTBOX_LUA + BATCH_LUA + `
+export const LOAD_ROWS = OUTBOX_LUA + OUTCOME_INDEX_LUA + BATCH_LUA + `
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
 local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
@@ -333,7 +336,6 @@ for i = 3, #ARGV do
       outbox_row(KEYS[3], field, rec)
       local z = finals[rec.outcome] or {}
       z[#z + 1] = rec.row
-      z[#z + 1] = field
       finals[rec.outcome] = z
       outcomes[rec.outcome] = (outcomes[rec.outcome] or 0) + 1
       finished = finished + 1
@@ -355,7 +357,7 @@ if #open > 0 then
 end
 for outcome, n in pairs(outcomes) do
   redis.call('HINCRBY', KEYS[2], outcome, n)
-  in_batches('ZADD', KEYS[1] .. ':o:' .. outcome, finals[outcome])
+  outcome_index(KEYS[1], outcome, finals[outcome], true)
 end
 if finished > 0 then redis.call('HINCRBY', KEYS[2], 'finished', finished) end
 return out
@@ -391,7 +393,7 @@ for i = 2, #ARGV do
         redis.call('ZREM', KEYS[4], ARGV[i])
         redis.call('HINCRBY', KEYS[2], 'state:' .. rs, -1)
         redis.call('HINCRBY', KEYS[2], 'canceled', 1)
-        redis.call('ZADD', KEYS[1] .. ':o:canceled', tonumber(ARGV[i]), ARGV[i])
+        outcome_index(KEYS[1], 'canceled', {ARGV[i]}, true)
         redis.call('HINCRBY', KEYS[2], 'finished', 1)
         n = n + 1
       end
