@@ -104,8 +104,8 @@ describe('the gate inside DIAL_BEGIN', () => {
       const k = rt.store.keys;
       const limits = dialLimits(c, undefined);
       const check = (n: number) => ({ hash: '', nowMs: rt.clock.now(), windowMs: FREQUENCY_WINDOW_MS, cap: 1, member: `${c.name}|${n}|` });
-      const begin = (row: number, phone: string) => rt.store.dial.begin(c.name, {
-        number: phone, row, token: `t${row}`, lockMs: 60_000, caps: {}, liveLeaseMs: 30_000, limits, earlyMs: earlyMs(limits), gate: check(row),
+      const begin = (row: number, phone: string, token = `t${row}`) => rt.store.dial.begin(c.name, {
+        number: phone, row, token, lockMs: 60_000, caps: {}, liveLeaseMs: 30_000, limits, earlyMs: earlyMs(limits), gate: check(row),
       });
       const snapshot = async () => [await rt.redis.get(k.limiter(`c:${c.name}`)), await rt.redis.zcard(k.live(c.name)), await rt.redis.zcard(k.liveAccount), await rt.redis.hget(k.ledger(c.name), '+61298765821')];
       const before = await snapshot();
@@ -121,6 +121,11 @@ describe('the gate inside DIAL_BEGIN', () => {
       expect(await begin(2, '+61298765822')).toMatchObject({ step: 'ok', gate: [4, 1, 1] });
       expect(await rt.redis.zrange(k.frequency('+61298765822'), 0, -1)).toEqual([`${c.name}|2|`]);
       expect((await rt.store.ledgerGet(c.name, '+61298765822'))?.s).toBe('sending');
+      // The same step sent again (a resend after a reconnect) is not refused by what happened since: it already went through.
+      await addToSuppression(rt.store, '+61298765822');
+      await new Promise((r) => setTimeout(r, 20)); // the next rate slot (100/s)
+      expect(await begin(2, '+61298765822')).toMatchObject({ step: 'ok', gate: [4, 0, 0] });
+      expect(await begin(2, '+61298765822', 'another try')).toEqual({ step: 'gate', gate: [3] });
     });
   });
 });

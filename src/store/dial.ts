@@ -64,9 +64,16 @@ export const DIAL_BEGIN = asFunction('live_acquire', LIVE_ACQUIRE) + asFunction(
 local g = tonumber(ARGV[11])
 local gate
 if g > 0 then
-  -- The gate's Redis checks first, as when they were their own step before this one.
-  gate = gate_check(slice(KEYS, 11, 13), ARGV[1], ARGV[12], '0', tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16])
-  if gate[1] ~= 4 then return {'gate', gate[1], gate[2]} end
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  if cur and string.find(cur, ARGV[3], 1, true) then
+    -- This very step, sent again (ioredis resends after a reconnect): it went
+    -- through the gate the first time, and its frequency slot is taken.
+    gate = {4, 0, 0}
+  else
+    -- The gate's Redis checks first, as when they were their own step before this one.
+    gate = gate_check(slice(KEYS, 11, 13), ARGV[1], ARGV[12], '0', tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16])
+    if gate[1] ~= 4 then return {'gate', gate[1], gate[2]} end
+  end
 end
 local limiters = slice(KEYS, 11 + g, #KEYS)
 local slot, now = gcra_slot(limiters)
