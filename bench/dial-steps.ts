@@ -1,8 +1,10 @@
 /**
  * Diagnostic for bench 2: the CPU each Redis step of a dial costs, Redis's and
  * this process's, one step at a time over every contact (50 in flight, no HTTP,
- * no BullMQ): the row read, the gate's check, DIAL_BEGIN, DIAL_PLACED, and a
- * PING as the cost of a bare round trip. A private redis-server (AOF on, as
+ * no BullMQ): the row read, the gate as the worker asks it (its Node checks;
+ * on one Redis its Redis checks are left to DIAL_BEGIN, so it sends nothing),
+ * DIAL_BEGIN (with the gate's checks), DIAL_PLACED, and a PING: not a step of
+ * a dial, the cost of a bare round trip to compare the steps with. A private redis-server (AOF on, as
  * in the bench); figures are per contact.
  *
  *   npx tsx bench/dial-steps.ts [contacts=4000]
@@ -13,7 +15,7 @@ import { contactsFile } from './lib/contacts.js';
 import { redisWork, withRedis } from './lib/redis.js';
 import { benchCampaign, benchRuntime } from './lib/dialer.js';
 import { loadCampaign } from '../src/loader/load.js';
-import { createDialGate, createLoadScreen } from '../src/gate/index.js';
+import { createDialGate, createLoadScreen, type GateResult } from '../src/gate/index.js';
 import { dialLimits, earlyMs } from '../src/dialer/rate.js';
 import { knownWith, type LedgerEntry } from '../src/store/store.js';
 import { triedWith } from '../src/campaign/alternates.js';
@@ -35,6 +37,7 @@ await withRedis(async (redis) => {
   const rows = Array.from({ length: n }, (_, i) => i + 1);
   const recs = new Map<number, RowRecord>();
   const begun = new Map<number, LedgerEntry>();
+  const gated = new Map<number, GateResult>();
   const admin = new Redis(redis.url);
   const step = async (name: string, fn: (row: number) => Promise<unknown>) => {
     const w0 = await redisWork(redis.url);
@@ -48,11 +51,13 @@ await withRedis(async (redis) => {
   };
   await step('ping', () => admin.ping());
   await step('read', async (row) => recs.set(row, (await rt.store.dial.read(c.name, row))[0]!));
-  await step('gate', (row) => gate(c, recs.get(row)!));
+  await step('gate', async (row) => gated.set(row, await gate(c, recs.get(row)!, { defer: true })));
   await step('begin', async (row) => {
     const rec = recs.get(row)!;
     const limits = dialLimits(c, undefined);
-    const r = await rt.store.dial.begin(c.name, { number: rec.phone, row, token: `t${row}`, lockMs: 60_000, caps: { campaign: c.max_live_calls }, liveLeaseMs: 30_000, limits, earlyMs: earlyMs(limits) });
+    const g = gated.get(row)!;
+    if (g.action !== 'go') throw new Error(`row ${row}: the gate said ${g.action}`);
+    const r = await rt.store.dial.begin(c.name, { number: rec.phone, row, token: `t${row}`, lockMs: 60_000, caps: { campaign: c.max_live_calls }, liveLeaseMs: 30_000, limits, earlyMs: earlyMs(limits), gate: g.deferred?.check });
     if (r.step !== 'ok') throw new Error(`row ${row}: DIAL_BEGIN said ${r.step}`);
     begun.set(row, r.entry);
   });

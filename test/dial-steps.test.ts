@@ -72,20 +72,28 @@ describe('a dial in two scripts (store/dial.ts)', () => {
     const begun = await rt.store.dial.begin(id, args(1, 'd-b'));
     expect(begun.step).toBe('ok');
     const now = new Date();
+    // A dial older than a minute is dropped from the record of recent dials as this one is added.
+    await rt.redis.zadd(rt.store.keys.dials(id), now.getTime() - 60_001, `${now.getTime() - 60_001}:9`, now.getTime() - 59_000, `${now.getTime() - 59_000}:8`);
     await rt.store.dial.placed(id, {
       number: phone(1), row: 1, now,
       ledger: { from: ['sending'], patch: { s: 'placed', t: now.getTime(), id: 'call_1', n: 1, ids: ['call_1'] } },
       rowPatch: { call_id: 'call_1', attempts: 1, status: 'queued', placed_at: now.getTime(), job: null },
       pollAt: now.getTime() + 5000,
-      audit: { type: 'dial', row: 1, at: now.toISOString(), call_id: 'call_1', result: 'placed', rule: undefined },
+      audit: { type: 'dial', row: 1, at: now.toISOString(), call_id: 'call_1', result: 'placed', rule: undefined, number: '+612•••••001', error: 'say "hi" \\ ünï' },
     });
     expect(await rt.store.ledgerGet(id, phone(1))).toMatchObject({ s: 'placed', id: 'call_1', n: 1 });
     expect(await rt.store.getRow(id, 1)).toMatchObject({ state: 'placed', call_id: 'call_1', attempts: 1 });
     expect(await rt.redis.zscore(rt.store.keys.polls, `${id}|1`)).toBe(String(now.getTime() + 5000));
-    expect(await rt.store.limits.dialsLastMinute(id, now.getTime())).toBe(1);
+    expect(await rt.redis.zscore(rt.store.keys.pollsOf(id), '1')).toBe('0');
+    expect(await rt.redis.zrange(rt.store.keys.dials(id), 0, -1)).toEqual([`${now.getTime() - 59_000}:8`, `${now.getTime()}:1`]);
+    expect(await rt.store.limits.dialsLastMinute(id, now.getTime())).toBe(2);
     const audit = await rt.redis.xrange(rt.store.keys.audit(id), '-', '+');
     expect(audit).toHaveLength(1);
-    expect(audit[0]![1]).toEqual(expect.arrayContaining(['type', 'dial', 'call_id', 'call_1', 'result', 'placed']));
+    // Each field its own stream field, as the codec wrote them (the event went to Lua as one JSON argument).
+    expect(audit[0]![1]).toEqual(['type', 'dial', 'row', '1', 'call_id', 'call_1', 'result', 'placed', 'number', '+612*****001', 'error', 'say "hi" \\ ünï']);
+    const read: Record<string, string>[] = [];
+    for await (const [, ev] of rt.store.privacy.auditEntries(id)) read.push(ev);
+    expect(read).toEqual([expect.objectContaining({ type: 'dial', row: '1', number: '+612•••••001', error: 'say "hi" \\ ünï', call_id: 'call_1' })]);
     // The row keeps its live-call slot (placed is a live state).
     expect(await rt.store.live.rows(id)).toEqual([1]);
   });

@@ -49,6 +49,10 @@ const LIVE_FULL_WAIT_MS = 250;
 /** A job of a campaign that may not dial now (paused, loading) looks again after this long. */
 const PAUSED_RECHECK_MS = 5000;
 
+type Go = GateResult & { action: 'go' };
+type Refusal = Exclude<GateResult, { action: 'go' }>;
+type Begun = DialBegin & { step: 'ok' | 'refused' | 'gate' };
+
 /** A BullMQ worker dialing one campaign's queue. */
 export class CampaignWorker {
   readonly worker: Worker<DialJobData>;
@@ -115,25 +119,9 @@ export class CampaignWorker {
     }
     if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
 
-    let gate = this.deps.gate ? await this.deps.gate(c, rec) : { action: 'go' as const };
-    if (gate.action === 'delay' && this.deps.gate) {
-      // Put off under these settings: make sure they are still the settings (a
-      // change of calling hours wakes waiting jobs at once, maybe before the
-      // next look at the version); a delay reserves nothing, so asking again is safe.
-      await this.live.refresh(true);
-      if (this.live.current !== c) gate = await this.deps.gate(this.live.current, rec);
-    }
-    if (gate.action === 'skip') {
-      // A suppressed alternate number gives way to the next one (this job dials it).
-      if (gate.outcome === 'suppressed' && (await this.nextNumber(rec, { suppressed: gate.reason }, false))) return this.process(job, token, signal);
-      await this.finish(row, { error: gate.reason }, gate.outcome);
-      return gate.outcome;
-    }
-    if (gate.action === 'delay') {
-      // Outside the window: wait for the next opening without using an attempt.
-      await store.moveRow(id, row, { to: 'waiting', patch: { status: 'waiting', error: gate.reason, next_at: gate.nextAt }, leaseMs: store.handoffLeaseMs });
-      return this.later(job, token, gate.delayMs);
-    }
+    // The gate's Redis checks are left to DIAL_BEGIN where the layout allows (one round trip less).
+    const gate = this.deps.gate ? await this.deps.gate(c, rec, { defer: true }) : { action: 'go' as const };
+    if (gate.action !== 'go') return this.gated(job, token, signal, c, rec, gate);
 
     // The account-wide cap on requests in flight, shared by every campaign and worker.
     const holder = `${id}|${row}|${job.attemptsStarted}`;
@@ -143,11 +131,34 @@ export class CampaignWorker {
       await this.worker.rateLimit(50);
       throw Worker.RateLimitError();
     }
+    let out: string | Refusal;
     try {
-      return await this.send(job, rec, gate, token, signal);
+      out = await this.send(job, rec, gate, token, signal);
     } finally {
       if (cap) await store.limits.release('account', holder);
     }
+    // The gate's checks refused inside DIAL_BEGIN: the same verdict as had the gate made them itself.
+    return typeof out === 'string' ? out : this.gated(job, token, signal, c, rec, out);
+  }
+
+  /** A gate's refusal (decided under the settings `c`): the row ends, moves to its next number, or waits. */
+  private async gated(job: Job<DialJobData>, token: string | undefined, signal: AbortSignal | undefined, c: Campaign, rec: RowRecord, gate: Refusal): Promise<string> {
+    const { store } = this.deps;
+    const row = rec.row;
+    if (gate.action === 'delay') {
+      // Put off under these settings: make sure they are still the settings (a
+      // change of calling hours wakes waiting jobs at once, maybe before the
+      // next look at the version); a delay reserves nothing, so asking again is safe.
+      await this.live.refresh(true);
+      if (this.live.current !== c) return this.process(job, token, signal);
+      // Outside the window: wait for the next opening without using an attempt.
+      await store.moveRow(c.name, row, { to: 'waiting', patch: { status: 'waiting', error: gate.reason, next_at: gate.nextAt }, leaseMs: store.handoffLeaseMs });
+      return this.later(job, token, gate.delayMs);
+    }
+    // A suppressed alternate number gives way to the next one (this job dials it).
+    if (gate.outcome === 'suppressed' && (await this.nextNumber(rec, { suppressed: gate.reason }, false))) return this.process(job, token, signal);
+    await this.finish(row, { error: gate.reason }, gate.outcome);
+    return gate.outcome;
   }
 
   private get liveLeaseMs(): number {
@@ -170,7 +181,7 @@ export class CampaignWorker {
    * reach the API late by however long the process was busy, bunching
    * requests together.
    */
-  private async begin(rec: RowRecord, gate: GateResult & { action: 'go' }, attemptToken: string, signal?: AbortSignal): Promise<DialBegin & { step: 'ok' | 'refused' }> {
+  private async begin(rec: RowRecord, gate: Go, attemptToken: string, signal?: AbortSignal): Promise<Begun> {
     const first = await this.tryBegin(rec, gate, attemptToken);
     if (first.done) return first.done;
     // Waiting for a rate slot: one job of this process at a time asks Redis
@@ -192,7 +203,7 @@ export class CampaignWorker {
   }
 
   /** One DIAL_BEGIN: done (slot taken, or refused), or how long until the next slot. */
-  private async tryBegin(rec: RowRecord, gate: GateResult & { action: 'go' }, attemptToken: string): Promise<{ done: DialBegin & { step: 'ok' | 'refused' } } | { done?: undefined; waitMs: number; intervalMs: number; earlyMs: number }> {
+  private async tryBegin(rec: RowRecord, gate: Go, attemptToken: string): Promise<{ done: Begun } | { done?: undefined; waitMs: number; intervalMs: number; earlyMs: number }> {
     // The rate as it is now, at each try: a `dialer set` of it applies to requests already waiting.
     const c = this.campaign;
     const limits = dialLimits(c, this.deps.maxCallsPerSecond);
@@ -200,8 +211,9 @@ export class CampaignWorker {
     const r = await this.deps.store.dial.begin(c.name, {
       number: rec.phone, row: rec.row, token: attemptToken, lockMs: this.deps.lockMs,
       caps: { campaign: c.max_live_calls, account: this.deps.maxLiveCalls }, liveLeaseMs: this.liveLeaseMs, limits, earlyMs: early,
+      gate: gate.deferred?.check,
     });
-    if (r.step === 'ok' || r.step === 'refused') return { done: r };
+    if (r.step === 'ok' || r.step === 'refused' || r.step === 'gate') return { done: r };
     if (r.step === 'live-full') return this.handOff(gate, LIVE_FULL_WAIT_MS);
     if (r.waitMs > MAX_SLOT_WAIT_MS) return this.handOff(gate, r.waitMs - MAX_SLOT_WAIT_MS / 2);
     return { waitMs: r.waitMs, intervalMs: Math.max(...limits.map((l) => l.intervalMs)), earlyMs: early };
@@ -211,20 +223,24 @@ export class CampaignWorker {
    * Every live-call slot taken, or far behind the rate: free this job's place
    * and let BullMQ hold the campaign's queue instead.
    */
-  private async handOff(gate: GateResult & { action: 'go' }, holdMs: number): Promise<never> {
+  private async handOff(gate: Go, holdMs: number): Promise<never> {
     await gate.release?.();
     // Whole ms: BullMQ sets it as a PX expiry, and a fractional one is refused (ERR not an integer).
     await this.worker.rateLimit(Math.ceil(holdMs));
     throw Worker.RateLimitError();
   }
 
-  private async send(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  /** The dial from DIAL_BEGIN on; a refusal of the gate's checks inside it is handed back (see gated). */
+  private async send(job: Job<DialJobData>, rec: RowRecord, asked: Go, token: string | undefined, signal: AbortSignal | undefined): Promise<string | Refusal> {
     const { store } = this.deps;
     const id = this.campaign.name;
     const row = rec.row;
     // Unique per try of this job, and the same if ioredis resends the command.
     const attemptToken = `${job.id}|${job.attemptsStarted}|${randomUUID()}`;
-    const begin = await this.begin(rec, gate, attemptToken, signal);
+    const begin = await this.begin(rec, asked, attemptToken, signal);
+    if (begin.step === 'gate') return (await asked.deferred!.settle(begin.gate)) as Refusal;
+    // Checked inside DIAL_BEGIN: the slot it took (its `release`) comes with the gate's verdict.
+    const gate = begin.step === 'ok' && asked.deferred ? ((await asked.deferred.settle(begin.gate!)) as Go) : asked;
     if (begin.step === 'refused') {
       // Nothing was taken (no live-call slot, no rate slot).
       await gate.release?.();
@@ -261,7 +277,7 @@ export class CampaignWorker {
     }
   }
 
-  private async post(job: Job<DialJobData>, rec: RowRecord, gate: GateResult & { action: 'go' }, begun: LedgerEntry, signal?: AbortSignal, token?: string): Promise<string> {
+  private async post(job: Job<DialJobData>, rec: RowRecord, gate: Go, begun: LedgerEntry, signal?: AbortSignal, token?: string): Promise<string> {
     const { store, api } = this.deps;
     const c = this.campaign;
     const id = c.name;

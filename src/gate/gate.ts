@@ -6,7 +6,7 @@ import { consentGate } from './consent.js';
 import { ERASED_REASON, noHashKeyDelay } from './erasure.js';
 import { FREQUENCY_WINDOW_MS, frequencyResult } from './frequency.js';
 import { FILE_SUPPRESSED_REASON, SUPPRESSED_REASON, campaignSuppression } from './suppression.js';
-import type { DialGate } from './types.js';
+import type { DialGate, GateResult } from './types.js';
 import { MIN_DELAY_MS, windowDecision } from './window.js';
 import { rowZones } from './zone.js';
 
@@ -25,11 +25,17 @@ import { rowZones } from './zone.js';
  * (membership, no copy: a number added a moment ago stops the next dial) and,
  * when everything let the call go, reserves the frequency slot: one round trip
  * per dial. The verdict keeps the order above.
+ *
+ * The worker asks with `defer`: when the local checks let the call go (and
+ * the layout keeps the gate's keys in the campaign's slot, store/keys.ts),
+ * that script is left to the dial's first step (store/dial.ts DIAL_BEGIN),
+ * which runs the same checks first and reserves the slot only if the whole
+ * step goes through; `settle` turns its answer into this gate's verdict.
  */
 export function createDialGate(rt: Runtime): DialGate {
   const { store } = rt;
   const key = rt.env.hashKey;
-  return async (c, rec) => {
+  return async (c, rec, opts) => {
     const consent = consentGate(c, rec);
     if (consent) return consent;
     const file = await campaignSuppressionOrWarn(rt, c);
@@ -39,31 +45,32 @@ export function createDialGate(rt: Runtime): DialGate {
 
     // One slot per logical call: a re-POST after an ambiguous failure (same last call id) reuses it.
     const member = `${c.name}|${rec.row}|${rec.call_id ?? ''}`;
-    const r = await store.frequency.gateCheck({
-      e164: rec.phone, hash: key ? numberHash(rec.phone, key) : '', reserve: w?.action === 'go',
-      nowMs: now, windowMs: FREQUENCY_WINDOW_MS, cap: c.frequency_cap, member,
-    });
-    switch (r[0]) {
-      case GATE.erased:
-        // The worker ends the row with its data still in it: queue it for the erasure sweep.
-        await store.privacy.deferErasure(c.name, [rec.row]);
-        return { action: 'skip', outcome: 'suppressed', reason: ERASED_REASON };
-      case GATE.noKey:
-        return noHashKeyDelay();
-      case GATE.suppressed:
-        return { action: 'skip', outcome: 'suppressed', reason: SUPPRESSED_REASON };
-    }
-    if (inFile) return { action: 'skip', outcome: 'suppressed', reason: FILE_SUPPRESSED_REASON };
-    if (!w || w.action !== 'go') return w!;
-    const f = frequencyResult(store, rec.phone, member, r[0] === GATE.reserved ? [1, r[1]!, r[2]] : [0, r[1]!]);
-    if (!f.reserved) {
-      const nextAt = new Date(f.freeAt).toISOString();
-      return {
-        action: 'delay', delayMs: Math.max(MIN_DELAY_MS, f.freeAt - now), nextAt,
-        reason: `frequency cap: ${c.frequency_cap} call${c.frequency_cap === 1 ? '' : 's'} to this number in 24 h across campaigns; next slot ${nextAt}`,
-      };
-    }
-    return { ...w, release: f.release };
+    const check = { hash: key ? numberHash(rec.phone, key) : '', nowMs: now, windowMs: FREQUENCY_WINDOW_MS, cap: c.frequency_cap, member };
+    const settle = async (r: number[]): Promise<GateResult> => {
+      switch (r[0]) {
+        case GATE.erased:
+          // The worker ends the row with its data still in it: queue it for the erasure sweep.
+          await store.privacy.deferErasure(c.name, [rec.row]);
+          return { action: 'skip', outcome: 'suppressed', reason: ERASED_REASON };
+        case GATE.noKey:
+          return noHashKeyDelay();
+        case GATE.suppressed:
+          return { action: 'skip', outcome: 'suppressed', reason: SUPPRESSED_REASON };
+      }
+      if (inFile) return { action: 'skip', outcome: 'suppressed', reason: FILE_SUPPRESSED_REASON };
+      if (!w || w.action !== 'go') return w!;
+      const f = frequencyResult(store, rec.phone, member, r[0] === GATE.reserved ? [1, r[1]!, r[2]] : [0, r[1]!]);
+      if (!f.reserved) {
+        const nextAt = new Date(f.freeAt).toISOString();
+        return {
+          action: 'delay', delayMs: Math.max(MIN_DELAY_MS, f.freeAt - now), nextAt,
+          reason: `frequency cap: ${c.frequency_cap} call${c.frequency_cap === 1 ? '' : 's'} to this number in 24 h across campaigns; next slot ${nextAt}`,
+        };
+      }
+      return { ...w, release: f.release };
+    };
+    if (opts?.defer && !store.keys.spread && w?.action === 'go') return { ...w, deferred: { check, settle } };
+    return settle(await store.frequency.gateCheck({ ...check, e164: rec.phone, reserve: w?.action === 'go' }));
   };
 }
 

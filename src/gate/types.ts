@@ -1,5 +1,6 @@
 import type { Campaign } from '../config/campaign.js';
 import type { Outcome, RowRecord } from '../campaign/row.js';
+import type { DeferredGateCheck } from '../store/frequency.js';
 
 /** What the checks made immediately before each POST decided. */
 export type GateResult =
@@ -11,12 +12,23 @@ export type GateResult =
       localTime?: string;
       /** Gives back what the gate reserved (a frequency-cap slot) when the POST surely placed no call. */
       release?: () => Promise<void>;
+      /**
+       * Asked with `defer`: the gate's Redis checks (erased, suppressed, the
+       * frequency slot) are left to the dial's first step (store/dial.ts
+       * DIAL_BEGIN, given `check`); `settle` turns what it answered into the
+       * gate's verdict: a refusal as the gate gives it, or go with `release`.
+       */
+      deferred?: { check: DeferredGateCheck; settle: (answer: number[]) => Promise<GateResult> };
     }
   /** Not now: try again in `delayMs` (real time); `nextAt` is the opening in business time (ISO). */
   | { action: 'delay'; delayMs: number; nextAt: string; reason: string }
   | { action: 'skip'; outcome: Outcome; reason: string };
-/** Checks run immediately before each POST (consent, erasure, suppression, calling window, frequency cap). */
-export type DialGate = (campaign: Campaign, rec: RowRecord) => Promise<GateResult>;
+/**
+ * Checks run immediately before each POST (consent, erasure, suppression,
+ * calling window, frequency cap). `defer`: leave the Redis checks to the dial's
+ * first step when the local ones let the call go (see `deferred`).
+ */
+export type DialGate = (campaign: Campaign, rec: RowRecord, opts?: { defer?: boolean }) => Promise<GateResult>;
 
 /**
  * A load-time check: returns the row unchanged, or final (with `outcome`) when it must not be dialed.

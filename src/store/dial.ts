@@ -1,4 +1,5 @@
 import { encodeAuditEvent } from './audit-codec.js';
+import { GATE_LUA, type DeferredGateCheck } from './frequency.js';
 import { GCRA_LUA } from './limits.js';
 import { decodeRow } from './row-codec.js';
 import { LIVE_ACQUIRE } from './live.js';
@@ -24,8 +25,10 @@ import type { CampaignState, LedgerEntry, LedgerState, RowPatch, Store } from '.
  *    to `placed` (ROW_MOVE), the poll schedule, the record of recent dials
  *    and the audit event, in the order they were issued before.
  *
- * The gate's checks (erasure, suppression, frequency cap) stay their own
- * calls before DIAL_BEGIN (gate/gate.ts).
+ * The gate's Redis checks (erasure, suppression, frequency cap) run first
+ * inside DIAL_BEGIN (the worker's gate leaves them to it: gate/gate.ts), and
+ * the frequency slot is written with the rest, so a number suppressed,
+ * erased or capped after the gate's checks in Node is still never sent.
  *
  * In the spread layout (store/keys.ts) the account's keys sit in another slot
  * than the campaign's, so each side takes two round trips: ACCOUNT_BEGIN then
@@ -42,18 +45,37 @@ const SLICE = `local function slice(t, from, to) local out = {} for i = from, to
 
 /**
  * KEYS: the 8 of LEDGER_BEGIN (ledger, rows, campaign, counts, open, and the
- * ledger's indexes), campaign live set, account live set, then one limiter
- * key per limit.
+ * ledger's indexes), campaign live set, account live set, the gate's 3 keys
+ * when it checks (suppression, erased, the number's frequency set: GATE_LUA),
+ * then one limiter key per limit.
  * ARGV: number, nowMs, token, ledger leaseMs (LEDGER_BEGIN's), row, account
  * live member, campaign live cap, account live cap (0 = none), live leaseMs
- * (LIVE_ACQUIRE's), earlyMs (the most a slot may lie ahead), then one
- * interval (ms) per limiter.
- * Returns {'ok', entryJson, 'ok'|'resent', live (1 taken, 2 held)};
- * {'live', 0 campaign full | -1 account full}; {'wait', ms until the slot};
- * {'ledger', entryJson, why} (LEDGER_BEGIN refused: nothing was taken).
+ * (LIVE_ACQUIRE's), earlyMs (the most a slot may lie ahead), the count of
+ * gate keys (0 or 3), with 3 the gate's keyed hash, business nowMs, window
+ * ms, cap and member, then one interval (ms) per limiter.
+ * Returns {'ok', entryJson, 'ok'|'resent', live (1 taken, 2 held), the gate's
+ * {4, count, 1 if new} when it checked}; {'gate', code, ms} (the gate
+ * refused: erased, no key, suppressed, frequency cap full); {'live', 0
+ * campaign full | -1 account full}; {'wait', ms until the slot};
+ * {'ledger', entryJson, why} (LEDGER_BEGIN refused). Whatever it refuses,
+ * nothing was taken.
  */
-export const DIAL_BEGIN = asFunction('live_acquire', LIVE_ACQUIRE) + asFunction('ledger_begin', LEDGER_BEGIN) + GCRA_LUA + SLICE + `
-local limiters = slice(KEYS, 11, #KEYS)
+export const DIAL_BEGIN = asFunction('live_acquire', LIVE_ACQUIRE) + asFunction('ledger_begin', LEDGER_BEGIN) + GCRA_LUA + GATE_LUA + SLICE + `
+local g = tonumber(ARGV[11])
+local gate
+if g > 0 then
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  if cur and string.find(cur, ARGV[3], 1, true) then
+    -- This very step, sent again (ioredis resends after a reconnect): it went
+    -- through the gate the first time, and its frequency slot is taken.
+    gate = {4, 0, 0}
+  else
+    -- The gate's Redis checks first, as when they were their own step before this one.
+    gate = gate_check(slice(KEYS, 11, 13), ARGV[1], ARGV[12], '0', tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16])
+    if gate[1] ~= 4 then return {'gate', gate[1], gate[2]} end
+  end
+end
+local limiters = slice(KEYS, 11 + g, #KEYS)
 local slot, now = gcra_slot(limiters)
 local wait = slot - now
 if wait > tonumber(ARGV[10]) then return {'wait', wait} end
@@ -68,7 +90,13 @@ if b[1] ~= 1 then
   end
   return {'ledger', b[2], b[3]}
 end
-gcra_take(limiters, slice(ARGV, 11, #ARGV), slot, wait)
+local first = 12
+if g > 0 then
+  freq_take(KEYS[13], tonumber(ARGV[13]), tonumber(ARGV[14]), ARGV[16])
+  first = 17
+end
+gcra_take(limiters, slice(ARGV, first, #ARGV), slot, wait)
+if gate then return {'ok', b[2], b[3], live, gate} end
 return {'ok', b[2], b[3], live}
 `;
 
@@ -76,18 +104,22 @@ return {'ok', b[2], b[3], live}
  * KEYS: the 4 of LEDGER_MOVE (ledger and its indexes), the 8 of ROW_MOVE,
  * polls, the campaign's copy of its polls, dials, audit.
  * ARGV: number, ledger fromStates, ledger patchJson (LEDGER_MOVE's), the 10 of
- * ROW_MOVE, poll score, poll member ('': polls is left alone, spread layout), dial time, dial member, dials older
- * than this dropped, then the audit event's field/value pairs.
+ * ROW_MOVE (its row, ARGV[4], and time in ms, ARGV[9], are the dial's), poll
+ * score, '1' when polls takes the row's member (ROW_MOVE's, ARGV[13]; '' in
+ * the spread layout, where polls is left alone), then the audit event's
+ * field/value pairs as one JSON array (written as separate fields, as
+ * before: one argument instead of ~20).
  * Returns ROW_MOVE's result.
  */
 export const DIAL_PLACED = asFunction('ledger_move', LEDGER_MOVE) + asFunction('row_move', ROW_MOVE) + SLICE + `
 ledger_move(slice(KEYS, 1, 4), slice(ARGV, 1, 3))
 local r = row_move(slice(KEYS, 5, 12), slice(ARGV, 4, 13))
-if ARGV[15] ~= '' then redis.call('ZADD', KEYS[13], ARGV[14], ARGV[15]) end
+if ARGV[15] == '1' then redis.call('ZADD', KEYS[13], ARGV[14], ARGV[13]) end
 redis.call('ZADD', KEYS[14], 0, ARGV[4])
-redis.call('ZADD', KEYS[15], ARGV[16], ARGV[17])
-redis.call('ZREMRANGEBYSCORE', KEYS[15], '-inf', ARGV[18])
-if #ARGV > 18 then redis.call('XADD', KEYS[16], '*', unpack(ARGV, 19, #ARGV)) end
+-- The record of recent dials: only its last minute is read (store/limits.ts).
+redis.call('ZADD', KEYS[15], ARGV[9], ARGV[9] .. ':' .. ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[15], '-inf', tonumber(ARGV[9]) - 60000)
+if ARGV[16] ~= '[]' then redis.call('XADD', KEYS[16], '*', unpack(cjson.decode(ARGV[16]))) end
 return r
 `;
 
@@ -149,7 +181,10 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], 'state
 `;
 
 export type DialBegin =
-  | { step: 'ok'; entry: LedgerEntry; live: 'taken' | 'held' }
+  /** `gate`: the gate's {GATE.reserved, count, 1 if new} when DIAL_BEGIN made its checks. */
+  | { step: 'ok'; entry: LedgerEntry; live: 'taken' | 'held'; gate?: number[] }
+  /** The gate's checks refused inside DIAL_BEGIN: {code, ms} as GATE_CHECK answers them. */
+  | { step: 'gate'; gate: number[] }
   | { step: 'live-full'; scope: 'campaign' | 'account' }
   | { step: 'wait'; waitMs: number }
   | { step: 'refused'; entry?: LedgerEntry; why: string };
@@ -166,6 +201,12 @@ export interface DialBeginArgs {
   limits: { scope: string; intervalMs: number }[];
   /** The most a slot may lie ahead of now and still be taken (ms). */
   earlyMs: number;
+  /**
+   * The gate's Redis checks (erased, suppressed, frequency slot) made inside
+   * DIAL_BEGIN, all or nothing with the rest (one Redis and a `{tagged}`
+   * prefix only: in the spread layout their keys are in the account's slot).
+   */
+  gate?: DeferredGateCheck;
 }
 
 export interface DialPlacedArgs {
@@ -206,9 +247,13 @@ export class DialStore {
 
   /** Live-call slot, rate slot and the step into `sending`, for one dial of `id`. */
   async begin(id: string, a: DialBeginArgs): Promise<DialBegin> {
-    if (this.store.keys.spread) return this.beginSpread(id, a);
     const k = this.store.keys;
-    const keys = [...this.store.ledgerBeginKeys(id), k.live(id), k.liveAccount, ...a.limits.map((l) => k.limiter(l.scope))];
+    if (k.spread) {
+      if (a.gate) throw new Error('the gate checks in its own step in the spread layout');
+      return this.beginSpread(id, a);
+    }
+    const gate = a.gate ? [k.suppression, k.erased, k.frequency(a.number)] : [];
+    const keys = [...this.store.ledgerBeginKeys(id), k.live(id), k.liveAccount, ...gate, ...a.limits.map((l) => k.limiter(l.scope))];
     return this.campaignBegin(keys, `${id}|${a.row}`, a.caps, a, a.limits);
   }
 
@@ -220,11 +265,13 @@ export class DialStore {
     const r = (await this.beginFn(
       keys.length, ...keys,
       a.number, Date.now(), a.token, a.lockMs, a.row, member, caps.campaign ?? 0, caps.account ?? 0, Math.ceil(a.liveLeaseMs), a.earlyMs,
+      ...(a.gate ? [3, a.gate.hash, a.gate.nowMs, a.gate.windowMs, a.gate.cap, a.gate.member] : [0]),
       ...limits.map((l) => l.intervalMs),
     )) as [string, ...(string | number)[]];
     const entry = (v: unknown) => (v ? parseLedgerEntry(v as string) : undefined);
     switch (r[0]) {
-      case 'ok': return { step: 'ok', entry: entry(r[1])!, live: r[3] === 2 ? 'held' : 'taken' };
+      case 'ok': return { step: 'ok', entry: entry(r[1])!, live: r[3] === 2 ? 'held' : 'taken', ...(r[4] ? { gate: r[4] as unknown as number[] } : {}) };
+      case 'gate': return { step: 'gate', gate: r.slice(1) as number[] };
       case 'live': return { step: 'live-full', scope: r[1] === 0 ? 'campaign' : 'account' };
       case 'wait': return { step: 'wait', waitMs: r[1] as number };
       default: return { step: 'refused', entry: entry(r[1]), why: r[2] as string };
@@ -265,8 +312,7 @@ export class DialStore {
       ...this.store.ledgerKeys(id), ...this.store.rowMoveKeys(id), k.spread ? k.pollsOf(id) : k.polls, k.pollsOf(id), k.dials(id), k.audit(id),
       a.number, a.ledger.from.join(','), JSON.stringify(compactLedgerPatch(a.ledger.patch)),
       ...this.store.rowMoveArgs(id, a.row, { to: 'placed', from: ['sending'], patch: a.rowPatch }, a.now),
-      a.pollAt, k.spread ? '' : member, t, `${t}:${a.row}`, t - 60_000,
-      ...encodeAuditEvent(a.audit),
+      a.pollAt, k.spread ? '' : '1', JSON.stringify(encodeAuditEvent(a.audit)),
     );
     if (k.spread) {
       // The account's side after the campaign's: a crash between leaves a placed row the

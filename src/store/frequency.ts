@@ -2,23 +2,52 @@ import { defineScript, type Script } from './lua.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 
-/** Lua: reserve(freq key, nowMs, windowMs, cap, member), shared by FREQ_RESERVE and GATE_CHECK. */
-const RESERVE_FN = `
-local function reserve(key, now, window, cap, member)
+/**
+ * Lua: the frequency cap's check and its write, apart (DIAL_BEGIN checks
+ * first and writes only once the whole step goes through), and reserve, the
+ * two together (FREQ_RESERVE, GATE_CHECK).
+ * freq_check(key, nowMs, windowMs, cap, member): {1, count after, 1 if the
+ * member is new} when a slot is there, else {0, ms when a slot frees}.
+ */
+export const FREQ_LUA = `
+local function freq_check(key, now, window, cap, member)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
-  if redis.call('ZSCORE', key, member) then
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, window + 3600000)
-    return {1, n, 0}
-  end
-  if n < cap then
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, window + 3600000)
-    return {1, n + 1, 1}
-  end
+  if redis.call('ZSCORE', key, member) then return {1, n, 0} end
+  if n < cap then return {1, n + 1, 1} end
   local oldest = redis.call('ZRANGE', key, n - cap, n - cap, 'WITHSCORES')
   return {0, tonumber(oldest[2]) + window}
+end
+local function freq_take(key, now, window, member)
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, window + 3600000)
+end
+local function reserve(key, now, window, cap, member)
+  local r = freq_check(key, now, window, cap, member)
+  if r[1] == 1 then freq_take(key, now, window, member) end
+  return r
+end
+`;
+
+/**
+ * Lua: gate_check(KEYS3, e164, hash, reserve, nowMs, windowMs, cap, member),
+ * GATE_CHECK's body (KEYS3: suppression set, erased set, freq zset): erased,
+ * no key, suppressed, then the frequency slot (taken only when `reserve` is
+ * '1'; '0' checks it without writing, 'skip' leaves it out).
+ */
+export const GATE_LUA = FREQ_LUA + `
+local function gate_check(k, e164, hash, mode, now, window, cap, member)
+  if hash ~= '' then
+    if redis.call('SISMEMBER', k[2], hash) == 1 then return {1} end
+  elseif redis.call('SCARD', k[2]) > 0 then
+    return {2}
+  end
+  if redis.call('SISMEMBER', k[1], e164) == 1 then return {3} end
+  if mode == 'skip' then return {0} end
+  local r
+  if mode == '1' then r = reserve(k[3], now, window, cap, member) else r = freq_check(k[3], now, window, cap, member) end
+  if r[1] == 1 then return {4, r[2], r[3]} end
+  return {5, r[2]}
 end
 `;
 
@@ -28,7 +57,7 @@ end
  * A member still in the window is the same logical call tried again: it keeps its
  * slot (moved to now) and takes no second one.
  */
-const FREQ_RESERVE = `${RESERVE_FN}
+const FREQ_RESERVE = `${FREQ_LUA}
 return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 `;
 
@@ -41,17 +70,8 @@ return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
  * recognised) | {GATE.suppressed} | {GATE.clear} (reserve = 0) |
  * {GATE.reserved, count, 1 if new} | {GATE.full, ms when a slot frees}.
  */
-const GATE_CHECK = `${RESERVE_FN}
-if ARGV[2] ~= '' then
-  if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return {1} end
-elseif redis.call('SCARD', KEYS[2]) > 0 then
-  return {2}
-end
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {3} end
-if ARGV[3] ~= '1' then return {0} end
-local r = reserve(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
-if r[1] == 1 then return {4, r[2], r[3]} end
-return {5, r[2]}
+const GATE_CHECK = `${GATE_LUA}
+return gate_check(KEYS, ARGV[1], ARGV[2], ARGV[3] == '1' and '1' or 'skip', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
 `;
 
 /** Codes of GATE_CHECK's first element. */
@@ -68,6 +88,9 @@ export interface GateCheck {
   cap: number;
   member: string;
 }
+
+/** The gate's Redis checks as DIAL_BEGIN takes them (store/dial.ts; the number is the dial's, the slot is taken with the step). */
+export type DeferredGateCheck = Omit<GateCheck, 'reserve' | 'e164'>;
 
 /**
  * Calls per number for the frequency cap (see gate/frequency.ts): one sorted
