@@ -134,7 +134,7 @@ describe('row codec', () => {
       expect(rec.cost).toBeUndefined();
       expect(JSON.parse(encodeRowPatch({ cost: null }))).toEqual({ c: null, cost: null });
       // A loaded row is queued without saying so.
-      expect(await store.loadRows('c', [{ row: 9, name: 'B', phone: '+61412000009' }])).toEqual([true]);
+      expect(await store.loadRows('c', [{ row: 9, name: 'B', phone: '+61412000009' }])).toEqual([1]);
       expect(JSON.parse((await t.rt.redis.hget(key, '9'))!)).not.toHaveProperty('state');
       expect(await store.getRow('c', 9)).toMatchObject({ state: 'queued' });
       // Final: the outcome stands for the state.

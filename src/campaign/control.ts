@@ -2,6 +2,7 @@ import { DialerError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { CampaignState } from './lifecycle.js';
 import { sleep } from '../util.js';
+import { endUnfed } from '../dialer/feeder.js';
 
 type ControlRuntime = Pick<Runtime, 'store' | 'queues'>;
 
@@ -71,6 +72,8 @@ export async function cancelCampaign(rt: ControlRuntime, id: string, opts: { wai
   // already holds a job finds its row final and never sends.
   let canceled = 0;
   for await (const rows of rt.store.openRowBatches(id)) canceled += await rt.store.cancelRows(id, rows);
+  // The queued rows not fed to a dial job yet (dialer/feeder.ts).
+  canceled += await endUnfed(rt.store, id, 'cancel', (rows) => rt.store.cancelRows(id, rows));
   await queue.drain(true);
   const deadline = Date.now() + (opts.waitMs ?? 20_000);
   while ((await rt.store.rowStates(id)).sending > 0 && Date.now() < deadline) await sleep(100);

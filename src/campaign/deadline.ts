@@ -3,6 +3,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { DialQueues } from '../dialer/jobs.js';
+import { endUnfed } from '../dialer/feeder.js';
 
 /**
  * Campaign deadlines (`schedule.end_at` | `schedule.end_after`).
@@ -80,13 +81,18 @@ export async function enforceDeadline(deps: DeadlineDeps, id: string, deadlineMs
   const { store } = deps;
   let n = 0;
   let settled = false;
-  for await (const rows of store.openRowBatches(id)) {
+  const expire = async (rows: number[]) => {
     const r = await store.deadline.expireRows(id, rows);
     n += r.expired.length;
     settled ||= r.settled;
     const at = new Date().toISOString();
     for (const row of r.expired) await store.appendAudit(id, { type: 'outcome', row, at, outcome: 'expired', error: 'campaign deadline reached' });
-  }
+    return r.expired.length;
+  };
+  // The queued rows not fed to a dial job yet (dialer/feeder.ts), then every open row
+  // (past the deadline nothing is fed any more, so a row fed meanwhile is open by then).
+  await endUnfed(store, id, 'expire', expire);
+  for await (const rows of store.openRowBatches(id)) await expire(rows);
   if (n === 0) return 0;
   // Their rows are final: the jobs left would only wake up to find that out.
   await deps.queues.get(id).drain(true).catch(() => undefined);

@@ -24,7 +24,7 @@ export interface CampaignStatus {
   live_calls: number;
   /** The campaign's cap on live calls, when it has one. */
   max_live_calls?: number;
-  /** Dial jobs waiting in the queue (including delayed: windows, redials, backoff). */
+  /** Dial jobs waiting in the queue (including delayed: windows, redials, backoff), and queued rows the feeder has not given a job yet. */
   queued: number;
   /** Of those, delayed until a later time. */
   waiting_for_time: number;
@@ -52,13 +52,14 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
   const finished = counts.finished ?? 0;
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<Outcome, number>;
   const now = Date.now();
-  const [byState, dials, jobCounts, waiting, live, deadlineMs] = await Promise.all([
+  const [byState, dials, jobCounts, waiting, live, deadlineMs, unfed] = await Promise.all([
     store.rowStates(id),
     store.limits.dialsLastMinute(id, now),
     queues.get(id).getJobCounts('wait', 'delayed', 'prioritized', 'waiting-children'),
     waitingRows(store, id),
     store.live.count(id, now),
     store.deadline.deadlineMs(id),
+    store.feed.unfed(id),
   ]);
   const inFlight = byState.sending + byState.placed + byState.ambiguous;
   const pending = Math.max(0, total - finished);
@@ -77,7 +78,8 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     rows_by_state: byState,
     live_calls: live,
     ...(info.campaign.max_live_calls ? { max_live_calls: info.campaign.max_live_calls } : {}),
-    queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0),
+    // The rows the feeder has not given a job yet wait their turn too (dialer/feeder.ts).
+    queued: (jobCounts.wait ?? 0) + (jobCounts.delayed ?? 0) + (jobCounts.prioritized ?? 0) + unfed,
     waiting_for_time: jobCounts.delayed ?? 0,
     waiting_for_window: waiting.count,
     next_opening: waiting.next,

@@ -7,6 +7,7 @@ import type { Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from './jobs.js';
+import { endUnfed } from './feeder.js';
 
 export interface ReaperDeps {
   store: Store;
@@ -44,6 +45,8 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
     const lease = await store.loadOwner(id);
     if (!lease.until || lease.until < now) await store.finishLoading(id, await store.rowCount(id));
   }
+  // A cancel that stopped half-way: the rows not fed yet end too (fed ones are open, below).
+  if (info.state === 'canceling') await endUnfed(store, id, 'cancel', (rows) => store.cancelRows(id, rows));
   const rows = await store.expiredRows(id, now, BATCH);
   if (rows.length === 0) return 0;
   const recs = await store.getRows(id, rows);
@@ -68,7 +71,8 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
       // should have reached it (at least ten leases later): a long queue then
       // costs the reaper about one check per row, not one every few minutes.
       const waiting = jobState === 'waiting';
-      if (waiting) queued ??= await store.queuedRows(id);
+      // Only the window is queued ahead of it (dialer/feeder.ts), or every queued row in a campaign loaded before the feeder.
+      if (waiting) queued ??= Math.max(0, (await store.queuedRows(id)) - (await store.feed.unfed(id)));
       const trust = waiting ? Math.max(store.leaseMs * WAITING_JOB_RECHECK, queuedLeaseMs(info.campaign, queued!, store.leaseMs)) : store.leaseMs;
       await store.extendLease(id, row, now + trust);
       continue;

@@ -5,6 +5,7 @@ import { reap } from './reaper.js';
 import type { DialGate } from '../gate/types.js';
 import { CampaignWorker } from './worker.js';
 import { keepLiveSlots } from './live-slots.js';
+import { FEED_EVERY_MS, topUp } from './feeder.js';
 
 export interface WorkerServiceOptions {
   /** Dial only these campaigns (default: every campaign in Redis). */
@@ -17,19 +18,37 @@ export interface WorkerServiceOptions {
 
 /**
  * The `dialer worker` process: one BullMQ worker per active campaign, found
- * in Redis as campaigns come and go, plus the reaper (one worker at a time)
- * that gives open rows whose owner is gone a new one.
+ * in Redis as campaigns come and go, the feeder that keeps each one's window
+ * of dial jobs topped up, plus the reaper (one worker at a time) that gives
+ * open rows whose owner is gone a new one.
  */
 export class WorkerService {
   private readonly workers = new Map<string, CampaignWorker>();
   private readonly stop = new AbortController();
   private loop?: Promise<void>;
+  private feeding?: Promise<void>;
   readonly id = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(private readonly rt: Runtime, private readonly opts: WorkerServiceOptions = {}) {}
 
   start(): void {
     this.loop = this.run();
+    this.feeding = this.feed();
+  }
+
+  /** Tops up the dial queue of each campaign this process serves when it runs low (dialer/feeder.ts). */
+  private async feed(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      for (const [id, w] of this.workers) {
+        if (this.stop.signal.aborted) break;
+        try {
+          await topUp({ store: this.rt.store, queues: this.rt.queues }, w.campaign, this.id, this.rt.clock.now());
+        } catch (e) {
+          this.rt.log.error({ campaign: id, err: describeError(e) }, 'feeding the dial queue failed');
+        }
+      }
+      await sleep(FEED_EVERY_MS, this.stop.signal).catch(() => undefined);
+    }
   }
 
   private async run(): Promise<void> {
@@ -80,7 +99,7 @@ export class WorkerService {
   /** First call drains (in-flight requests finish and record their outcome); `force` aborts them. */
   async close(force = false): Promise<void> {
     this.stop.abort();
-    await this.loop;
+    await Promise.all([this.loop, this.feeding]);
     await Promise.allSettled([...this.workers.values()].map((w) => w.close(force)));
     this.workers.clear();
     await this.rt.store.server.dropWorker(this.id).catch(() => undefined);

@@ -64,10 +64,10 @@ export async function numberChunk(store: Store, id: string, a: Append, chunk: Co
   return { kept, keys };
 }
 
-/** Writes an appended chunk under the lease; per record whether it needs a dial job. */
-export async function writeChunk(store: Store, id: string, owner: string, a: Append, leaseMs: number, recs: RowRecord[], keys: Map<number, string>): Promise<boolean[]> {
+/** Writes an appended chunk under the lease; per record as Store.loadRows: 1 its dial job is added now, 2 the feeder adds it, 0 none. */
+export async function writeChunk(store: Store, id: string, owner: string, a: Append, leaseMs: number, recs: RowRecord[], keys: Map<number, string>): Promise<number[]> {
   const r = await store.append.appendRows(id, owner, a.upload, leaseMs, recs.map((rec) => [keys.get(rec.row)!, { ...rec, upload: a.upload }]));
   if (!r) throw new DialerError('CAMPAIGN_INVALID', `campaign "${id}" was taken over by another load; this append stops (append the file again: rows already in add nothing)`);
   if (r.includes(-2)) throw new DialerError('CAMPAIGN_INVALID', `campaign "${id}": another load wrote rows meanwhile; append the file again (rows already in add nothing)`);
-  return r.map((x) => x === 1);
+  return r;
 }

@@ -11,6 +11,7 @@ import type { RowRecord } from '../campaign/row.js';
 import type { Screen } from '../gate/types.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from '../dialer/jobs.js';
+import { feedRows, feedWindow, queueDepth } from '../dialer/feeder.js';
 import { openContacts, readContacts, type ContactVerdict } from './csv.js';
 import { beginAppend, numberChunk, writeChunk } from './append.js';
 import { assignAssistant } from '../campaign/assistant.js';
@@ -43,6 +44,7 @@ export interface LoadSummary {
   duplicates: number;
   /** Rows stopped at load for another reason (suppressed, no consent). */
   screened: number;
+  /** Contacts this load queued for a dial job (the feeder adds the jobs a window at a time, dialer/feeder.ts). */
   jobs: number;
   /** Appends: the upload's number (1 = the first list) and how many of its rows were added or already in the campaign. */
   upload?: number;
@@ -56,10 +58,10 @@ const CHUNK = 1000;
 const LOAD_LEASE_MS = 15_000;
 
 /**
- * Streams a campaign's CSV into Redis: one row record per data row, the
+ * Streams a campaign's CSV into Redis: one row record per data row and the
  * number claimed in the dial ledger (a later row with the same number is a
- * duplicate), and a dial job per contact to call, in chunks with
- * deterministic ids so a second load adds nothing twice.
+ * duplicate), in chunks, then the first window of dial jobs (the feeder,
+ * dialer/feeder.ts; deterministic ids, so a second load adds nothing twice).
  *
  * A new campaign stays `loading` (nothing dials) until the whole file is in;
  * if the file turns out to be broken half-way, everything written is removed,
@@ -160,13 +162,14 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
       }
       recs.push(rec);
     }
-    // A fresh list's rows are trusted until its rate reaches them (sum.jobs are queued ahead of this chunk).
+    // Rows above the feed cursor get no job here (the feeder's, below); a campaign loaded before the feeder
+    // gets one per queued row, trusted until its rate reaches it (sum.jobs are queued ahead of this chunk).
     const needsJob = append ? await writeChunk(store, c.name, owner, append, store.leaseMs, recs, keys!) : await store.loadRows(c.name, recs, Math.max(0, delay ?? 0) + queuedLeaseMs(c, sum.jobs, store.leaseMs));
     // The first list's keys, so that appending it again adds nothing.
     if (!append) await store.append.resolveKeys(c.name, 0, chunk.filter((v) => v.key).map((v) => [v.key!, v.row]), true);
-    const jobs = recs.filter((_, i) => needsJob[i]).map((r) => dialJob(c, r.row, undefined, delay));
+    const jobs = recs.filter((_, i) => needsJob[i] === 1).map((r) => dialJob(c, r.row, undefined, delay));
     if (jobs.length) await queue.addBulk(jobs);
-    sum.jobs += jobs.length;
+    sum.jobs += needsJob.filter((x) => x > 0).length;
   };
 
   // A chunk is written while the next one is read and validated: the CSV and
@@ -205,6 +208,9 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
     throw e;
   }
   if (append) Object.assign(sum, { upload: append.upload, added: append.added, already: append.already });
+  // The first window of dial jobs (dialer/feeder.ts), so dialing starts at once; the workers keep it topped up.
+  const depth = await queueDepth(ctl, c.name);
+  await feedRows(ctl, c, feedWindow(c) - depth, { ahead: depth, delayMs: startAt ? startAt - deps.now() : undefined });
   const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows);
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');

@@ -56,9 +56,13 @@ return out
  * the campaign's `total` grows to the last row written (so the results
  * always cover every written row, even if this loader dies next), `uploads`
  * records the upload, and a `done` campaign that gets a row to dial runs again.
+ * A queued row goes above the feed cursor (store/feed.ts) like a first
+ * list's: no job, no lease, counted in `unfed`. A campaign loaded before the
+ * feeder gets its cursor here, at its last row so far (those all have jobs).
  * KEYS: rows, counts, campaign, open, rowkeys  ARGV: nowMs, leaseMs, owner, upload, (key, record JSON)...
  * Returns {-1} when the lease is not held, else per record 1 when its dial
- * job must be added, 0 when not, -2 when the row number was taken (nothing written).
+ * job must be added, 2 when it is queued above the cursor, 0 when not, -2
+ * when the row number was taken (nothing written).
  */
 const APPEND_ROWS = luaTables() + OUTBOX_LUA + OUTCOME_INDEX_LUA + `
 if redis.call('HGET', KEYS[3], 'load_owner') ~= ARGV[3] then return {-1} end
@@ -66,6 +70,12 @@ local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
 local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
 local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '0')
+local fed = tonumber(redis.call('HGET', KEYS[3], 'fed') or '')
+if not fed then
+  fed = math.max(total, redis.call('HLEN', KEYS[1]))
+  redis.call('HSET', KEYS[3], 'fed', fed)
+end
+local unfed = 0
 local opened = false
 local out = {}
 for i = 5, #ARGV, 2 do
@@ -92,14 +102,20 @@ for i = 5, #ARGV, 2 do
       rec.state = nil
       redis.call('HSET', KEYS[1], field, cjson.encode(rec))
       redis.call('HINCRBY', KEYS[2], 'state:queued', 1)
-      redis.call('ZADD', KEYS[4], lease, field)
-      out[#out] = 1
+      if rec.row > fed then
+        unfed = unfed + 1
+        out[#out] = 2
+      else
+        redis.call('ZADD', KEYS[4], lease, field)
+        out[#out] = 1
+      end
       opened = true
     end
     if rec.row > total then total = rec.row end
   end
 end
 redis.call('HSET', KEYS[3], 'total', total)
+if unfed > 0 then redis.call('HINCRBY', KEYS[3], 'unfed', unfed) end
 if tonumber(redis.call('HGET', KEYS[3], 'uploads') or '1') < tonumber(ARGV[4]) then redis.call('HSET', KEYS[3], 'uploads', ARGV[4]) end
 if opened and cs == 'done' and can_move_campaign('done', 'running') then
   redis.call('HSET', KEYS[3], 'state', 'running')

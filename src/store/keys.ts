@@ -90,9 +90,16 @@ export class Keys {
   rowKeys(id: string): string {
     return `${this.c(id)}:rowkeys`;
   }
-  /** Sorted set: open row number → when its lease ends (ms); the reaper checks the owner of each expired one. */
+  /**
+   * Sorted set: open row number → when its lease ends (ms); the reaper checks the owner of each expired one.
+   * Queued rows above the campaign's feed cursor (store/feed.ts) have no entry until they are fed.
+   */
   open(id: string): string {
     return `${this.c(id)}:open`;
+  }
+  /** Lock (SET NX PX) so that one process at a time tops up a campaign's window of dial jobs (dialer/feeder.ts). */
+  feedLock(id: string): string {
+    return `${this.c(id)}:feed-lock`;
   }
   /** String: the run of a recurring campaign now open (one run at a time). */
   scheduleActive(name: string): string {

@@ -79,6 +79,9 @@ for i = 3, #ARGV do
         redis.call('HINCRBY', KEYS[2], 'suppressed', 1)
         outcome_index(KEYS[1], 'suppressed', {ARGV[i]}, true)
         local f = redis.call('HINCRBY', KEYS[2], 'finished', 1)
+        -- A row above the feed cursor (store/feed.ts) leaves its count.
+        local fed = tonumber(redis.call('HGET', KEYS[3], 'fed') or '')
+        if fed and tonumber(ARGV[i]) > fed then redis.call('HINCRBY', KEYS[3], 'unfed', -1) end
         stopped[#stopped + 1] = ARGV[i]
         local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '-1')
         local cs = redis.call('HGET', KEYS[3], 'state') or ''

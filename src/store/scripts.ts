@@ -307,14 +307,20 @@ return state
  * is (loading again never resets or re-screens a row in progress). A new
  * record with an outcome (rejected, duplicate, screened) is final at once; a
  * new contact of a campaign being canceled ends `canceled`; any other new
- * contact is queued under the dial job named in its `job`, with a lease.
+ * contact is queued under the dial job named in its `job`. Above the feed
+ * cursor (store/feed.ts) it waits for the feeder, with no job and no lease,
+ * counted in `unfed`; in a campaign loaded before the feeder (no cursor) it
+ * gets its lease and its job now.
  * KEYS: rows, counts, campaign, open  ARGV: nowMs, leaseMs, record JSON...
- * Returns per record 1 when its dial job must be added, else 0.
+ * Returns per record 1 when its dial job must be added, 2 when it is queued
+ * above the cursor (the feeder adds its job), else 0.
  */
 export const LOAD_ROWS = OUTBOX_LUA + OUTCOME_INDEX_LUA + BATCH_LUA + `
 local cs = redis.call('HGET', KEYS[3], 'state')
 local canceled = cs == 'canceling' or cs == 'canceled'
 local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local fed = tonumber(redis.call('HGET', KEYS[3], 'fed') or '')
+local unfed = 0
 local out = {}
 -- Rows, counts and index entries are written once for the whole chunk (fewer
 -- commands per row); the outbox events stay in row order.
@@ -344,17 +350,21 @@ for i = 3, #ARGV do
       rec.state = nil
       rows[#rows + 1] = field
       rows[#rows + 1] = cjson.encode(rec)
-      open[#open + 1] = lease
-      open[#open + 1] = field
-      out[i - 2] = 1
+      if fed and rec.row > fed then
+        unfed = unfed + 1
+        out[i - 2] = 2
+      else
+        open[#open + 1] = lease
+        open[#open + 1] = field
+        out[i - 2] = 1
+      end
     end
   end
 end
 in_batches('HSET', KEYS[1], rows)
-if #open > 0 then
-  redis.call('HINCRBY', KEYS[2], 'state:queued', #open / 2)
-  in_batches('ZADD', KEYS[4], open)
-end
+if #open + unfed > 0 then redis.call('HINCRBY', KEYS[2], 'state:queued', #open / 2 + unfed) end
+if #open > 0 then in_batches('ZADD', KEYS[4], open) end
+if unfed > 0 then redis.call('HINCRBY', KEYS[3], 'unfed', unfed) end
 for outcome, n in pairs(outcomes) do
   redis.call('HINCRBY', KEYS[2], outcome, n)
   outcome_index(KEYS[1], outcome, finals[outcome], true)

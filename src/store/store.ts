@@ -4,6 +4,7 @@ import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
 import { AppendStore } from './append.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
+import { FED_FIELD, FeedStore, UNFED_FIELD } from './feed.js';
 import { DeadlineStore } from './deadline.js';
 import { DialStore } from './dial.js';
 import { Durability, type DurableDials } from './durability.js';
@@ -117,6 +118,8 @@ export class Store {
   readonly rowPages: RowPagesStore;
   /** The per-campaign indexes behind status, metrics, webhooks and sweeps (waiting rows, sending entries, call ids, polls). */
   readonly indexes: IndexesStore;
+  /** The feed cursor: which queued rows have a dial job yet (dialer/feeder.ts). */
+  readonly feed: FeedStore;
   private readonly polls: PollSchedule;
   /** A dial's steps before and after its POST, each in one script. */
   readonly dial: DialStore;
@@ -147,6 +150,7 @@ export class Store {
     this.rowPages = new RowPagesStore(redis, this.keys);
     this.indexes = new IndexesStore(redis, this.keys);
     this.polls = new PollSchedule(redis, this.keys, this.indexes);
+    this.feed = new FeedStore(redis, this.keys);
     const numKeys: Record<keyof typeof lua, number> = {
       ROW_MOVE: 8, ROW_REOPEN: 6, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 4, LEDGER_BEGIN: 8, LEDGER_MOVE: 4, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 6, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
     };
@@ -173,8 +177,12 @@ export class Store {
       .exec();
     // The campaigns set is an account key (another slot in the spread layout): listed once its hash exists.
     await this.redis.sadd(this.keys.campaigns, c.name);
-    // A campaign created now has its indexes from its first row on (an older one is scanned instead).
-    if (res?.[1]?.[1] === 1) await this.indexes.markIndexed(c.name);
+    // A campaign created now has its indexes from its first row on (an older one is scanned instead),
+    // and a feed cursor: its queued rows get their dial jobs a window at a time (one loaded before has none: all fed).
+    if (res?.[1]?.[1] === 1) {
+      await this.indexes.markIndexed(c.name);
+      await this.redis.hset(this.keys.campaign(c.name), FED_FIELD, 0, UNFED_FIELD, 0);
+    }
     await this.events.setTarget(c);
   }
 
@@ -330,12 +338,15 @@ export class Store {
     return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.waiting(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
   }
 
-  /** Writes a loaded chunk; per record, true when it is new and queued (its dial job must be added). */
-  async loadRows(id: string, recs: RowRecord[], leaseMs = this.leaseMs): Promise<boolean[]> {
+  /**
+   * Writes a loaded chunk; per record, 1 when it is new and queued and its
+   * dial job must be added now, 2 when it is new and queued above the feed
+   * cursor (the feeder adds its job), 0 when nothing is to be dialed.
+   */
+  async loadRows(id: string, recs: RowRecord[], leaseMs = this.leaseMs): Promise<number[]> {
     if (recs.length === 0) return [];
     const k = this.keys;
-    const r = (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), leaseMs, ...recs.map(encodeRow))) as number[];
-    return r.map((x) => x === 1);
+    return (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), leaseMs, ...recs.map(encodeRow))) as number[];
   }
 
   /** Rows waiting in the queue for their dial job (the lifecycle scripts keep the count). */
@@ -388,7 +399,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
+    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), k.feedLock(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
     if (k.spread) own.push(k.outboxOf(id));
     // Off the list first (an account key, another slot in the spread layout), then its keys.
     await this.redis.srem(k.campaigns, id);
