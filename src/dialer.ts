@@ -108,7 +108,7 @@ export class Dialer {
     } catch (e) {
       return Promise.reject(e);
     }
-    return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt) }, resolved, input);
+    return loadCampaign({ ...options, store: rt.store, queues: rt.queues, log: rt.log, now: () => rt.clock.now(), screen: createLoadScreen(rt), feedWindowMax: rt.env.feedWindowMax }, resolved, input);
   }
 
   /** Outbound events: the outbox relay and the delivery worker (events/service.ts). */

@@ -1,3 +1,4 @@
+import { MAX_WINDOW } from '../dialer/feeder.js';
 import { DialerError } from '../errors.js';
 import type { DurableDials } from '../store/durability.js';
 import { readEventsEnv, type EventsEnv } from './events.js';
@@ -61,6 +62,8 @@ export interface Env {
   rowLeaseMs: number;
   /** How often a worker looks for open rows whose owner is gone (ms). */
   reapEveryMs: number;
+  /** Most first-attempt dial jobs a campaign keeps queued (dialer/feeder.ts). */
+  feedWindowMax: number;
   /**
    * DIALER_DURABLE_DIALS: confirm the ledger's `sending` on disk or a replica
    * before each POST. `auto` (default) uses what the server offers, `off`
@@ -150,6 +153,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     callsBatch: callsBatch(env),
     rowLeaseMs: positive('DIALER_ROW_LEASE_MS', env.DIALER_ROW_LEASE_MS) ?? 60_000,
     reapEveryMs: positive('DIALER_REAP_EVERY_MS', env.DIALER_REAP_EVERY_MS) ?? 5_000,
+    feedWindowMax: positive('DIALER_FEED_WINDOW_MAX', env.DIALER_FEED_WINDOW_MAX) ?? MAX_WINDOW,
     durableDials: durableDials(env.DIALER_DURABLE_DIALS),
     events: readEventsEnv(env),
   };

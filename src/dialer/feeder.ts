@@ -29,13 +29,13 @@ const WINDOW_WAIT_HORIZON_MS = 10_000;
 
 /**
  * The window of a campaign: 2 × concurrency jobs or 10 s at its rate,
- * whichever is larger, at most MAX_WINDOW. A top-up comes when the queue
+ * whichever is larger, at most `max` (DIALER_FEED_WINDOW_MAX, default MAX_WINDOW). A top-up comes when the queue
  * holds half of it or less, so even at the cap a worker looking every 0.5 s
  * keeps ahead of 5,000 dials a second.
  */
-export function feedWindow(c: Pick<Campaign, 'concurrency' | 'rate'>): number {
+export function feedWindow(c: Pick<Campaign, 'concurrency' | 'rate'>, max = MAX_WINDOW): number {
   const perSecond = c.rate.calls / c.rate.per_seconds;
-  return Math.min(MAX_WINDOW, Math.max(2 * c.concurrency, Math.ceil(perSecond * WINDOW_SECONDS), 1));
+  return Math.min(max, Math.max(2 * c.concurrency, Math.ceil(perSecond * WINDOW_SECONDS), 1));
 }
 
 export interface FeedDeps {
@@ -65,7 +65,7 @@ export async function feedRows(deps: FeedDeps, c: Campaign, n: number, o: { ahea
 export async function queueDepth(deps: FeedDeps, id: string, now = Date.now()): Promise<number> {
   const [counts, farOff] = await Promise.all([
     deps.queues.get(id).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
-    deps.store.redis.zcount(deps.store.keys.waiting(id), now + WINDOW_WAIT_HORIZON_MS, '+inf'),
+    deps.store.feed.waitingFrom(id, now + WINDOW_WAIT_HORIZON_MS),
   ]);
   const all = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
   return Math.max(0, all - Math.min(farOff, counts.delayed ?? 0));
@@ -77,12 +77,12 @@ export async function queueDepth(deps: FeedDeps, id: string, now = Date.now()): 
  * and its queue holds half its window or less, one process (the lock) tops
  * the window up. Returns how many jobs were added.
  */
-export async function topUp(deps: FeedDeps, c: Campaign, holder: string, businessNow: number): Promise<number> {
+export async function topUp(deps: FeedDeps, c: Campaign, holder: string, businessNow: number, max = MAX_WINDOW): Promise<number> {
   const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
   if (startAt !== undefined && businessNow < startAt) return 0;
   const cur = await deps.store.feed.cursor(c.name);
   if (cur.fed === undefined || cur.state !== 'running' || cur.unfed === 0) return 0;
-  const window = feedWindow(c);
+  const window = feedWindow(c, max);
   if ((await queueDepth(deps, c.name)) > window / 2) return 0;
   if (!(await deps.store.feed.lock(c.name, holder, FEED_LOCK_MS))) return 0;
   try {

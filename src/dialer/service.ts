@@ -42,7 +42,7 @@ export class WorkerService {
       for (const [id, w] of this.workers) {
         if (this.stop.signal.aborted) break;
         try {
-          await topUp({ store: this.rt.store, queues: this.rt.queues }, w.campaign, this.id, this.rt.clock.now());
+          await topUp({ store: this.rt.store, queues: this.rt.queues }, w.campaign, this.id, this.rt.clock.now(), this.rt.env.feedWindowMax);
         } catch (e) {
           this.rt.log.error({ campaign: id, err: describeError(e) }, 'feeding the dial queue failed');
         }

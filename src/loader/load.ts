@@ -34,6 +34,8 @@ export interface LoadDeps {
   completeCanceled?: boolean;
   /** Append this list after the campaign's rows (see append.ts) instead of loading its list. */
   append?: boolean;
+  /** Most dial jobs of the first window (DIALER_FEED_WINDOW_MAX; dialer/feeder.ts). */
+  feedWindowMax?: number;
 }
 
 export interface LoadSummary {
@@ -210,7 +212,7 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
   if (append) Object.assign(sum, { upload: append.upload, added: append.added, already: append.already });
   // The first window of dial jobs (dialer/feeder.ts), so dialing starts at once; the workers keep it topped up.
   const depth = await queueDepth(ctl, c.name);
-  await feedRows(ctl, c, feedWindow(c) - depth, { ahead: depth, delayMs: startAt ? startAt - deps.now() : undefined });
+  await feedRows(ctl, c, feedWindow(c, deps.feedWindowMax) - depth, { ahead: depth, delayMs: startAt ? startAt - deps.now() : undefined });
   const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows);
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');

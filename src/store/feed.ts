@@ -107,6 +107,11 @@ export class FeedStore {
     return Math.max(0, Number((await this.redis.hget(this.keys.campaign(id), UNFED_FIELD)) ?? 0));
   }
 
+  /** Rows put off by the gate (the waiting index) until `fromMs` or later, or with no opening known. */
+  async waitingFrom(id: string, fromMs: number): Promise<number> {
+    return this.redis.zcount(this.keys.waiting(id), Math.round(fromMs), '+inf');
+  }
+
   /** The per-campaign feed lock (SET NX PX), so that one process at a time tops a campaign up. */
   async lock(id: string, holder: string, ms: number): Promise<boolean> {
     return (await this.redis.set(this.keys.feedLock(id), holder, 'PX', ms, 'NX')) === 'OK';

@@ -1,0 +1,216 @@
+/**
+ * The feeder (dialer/feeder.ts): a campaign keeps only a window of dial jobs
+ * in BullMQ, fed from its queued rows in row order. Real Redis, the
+ * simulator, real worker services (two, to share the feed lock) and, for the
+ * crash, a real process SIGKILLed between the feed's claim and its addBulk.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { campaignStatus } from '../src/campaign/status.js';
+import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/campaign/control.js';
+import type { Campaign } from '../src/config/campaign.js';
+import { feedWindow } from '../src/dialer/feeder.js';
+import { dialJob } from '../src/dialer/jobs.js';
+import { reapCampaign } from '../src/dialer/reaper.js';
+import { WorkerService } from '../src/dialer/service.js';
+import { loadCampaign } from '../src/loader/load.js';
+import { Poller } from '../src/poller/poller.js';
+import type { Runtime } from '../src/runtime.js';
+import type { Simulator } from '../src/simulator/index.js';
+import { useTestBed } from './helpers/bed.js';
+import { REPO_ROOT, campaignIn, openTestRuntime, postsByNumber, waitFor } from './helpers/dialer.js';
+import { numbers, useSimulators } from './helpers/sim-http.js';
+
+const simulator = useSimulators();
+const bed = useTestBed('feeder');
+const { prefix } = bed;
+
+const csvOf = (phones: string[]) => ['name,phone', ...phones.map((p, i) => `Person ${i + 1},${p}`)].join('\n') + '\n';
+
+async function runtime(sim?: Simulator, feedWindowMax = 20): Promise<Runtime> {
+  const t = await openTestRuntime(prefix, sim, { feedWindowMax, reapEveryMs: 200, rowLeaseMs: 2000 });
+  bed.open.push({ t });
+  return t.rt;
+}
+
+async function campaign(name: string, phones: string[], extra: Record<string, unknown> = {}): Promise<Campaign> {
+  return campaignIn(path.join(bed.dir, name), {
+    name, assistant_id: 'CE_1', default_country: 'AU', rate: { calls: 1000, per_seconds: 1 }, concurrency: 20,
+    poll: { interval_seconds: 0.2, timeout_minutes: 5 }, results: path.join(bed.dir, name, 'results.csv'), ...extra,
+  }, csvOf(phones));
+}
+
+const load = (rt: Runtime, c: Campaign) => loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => Date.now(), feedWindowMax: rt.env.feedWindowMax }, c);
+
+/** Dial jobs in the campaign's queue not yet finished. */
+async function jobsQueued(rt: Runtime, id: string): Promise<number> {
+  const n = await rt.queues.get(id).getJobCounts('wait', 'prioritized', 'delayed', 'active');
+  return Object.values(n).reduce((a, b) => a + b, 0);
+}
+
+/** Workers (one service per runtime given) and a poller until `stop`. */
+function dialing(rts: Runtime[], id: string) {
+  const services = rts.map((rt) => new WorkerService(rt, { campaigns: [id], scanMs: 100 }));
+  const poller = new Poller({ store: rts[0]!.store, api: rts[0]!.api(), log: rts[0]!.log, queues: rts[0]!.queues, lockMs: rts[0]!.env.lockMs, tickMs: 50 });
+  for (const s of services) s.start();
+  poller.start();
+  return { stop: async () => void (await Promise.all([...services.map((s) => s.close()), poller.close()])) };
+}
+
+const done = (rt: Runtime, id: string, ms: number) => waitFor(async () => (await rt.store.campaignState(id)) === 'done', `${id} done`, ms, 100);
+
+describe('the feeder', () => {
+  it('dials every row of a 5,000-row campaign exactly once through a window of 200 jobs, fed by two worker processes', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 150 } });
+    const [a, b] = [await runtime(sim, 200), await runtime(sim, 200)];
+    const phones = numbers(5000, 61412300000);
+    const c = await campaign('big', phones, { concurrency: 50 });
+    const sum = await load(a, c);
+    expect(sum).toMatchObject({ rows: 5000, accepted: 5000, jobs: 5000 });
+    // Only the first window has jobs and open entries; status still counts every row as queued.
+    expect(await jobsQueued(a, 'big')).toBe(200);
+    expect(await a.redis.zcard(a.store.keys.open('big'))).toBe(200);
+    expect(await a.store.feed.unfed('big')).toBe(4800);
+    expect((await campaignStatus(a.store, a.queues, 'big')).queued).toBe(5000);
+    let most = 0;
+    const sampling = setInterval(() => void jobsQueued(a, 'big').then((n) => (most = Math.max(most, n)), () => undefined), 50);
+    const d = dialing([a, b], 'big');
+    try {
+      await done(a, 'big', 240_000);
+    } finally {
+      clearInterval(sampling);
+      await d.stop();
+    }
+    const posts = postsByNumber(sim);
+    expect(posts.size).toBe(5000);
+    expect([...posts.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(await a.store.counts('big')).toMatchObject({ finished: 5000 });
+    expect(await a.store.feed.cursor('big')).toMatchObject({ fed: 5000, unfed: 0 });
+    // The queue never held much more than the window (a top-up under the lock counts the queue again).
+    expect(most).toBeLessThanOrEqual(2 * feedWindow(c, 200));
+  }, 300_000);
+
+  it('cancel ends the rows above the feed cursor too, and the campaign settles canceled', async () => {
+    const rt = await runtime();
+    const c = await campaign('cancel', numbers(500, 61412400000));
+    await load(rt, c);
+    expect(await rt.store.feed.cursor('cancel')).toMatchObject({ fed: 20, unfed: 480 });
+    const r = await cancelCampaign(rt, 'cancel', { waitMs: 1000 });
+    expect(r).toMatchObject({ canceled: 500, in_flight: 0, state: 'canceled' });
+    expect(await rt.store.counts('cancel')).toMatchObject({ canceled: 500, finished: 500 });
+    expect(await rt.store.rowStates('cancel')).toMatchObject({ queued: 0 });
+    expect(await rt.redis.zcard(rt.store.keys.open('cancel'))).toBe(0);
+    expect(await rt.store.feed.cursor('cancel')).toMatchObject({ fed: 500, unfed: 0 });
+  });
+
+  it('a cancel that stopped after setting canceling is finished by the reaper, rows above the cursor included', async () => {
+    const rt = await runtime();
+    const c = await campaign('halfcancel', numbers(300, 61412500000));
+    await load(rt, c);
+    // The cancel process died right after the state change.
+    await rt.store.moveCampaign('halfcancel', 'canceling');
+    await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 10_000 }, 'halfcancel', Date.now() + 10 * 60_000);
+    expect(await rt.store.counts('halfcancel')).toMatchObject({ canceled: 300, finished: 300 });
+    expect(await rt.store.campaignState('halfcancel')).toBe('canceled');
+  });
+
+  it('past the deadline the rows above the cursor end expired with the window, and the campaign is done', async () => {
+    const rt = await runtime();
+    const c = await campaign('deadline', numbers(300, 61412600000), { schedule: { end_after: '1s' } });
+    await load(rt, c);
+    expect(await rt.store.feed.cursor('deadline')).toMatchObject({ fed: 20, unfed: 280 });
+    await new Promise((r) => setTimeout(r, 1100));
+    await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 10_000 }, 'deadline');
+    expect(await rt.store.counts('deadline')).toMatchObject({ expired: 300, finished: 300 });
+    expect(await rt.store.campaignState('deadline')).toBe('done');
+    expect(await rt.store.feed.cursor('deadline')).toMatchObject({ fed: 300, unfed: 0 });
+  });
+
+  it('a paused campaign is not fed; resumed, it is fed and dialed to the end', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(120, 61412700000);
+    const c = await campaign('pause', phones);
+    await load(rt, c);
+    await pauseCampaign(rt, 'pause');
+    const d = dialing([rt], 'pause');
+    try {
+      // Several feed looks (0.5 s each) with the queue's window of 20 waiting and the workers on a paused queue.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await rt.store.feed.cursor('pause')).toMatchObject({ fed: 20, unfed: 100 });
+      expect(await jobsQueued(rt, 'pause')).toBeLessThanOrEqual(20);
+      expect(postsByNumber(sim).size).toBe(0);
+      await resumeCampaign(rt, 'pause');
+      await done(rt, 'pause', 60_000);
+    } finally {
+      await d.stop();
+    }
+    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+    expect(postsByNumber(sim).size).toBe(120);
+  }, 90_000);
+
+  it('a feeder SIGKILLed between its claim and its addBulk loses no row: the reaper requeues them, each is dialed once', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(60, 61412800000);
+    const c = await campaign('killed', phones);
+    await load(rt, c);
+    // The first window (rows 1–20) has its jobs; another feeder claims rows 21–45 and dies before adding theirs.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/feed-kill-child.ts', prefix, 'killed', '25'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (s: Buffer) => String(s).includes('claimed') && resolve());
+      child.once('exit', (code) => reject(new Error(`feeder child exited ${code} before its claim`)));
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    expect(await rt.store.feed.cursor('killed')).toMatchObject({ fed: 45, unfed: 15 });
+    expect(await jobsQueued(rt, 'killed')).toBe(20);
+    expect(await rt.redis.zcard(rt.store.keys.open('killed'))).toBe(45);
+    // The reaper, when the claimed rows' lease runs out: their jobs are gone (never added), so each gets a new one.
+    const reaped = await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 10_000 }, 'killed', Date.now() + 60 * 60_000);
+    expect(reaped).toBe(25);
+    expect(await jobsQueued(rt, 'killed')).toBe(45);
+    const d = dialing([rt], 'killed');
+    try {
+      await done(rt, 'killed', 60_000);
+    } finally {
+      await d.stop();
+    }
+    expect(postsByNumber(sim).size).toBe(60);
+    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+  }, 90_000);
+
+  it('a campaign loaded before the feeder (every row with a job and in open, no cursor) finishes, and an append to it is fed', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(80, 61412900000);
+    const c = await campaign('old', phones);
+    // What the previous version left: every queued row with its job and in open, no `fed`/`unfed` in the campaign hash.
+    await load(rt, c);
+    const rest = Array.from({ length: 60 }, (_, i) => 21 + i);
+    await rt.redis.zadd(rt.store.keys.open('old'), ...rest.flatMap((row) => [Date.now() + 60_000, String(row)]));
+    await rt.queues.get('old').addBulk(rest.map((row) => dialJob(c, row)));
+    await rt.redis.hdel(rt.store.keys.campaign('old'), 'fed', 'unfed');
+    expect(await jobsQueued(rt, 'old')).toBe(80);
+    expect(await rt.redis.zcard(rt.store.keys.open('old'))).toBe(80);
+    expect(await rt.store.feed.cursor('old')).toMatchObject({ fed: undefined, unfed: 0 });
+    expect((await campaignStatus(rt.store, rt.queues, 'old')).queued).toBe(80);
+    const d = dialing([rt], 'old');
+    try {
+      await done(rt, 'old', 60_000);
+      // An append: the cursor starts at the old list's last row; the new rows are fed by the loader and the workers.
+      const more = numbers(50, 61413000000);
+      const a = await loadCampaign({ store: rt.store, queues: rt.queues, log: rt.log, now: () => Date.now(), append: true, feedWindowMax: 20 }, c, Readable.from([csvOf(more)]));
+      expect(a).toMatchObject({ added: 50 });
+      await done(rt, 'old', 60_000);
+    } finally {
+      await d.stop();
+    }
+    expect(postsByNumber(sim).size).toBe(130);
+    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+    expect(await rt.store.feed.cursor('old')).toMatchObject({ fed: 130, unfed: 0 });
+  }, 90_000);
+});
