@@ -7,13 +7,15 @@
  * without an owner". Real Redis, real queue; the interleaving is forced by
  * running the worker's two steps inside the reaper's job look-up. And the
  * rows of a long list are trusted until the campaign's rate reaches them, so
- * the reaper reads each about once, not every few minutes (O(rows²)).
+ * the reaper reads each about once, not every few minutes (O(rows²)); with
+ * the feeder only the fed window is open at all.
  */
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { reapCampaign } from '../src/dialer/reaper.js';
 import type { DialQueues } from '../src/dialer/jobs.js';
+import { feedWindow } from '../src/dialer/feeder.js';
 import { loadCampaign } from '../src/loader/load.js';
 import type { Runtime } from '../src/runtime.js';
 import { useTestBed } from './helpers/bed.js';
@@ -80,7 +82,7 @@ describe('reaper at the head of the queue', () => {
 });
 
 describe('leases of a long queue', () => {
-  it('rows are trusted until the rate reaches them; a waiting job is looked at again then, not every ten leases', async () => {
+  it('only the fed window is open, trusted until the rate reaches it; a waiting job is looked at again ten leases later, not when the whole list would be', async () => {
     await withRuntime(prefix, undefined, async ({ rt }) => {
       const n = 2500; // three load chunks of 1000
       const list = ['name,phone', ...Array.from({ length: n }, (_, i) => `P${i + 1},04${String(13000000 + i)}`)].join('\n') + '\n';
@@ -88,16 +90,17 @@ describe('leases of a long queue', () => {
       const c = await loaded(rt, 'long', list, { rate: { calls: 1, per_seconds: 1 } });
       const t1 = Date.now();
       const lease = rt.store.leaseMs;
+      const window = feedWindow(c); // 10 s at 1/s: 10 rows
+      expect(window).toBe(10);
       const score = async (row: number) => Number(await rt.store.redis.zscore(rt.store.keys.open(c.name), String(row)));
-      // 1000 rows ahead of the second chunk at 1/s: 1000 s more; 2000 ahead of the third.
-      for (const [row, ahead] of [[1, 0], [1000, 0], [1001, 1000], [2500, 2000]] as const) {
-        expect(await score(row)).toBeGreaterThanOrEqual(t0 + lease + ahead * 1000);
-        expect(await score(row)).toBeLessThanOrEqual(t1 + lease + ahead * 1000);
+      // The window's rows are trusted until the rate reaches the last of them; the rows above the cursor have no lease at all.
+      expect(await rt.store.redis.zcard(rt.store.keys.open(c.name))).toBe(window);
+      for (const row of [1, window]) {
+        expect(await score(row)).toBeGreaterThanOrEqual(t0 + lease + window * 1000);
+        expect(await score(row)).toBeLessThanOrEqual(t1 + lease + window * 1000);
       }
-      // One lease on, only the first chunk's leases ran out; each row looked at is
-      // trusted for the whole queue at the rate (2500 s), not ten leases (600 s).
-      const at = t1 + lease + 1000;
-      expect(await rt.store.redis.zcount(rt.store.keys.open(c.name), '-inf', at)).toBe(1000);
+      expect(await rt.store.redis.zscore(rt.store.keys.open(c.name), String(window + 1))).toBeNull();
+      const at = t1 + lease + window * 1000 + 1;
       // Every command Redis runs meanwhile under our prefix, scripts' own calls included.
       const monitor = await new Redis(REDIS_URL).monitor();
       const seen: string[][] = [];
@@ -111,11 +114,11 @@ describe('leases of a long queue', () => {
       } finally {
         monitor.disconnect();
       }
-      // Each look at a waiting job is O(1): no search through the 2,500-long wait list (BullMQ's getJobState does LPOS over it).
+      // Each look at a waiting job is O(1): no search through the wait list (BullMQ's getJobState does LPOS over it).
       expect(seen.filter((a) => a[0]!.toLowerCase() === 'lpos' && !a[1]!.endsWith(':active'))).toEqual([]);
-      expect(seen.filter((a) => a[0]!.toLowerCase() === 'exists').length).toBe(500);
-      expect(await score(1)).toBe(at + lease + n * 1000);
-      expect(await rt.store.redis.zcount(rt.store.keys.open(c.name), '-inf', at)).toBe(500); // the reaper's next batch
+      expect(seen.filter((a) => a[0]!.toLowerCase() === 'exists').length).toBe(window);
+      // Ahead of a waiting job is the window (10 s at the rate), not the 2,490 rows above the cursor: ten leases.
+      expect(await score(1)).toBe(at + 10 * lease);
     });
   });
 });
