@@ -17,6 +17,7 @@ import { reapCampaign } from '../src/dialer/reaper.js';
 import { WorkerService } from '../src/dialer/service.js';
 import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
+import { eraseInCampaign } from '../src/privacy/forget.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { useTestBed } from './helpers/bed.js';
@@ -127,6 +128,28 @@ describe('the feeder', () => {
     expect(await rt.store.campaignState('deadline')).toBe('done');
     expect(await rt.store.feed.cursor('deadline')).toMatchObject({ fed: 300, unfed: 0 });
   });
+
+  it('a number erased above the cursor ends suppressed, leaves the count of unfed rows, and is never dialed', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(100, 61413100000);
+    const c = await campaign('erase', phones);
+    await load(rt, c);
+    const r = await eraseInCampaign(rt.store, 'erase', [phones[49]!], 'AU');
+    expect(r).toMatchObject({ stopped: 1 });
+    expect(await rt.store.getRow('erase', 50)).toMatchObject({ outcome: 'suppressed', phone: '' });
+    expect(await rt.store.feed.cursor('erase')).toMatchObject({ fed: 20, unfed: 79 });
+    expect((await campaignStatus(rt.store, rt.queues, 'erase')).queued).toBe(99);
+    const d = dialing([rt], 'erase');
+    try {
+      await done(rt, 'erase', 60_000);
+    } finally {
+      await d.stop();
+    }
+    expect(postsByNumber(sim).size).toBe(99);
+    expect(postsByNumber(sim).has(phones[49]!)).toBe(false);
+    expect(await rt.store.feed.cursor('erase')).toMatchObject({ fed: 100, unfed: 0 });
+  }, 90_000);
 
   it('a paused campaign is not fed; resumed, it is fed and dialed to the end', async () => {
     const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
