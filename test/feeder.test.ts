@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { campaignStatus } from '../src/campaign/status.js';
 import { cancelCampaign, pauseCampaign, resumeCampaign } from '../src/campaign/control.js';
 import type { Campaign } from '../src/config/campaign.js';
-import { feedWindow } from '../src/dialer/feeder.js';
+import { feedRows, feedWindow, topUp } from '../src/dialer/feeder.js';
 import { dialJob } from '../src/dialer/jobs.js';
 import { reapCampaign } from '../src/dialer/reaper.js';
 import { WorkerService } from '../src/dialer/service.js';
@@ -158,11 +158,17 @@ describe('the feeder', () => {
     const c = await campaign('pause', phones);
     await load(rt, c);
     await pauseCampaign(rt, 'pause');
+    // The window ran dry (its jobs gone): still nothing is fed while paused, by a worker's look or by the feed step itself.
+    await rt.queues.get('pause').drain();
+    expect(await topUp(rt, c, 'test', Date.now(), 20)).toBe(0);
+    expect(await feedRows(rt, c, 20)).toBe(0);
+    expect(await rt.store.feed.cursor('pause')).toMatchObject({ fed: 20, unfed: 100 });
     const d = dialing([rt], 'pause');
     try {
       // Several feed looks (0.5 s each) with the queue's window of 20 waiting and the workers on a paused queue.
       await new Promise((r) => setTimeout(r, 2000));
       expect(await rt.store.feed.cursor('pause')).toMatchObject({ fed: 20, unfed: 100 });
+      // At most the reaper's requeues of the 20 open rows whose jobs were drained.
       expect(await jobsQueued(rt, 'pause')).toBeLessThanOrEqual(20);
       expect(postsByNumber(sim).size).toBe(0);
       await resumeCampaign(rt, 'pause');
