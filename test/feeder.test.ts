@@ -151,6 +151,32 @@ describe('the feeder', () => {
     expect(await rt.store.feed.cursor('erase')).toMatchObject({ fed: 100, unfed: 0 });
   }, 90_000);
 
+  it('before its start_at nothing is fed or dialed beyond the delayed first window; from then every row is dialed once', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(60, 61413200000);
+    const startMs = Date.now() + 3000;
+    const c = await campaign('later', phones, { schedule: { start_at: new Date(startMs).toISOString() } });
+    await load(rt, c);
+    expect(await rt.redis.zcard(rt.queues.get('later').toKey('delayed'))).toBe(20);
+    // A worker's look with room in the window (100 > 2 × 20 queued) still feeds nothing before the start.
+    expect(await topUp(rt, c, 'test', Date.now(), 100)).toBe(0);
+    const d = dialing([rt], 'later');
+    try {
+      await new Promise((r) => setTimeout(r, Math.max(0, startMs - Date.now() - 800)));
+      // Several feed looks with the window's jobs delayed (not yet due): none fed more, none dialed.
+      expect(await rt.store.feed.cursor('later')).toMatchObject({ fed: 20, unfed: 40 });
+      expect(postsByNumber(sim).size).toBe(0);
+      await done(rt, 'later', 60_000);
+    } finally {
+      await d.stop();
+    }
+    const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
+    expect(first).toBeGreaterThanOrEqual(startMs - 50);
+    expect(postsByNumber(sim).size).toBe(60);
+    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+  }, 90_000);
+
   it('a paused campaign is not fed; resumed, it is fed and dialed to the end', async () => {
     const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
     const rt = await runtime(sim);
