@@ -41,7 +41,8 @@ describe('final row codec', () => {
     for (const [row, stored] of rows) {
       const rec = decodeRow(stored);
       if (!rec.call_id) {
-        expect(await rt.store.loadRows('after', [rec])).toEqual([false]);
+        // A final row: nothing to dial (LOAD_ROWS answers 0).
+        expect(await rt.store.loadRows('after', [rec])).toEqual([0]);
         continue;
       }
       const placed: Record<string, unknown> = { ...rec, state: 'placed', status: 'in-progress' };
