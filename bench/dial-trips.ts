@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { contactsFile } from './lib/contacts.js';
+import { family } from './memory.js';
 import { spawnTs } from './lib/proc.js';
 import { withRedis } from './lib/redis.js';
 import { startSimProcess, until } from './lib/sim.js';
@@ -27,6 +28,8 @@ export interface Trips {
   trips: number;
   /** Commands run inside Lua scripts, per contact. */
   inLua: number;
+  /** Commands run inside Lua, per contact, by command and key family. */
+  luaByCmd: Map<string, number>;
 }
 
 export async function dialTrips(n: number, gate = 'gate', on: 'redis' | 'cluster' | 'cluster-tagged' = 'redis'): Promise<Trips> {
@@ -55,10 +58,15 @@ async function count(n: number, gate: string, target: string, monitorUrls: strin
   const inMulti = new Set<string>();
   let trips = 0;
   let inLua = 0;
+  const luaByCmd = new Map<string, number>();
   let counting = false;
   mons.forEach((mon, i) => mon.on('monitor', (_time: string, args: string[], source: string) => {
     if (!counting) return;
-    if (source === 'lua') return void inLua++;
+    if (source === 'lua') {
+      const name = `${args[0]!.toLowerCase()} ${family(args[1] ?? '')}`;
+      luaByCmd.set(name, (luaByCmd.get(name) ?? 0) + 1);
+      return void inLua++;
+    }
     const cmd = args[0]!.toLowerCase();
     // Cluster housekeeping (slot maps, node lookups) is not the dial path's.
     if (cmd === 'cluster' || cmd === 'readonly') return;
@@ -84,7 +92,8 @@ async function count(n: number, gate: string, target: string, monitorUrls: strin
     await sim.close();
   }
   const per = new Map([...sent].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / n]));
-  return { sent: per, trips: trips / n, inLua: inLua / n };
+  const lua = new Map([...luaByCmd].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / n]));
+  return { sent: per, trips: trips / n, inLua: inLua / n, luaByCmd: lua };
 }
 
 if (process.argv[1]?.endsWith('dial-trips.ts')) {
@@ -93,5 +102,7 @@ if (process.argv[1]?.endsWith('dial-trips.ts')) {
   const total = [...t.sent.values()].reduce((a, b) => a + b, 0);
   process.stdout.write(`${n} contacts: ${total.toFixed(1)} commands sent per contact, ${t.trips.toFixed(1)} round trips (MULTI…EXEC as one), ${t.inLua.toFixed(1)} run inside Lua\n`);
   for (const [k, v] of t.sent) process.stdout.write(`  ${k.padEnd(22)} ${v.toFixed(2)}\n`);
+  process.stdout.write('run inside Lua (our scripts and BullMQ\'s), per contact:\n');
+  for (const [k, v] of t.luaByCmd) if (v >= 0.05) process.stdout.write(`  ${k.padEnd(22)} ${v.toFixed(2)}\n`);
   process.exit(0);
 }
