@@ -177,6 +177,41 @@ describe('the feeder', () => {
     expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
   }, 90_000);
 
+  it('a job that reaches a worker before start_at waits for it, and the reaper requeues a row of such a campaign delayed to it', async () => {
+    const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
+    const rt = await runtime(sim);
+    const phones = numbers(5, 61413300000);
+    const startMs = Date.now() + 3000;
+    const c = await campaign('early', phones, { schedule: { start_at: new Date(startMs).toISOString() } });
+    await load(rt, c);
+    const queue = rt.queues.get('early');
+    // Row 1: its delayed job replaced by one due now under the same id, as a requeue that ignored start_at would leave it.
+    await queue.remove('early-1');
+    const due = dialJob(c, 1);
+    await queue.add(due.name, due.data, due.opts);
+    expect(await queue.getJobState('early-1')).toBe('waiting');
+    // Row 2: its job gone and its lease run out; the reaper gives it a new job, delayed to the start.
+    await queue.remove('early-2');
+    await rt.store.extendLease('early', 2, Date.now() - 1);
+    expect(await reapCampaign({ store: rt.store, queues: rt.queues, log: rt.log, lockMs: 10_000, now: () => Date.now() }, 'early')).toBe(1);
+    const requeued = (await rt.store.getRow('early', 2))!.job!;
+    expect(requeued).toBe('early-2-k1');
+    expect(await queue.getJobState(requeued)).toBe('delayed');
+    const d = dialing([rt], 'early');
+    try {
+      await new Promise((r) => setTimeout(r, Math.max(0, startMs - Date.now() - 1000)));
+      // The worker took row 1's job and gave it back until the start: nothing was sent.
+      expect(postsByNumber(sim).size).toBe(0);
+      await done(rt, 'early', 60_000);
+    } finally {
+      await d.stop();
+    }
+    const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
+    expect(first).toBeGreaterThanOrEqual(startMs - 50);
+    expect(postsByNumber(sim).size).toBe(5);
+    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+  }, 90_000);
+
   it('a paused campaign is not fed; resumed, it is fed and dialed to the end', async () => {
     const sim = await simulator({ callDurationMs: { min: 50, max: 100 } });
     const rt = await runtime(sim);

@@ -1,4 +1,4 @@
-import type { Campaign, Schedule } from '../config/campaign.js';
+import { startAtMs, type Campaign, type Schedule } from '../config/campaign.js';
 import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -59,8 +59,8 @@ export async function syncDeadline(store: Store, c: Campaign, businessNow: numbe
   if (cur.of === spec) return cur.deadlineMs;
   let startMs = cur.startMs;
   if (startMs === undefined) {
-    const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) - offset : undefined;
-    startMs = startAt ?? fallbackStartMs ?? realNow;
+    const startAt = startAtMs(c.schedule);
+    startMs = startAt !== undefined ? startAt - offset : fallbackStartMs ?? realNow;
     await store.deadline.recordStart(c.name, startMs);
   }
   const deadlineMs = resolveDeadline(c.schedule, startMs, offset);

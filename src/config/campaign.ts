@@ -55,6 +55,11 @@ const isoWithOffset = z.iso.datetime({ offset: true });
 /** `start_at` | `cron` (+ `timezone`), and `end_at` | `end_after`, as TypeScript sees them (narrow with `'start_at' in s`). */
 export type Schedule = ({ start_at: string } | { cron: string; timezone?: string } | Record<never, never>) & { end_at?: string; end_after?: string };
 
+/** A schedule's `start_at` as epoch ms (business time: DIALER_NOW aware callers compare it with their clock), or undefined. */
+export function startAtMs(s: Schedule | undefined): number | undefined {
+  return s && 'start_at' in s ? Date.parse(s.start_at) : undefined;
+}
+
 const scheduleSchema = z
   .object({
     start_at: isoWithOffset.optional(),

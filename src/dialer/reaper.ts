@@ -3,7 +3,7 @@ import { rowStateOf } from '../campaign/lifecycle.js';
 import { syncQueue } from '../campaign/control.js';
 import { enforceDeadline, syncDeadline } from '../campaign/deadline.js';
 import { queuedLeaseMs } from '../campaign/queue-lease.js';
-import type { Campaign } from '../config/campaign.js';
+import { startAtMs, type Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from './jobs.js';
@@ -14,7 +14,7 @@ export interface ReaperDeps {
   queues: DialQueues;
   log: Logger;
   lockMs: number;
-  /** Business time (DIALER_NOW aware), for a deadline given as `end_at`. */
+  /** Business time (DIALER_NOW aware), for a deadline given as `end_at` and a requeued row's `start_at`. */
   now?: () => number;
   /** Called when the reaper's step (a deadline's expiry) finished the campaign. */
   onCampaignFinished?: (campaignId: string) => void;
@@ -92,7 +92,7 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
         if ((await store.cancelRows(id, [row])) === 0) await store.extendLease(id, row, now + store.leaseMs);
         break;
       case 'requeue':
-        await requeue(deps, info.campaign, row, state, (rec.reaped ?? 0) + 1);
+        await requeue(deps, info.campaign, row, state, (rec.reaped ?? 0) + 1, (startAtMs(info.campaign.schedule) ?? 0) - (deps.now?.() ?? now));
         break;
       case 'dead-letter':
         await store.moveRow(id, row, { outcome: 'dead-letter', patch: { error: d.error, job: null } });
@@ -115,8 +115,9 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
   return acted;
 }
 
-async function requeue(deps: ReaperDeps, c: Campaign, row: number, state: string, n: number): Promise<void> {
-  const job = dialJob(c, row, `k${n}`);
+/** A new dial job for `row`, delayed by `delayMs` when positive (the campaign's start is still ahead). */
+async function requeue(deps: ReaperDeps, c: Campaign, row: number, state: string, n: number, delayMs: number): Promise<void> {
+  const job = dialJob(c, row, `k${n}`, delayMs);
   const to = state === 'sending' ? 'queued' : undefined;
   const r = await deps.store.moveRow(c.name, row, { to, from: [state as 'queued'], patch: { job: job.opts.jobId, reaped: n } });
   if (r === 'applied') await deps.queues.get(c.name).add(job.name, job.data, job.opts);

@@ -86,7 +86,7 @@ export class WorkerService {
           maxCallsPerSecond: this.rt.env.maxCallsPerSecond, maxConcurrentCalls: this.rt.env.maxConcurrentCalls, lockMs: this.rt.env.lockMs,
           jobLockMs: this.rt.env.jobLockMs,
           maxLiveCalls: this.rt.env.maxLiveCalls, liveLeaseMs: this.rt.env.liveLeaseMs,
-          onCampaignFinished: this.opts.onCampaignFinished,
+          onCampaignFinished: this.opts.onCampaignFinished, now: () => this.rt.clock.now(),
         }, info.campaign, info.version));
         this.rt.log.info({ campaign: id }, 'dialing campaign');
       } else if (!active && w) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { CalleaseClient, CreateCallResult } from '../api/client.js';
-import type { Campaign } from '../config/campaign.js';
+import { startAtMs, type Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
 import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
@@ -40,6 +40,8 @@ export interface DialWorkerDeps {
   jobLockMs?: number;
   /** Called when this worker's write finished the campaign. */
   onCampaignFinished?: (campaignId: string) => void;
+  /** Business time (DIALER_NOW aware), for the campaign's `start_at`. Default Date.now. */
+  now?: () => number;
 }
 
 /** Reservations further ahead than this hand the wait to BullMQ's rate limiter instead of sleeping. */
@@ -118,6 +120,9 @@ export class CampaignWorker {
       return 'canceled';
     }
     if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
+    // Nobody is dialed before the campaign's start_at, whatever queued the job early (a requeue, a retry by hand).
+    const untilStart = (startAtMs(c.schedule) ?? 0) - (this.deps.now?.() ?? Date.now());
+    if (untilStart > 0) return this.later(job, token, untilStart);
 
     // The gate's Redis checks are left to DIAL_BEGIN where the layout allows (one round trip less).
     const gate = this.deps.gate ? await this.deps.gate(c, rec, { defer: true }) : { action: 'go' as const };

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { syncQueue } from '../campaign/control.js';
 import { syncDeadline } from '../campaign/deadline.js';
 import { queuedLeaseMs } from '../campaign/queue-lease.js';
-import type { Campaign } from '../config/campaign.js';
+import { startAtMs, type Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RowRecord } from '../campaign/row.js';
@@ -122,7 +122,7 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
   if (fresh || completing || append) await renew();
   await queue.setGlobalConcurrency(c.concurrency);
 
-  const startAt = c.schedule && 'start_at' in c.schedule ? Date.parse(c.schedule.start_at) : undefined;
+  const startAt = startAtMs(c.schedule);
   const sum: LoadSummary = { campaign: c.name, rows: 0, accepted: 0, rejected: 0, duplicates: 0, screened: 0, jobs: 0 };
   let reading: ContactVerdict[] = [];
 
