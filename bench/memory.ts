@@ -123,7 +123,7 @@ async function raw(csv: string): Promise<Side> {
 }
 
 /** Families that expire by themselves: the frequency cap's per-number sets (24 h + 1 h), the last minute's dials (2 min), a finished campaign's call ids (1 h). */
-const EXPIRING = (f: string) => f === 'freq:*' || f.endsWith(':dials') || f.endsWith(':callids');
+const EXPIRING = (f: string) => f === 'freq:*' || f.endsWith(':dials') || f.endsWith(':dials:s') || f.endsWith(':callids');
 
 function familyRows(when: 'queued' | 'finished', w: Side, r: Side): Row[] {
   const mine = when === 'queued' ? w.families.queued : w.families.done;

@@ -1,6 +1,6 @@
 import { encodeAuditEvent } from './audit-codec.js';
 import { GATE_LUA, type DeferredGateCheck } from './frequency.js';
-import { GCRA_LUA } from './limits.js';
+import { GCRA_LUA, RECORD_DIAL_LUA } from './limits.js';
 import { decodeRow } from './row-codec.js';
 import { LIVE_ACQUIRE } from './live.js';
 import { defineScript, type Script } from './lua.js';
@@ -111,14 +111,12 @@ return {'ok', b[2], b[3], live}
  * before: one argument instead of ~20).
  * Returns ROW_MOVE's result.
  */
-export const DIAL_PLACED = asFunction('ledger_move', LEDGER_MOVE) + asFunction('row_move', ROW_MOVE) + SLICE + `
+export const DIAL_PLACED = asFunction('ledger_move', LEDGER_MOVE) + asFunction('row_move', ROW_MOVE) + SLICE + RECORD_DIAL_LUA + `
 ledger_move(slice(KEYS, 1, 4), slice(ARGV, 1, 3))
 local r = row_move(slice(KEYS, 5, 12), slice(ARGV, 4, 13))
 if ARGV[15] == '1' then redis.call('ZADD', KEYS[13], ARGV[14], ARGV[13]) end
 redis.call('ZADD', KEYS[14], 0, ARGV[4])
--- The record of recent dials: only its last minute is read (store/limits.ts).
-redis.call('ZADD', KEYS[15], ARGV[9], ARGV[9] .. ':' .. ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[15], '-inf', tonumber(ARGV[9]) - 60000)
+record_dial(KEYS[15], ARGV[9])
 if ARGV[16] ~= '[]' then redis.call('XADD', KEYS[16], '*', unpack(cjson.decode(ARGV[16]))) end
 return r
 `;

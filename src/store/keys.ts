@@ -121,8 +121,15 @@ export class Keys {
   get polls(): string {
     return `${this.prefix}:polls`;
   }
-  /** Sorted set of dial times (ms) for the last minute's dial rate of a campaign. */
+  /**
+   * Hash: dials a second over the last minute, for a campaign's dial rate
+   * (store/limits.ts RECORD_DIAL_LUA).
+   */
   dials(id: string): string {
+    return `${this.c(id)}:dials:s`;
+  }
+  /** The sorted set of dial times the record of recent dials was before `dials`: no longer written, deleted with the campaign. */
+  dialsBefore(id: string): string {
     return `${this.c(id)}:dials`;
   }
   /** Rate limiter state (theoretical arrival time) for a campaign or the account. */

@@ -139,7 +139,7 @@ export class PrivacyStore {
   /** Deletes the keys of a campaign that hold numbers and nothing worth keeping: ledger (and its indexes), dead letters, dial-rate set. */
   async dropNumberKeys(id: string): Promise<void> {
     const k = this.keys;
-    await this.redis.del(k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), k.dlq(id), k.dials(id), k.rowKeys(id));
+    await this.redis.del(k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id), k.dlq(id), k.dials(id), k.dialsBefore(id), k.rowKeys(id));
   }
 
   /** Takes the retention purge's turn (one worker at a time, for `ms`). */

@@ -399,7 +399,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), k.feedLock(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
+    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.dialsBefore(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), k.feedLock(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
     if (k.spread) own.push(k.outboxOf(id));
     // Off the list first (an account key, another slot in the spread layout), then its keys.
     await this.redis.srem(k.campaigns, id);
