@@ -1,4 +1,4 @@
-import type { LedgerEntry } from './store.js';
+import type { LedgerEntry } from './ledger.js';
 
 /**
  * A ledger patch as stored: out of `sending` the dial token goes (only a

@@ -2,9 +2,10 @@ import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
 import { AppendStore } from './append.js';
+import { CampaignRecords, type CampaignInfo } from './campaign-records.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
-import { FED_FIELD, FeedStore, UNFED_FIELD } from './feed.js';
+import { FeedStore } from './feed.js';
 import { DeadlineStore } from './deadline.js';
 import { DialStore } from './dial.js';
 import { Durability, type DurableDials } from './durability.js';
@@ -12,77 +13,31 @@ import { FrequencyStore } from './frequency.js';
 import { IndexesStore } from './indexes.js';
 import { PollSchedule } from './polls.js';
 import { Keys, type KeyLayout } from './keys.js';
+import { LedgerStore, type LedgerEntry, type LedgerState } from './ledger.js';
 import { LimitsStore } from './limits.js';
 import { LiveStore } from './live.js';
+import { defineScript, type Script } from './lua.js';
 import { PrivacyStore } from './privacy.js';
 import { RowPagesStore } from './row-pages.js';
 import type { RedisClient } from './redis.js';
-import * as lua from './scripts.js';
+import { CANCEL_ROWS, CLAIM_DUE, LOAD_ROWS, ROW_MOVE, ROW_REOPEN } from './row-scripts.js';
 import { decodeRow, encodeRow, encodeRowPatch } from './row-codec.js';
 import { encodeAuditEvent } from './audit-codec.js';
 import { ServerStore } from './server.js';
 import { SettingsStore } from './settings.js';
 import { SuppressionStore } from './suppression.js';
 
-/** Where a contact stands with the Callease API. The truth about "was this person dialed". */
-export type LedgerState = 'pending' | 'sending' | 'placed' | 'failed' | 'ambiguous';
-export interface LedgerEntry {
-  s: LedgerState;
-  /** Row that owns the number in this campaign. */
-  r: number;
-  /** POSTs started. */
-  a: number;
-  /** Time of the last state change (ms). */
-  t: number;
-  /** Time the last POST started (ms). */
-  sent?: number;
-  /** Call id, once known. */
-  id?: string;
-  /** Calls placed for this contact (first call and redials). */
-  n?: number;
-  /** Last error. */
-  e?: string;
-  /** Token of the dial attempt that stepped into `sending` (a resent step finds its own). */
-  tok?: string;
-  /** Redials made after an ambiguous dial found no call. */
-  amb?: number;
-  /** Ids of the calls placed for this contact so far (reconciliation never adopts one of them for a later POST). */
-  ids?: string[];
-}
-
 export type { CampaignState, RowState };
-
+export type { CampaignInfo } from './campaign-records.js';
+export { knownIds, knownWith, type LedgerEntry, type LedgerState } from './ledger.js';
 export { compactLedgerPatch, parseLedgerEntry } from './ledger-patch.js';
-import { compactLedgerPatch, parseLedgerEntry } from './ledger-patch.js';
 
-/** Every call id the entry knows: `ids`, which is left out while it would only repeat `id`. */
-export function knownIds(e: LedgerEntry | undefined): string[] {
-  return e?.ids ?? (e?.id ? [e.id] : []);
-}
-
-/** The entry's known call ids with `id` added (when known and new). */
-export function knownWith(e: LedgerEntry | undefined, id: string | undefined): string[] {
-  const ids = knownIds(e);
-  return id && !ids.includes(id) ? [...ids, id] : ids;
-}
 /** How long an open row's owner is trusted before the reaper looks (ms), by default. */
 export const OPEN_LEASE_MS = 60_000;
 /** The longest lease of a row between two steps of a hand-over to a dial job (ms). */
 const HANDOFF_LEASE_MS = 10_000;
 export type RowPatch = Partial<Record<keyof RowRecord, unknown>>;
 export type MoveResult = 'applied' | 'finished-campaign' | 'skipped' | 'illegal' | 'no-new-calls';
-export interface CampaignInfo {
-  campaign: Campaign;
-  state: CampaignState;
-  /** Data rows in the CSV; known once loading finished. */
-  total?: number;
-  createdAt?: string;
-  finishedAt?: string;
-  /** Version of the settings (`config`), bumped by every write of them; 0 when never changed. */
-  version: number;
-}
-
-type Script = (...args: (string | number)[]) => Promise<unknown>;
 
 /** Typed access to the dialer's Redis state. The only place that spells keys. */
 export class Store {
@@ -123,7 +78,11 @@ export class Store {
   private readonly polls: PollSchedule;
   /** A dial's steps before and after its POST, each in one script. */
   readonly dial: DialStore;
-  private readonly scripts: Record<keyof typeof lua, { keys: number; fn: Script }>;
+  /** The campaign hash and counts behind the campaign methods below. */
+  private readonly campaignRecords: CampaignRecords;
+  /** The dial ledger behind the ledger methods below. */
+  private readonly ledger: LedgerStore;
+  private readonly scripts: { rowMove: Script; rowReopen: Script; loadRows: Script; cancelRows: Script; claimDue: Script };
 
   /**
    * @param opts.leaseMs how long an open row's owner is trusted before the
@@ -151,118 +110,64 @@ export class Store {
     this.indexes = new IndexesStore(redis, this.keys);
     this.polls = new PollSchedule(redis, this.keys, this.indexes);
     this.feed = new FeedStore(redis, this.keys);
-    const numKeys: Record<keyof typeof lua, number> = {
-      ROW_MOVE: 8, ROW_REOPEN: 6, CAMPAIGN_MOVE: 2, LEDGER_CLAIM: 4, LEDGER_BEGIN: 8, LEDGER_MOVE: 4, CLAIM_DUE: 1, FINISH_LOADING: 2, LOAD_ROWS: 4, CANCEL_ROWS: 6, LOAD_LEASE: 1, SCHEDULE_CLAIM: 2,
+    this.campaignRecords = new CampaignRecords(redis, this.keys, this.indexes, this.events);
+    this.ledger = new LedgerStore(redis, this.keys);
+    this.scripts = {
+      rowMove: defineScript(redis, 'dialer_row_move', 8, ROW_MOVE),
+      rowReopen: defineScript(redis, 'dialer_row_reopen', 6, ROW_REOPEN),
+      loadRows: defineScript(redis, 'dialer_load_rows', 4, LOAD_ROWS),
+      cancelRows: defineScript(redis, 'dialer_cancel_rows', 6, CANCEL_ROWS),
+      claimDue: defineScript(redis, 'dialer_claim_due', 1, CLAIM_DUE),
     };
-    const scripts = {} as Record<keyof typeof lua, { keys: number; fn: Script }>;
-    for (const name of Object.keys(lua) as (keyof typeof lua)[]) {
-      const cmd = `dialer_${name.toLowerCase()}`;
-      if (numKeys[name] >= 0) redis.defineCommand(cmd, { numberOfKeys: numKeys[name], lua: lua[name] });
-      else redis.defineCommand(cmd, { lua: lua[name] });
-      const fn = (redis as unknown as Record<string, Script>)[cmd]!.bind(redis);
-      scripts[name] = { keys: numKeys[name], fn };
-    }
-    this.scripts = scripts;
     this.dial = new DialStore(redis, this);
   }
 
-  // ---- campaigns ------------------------------------------------------------
+  // ---- campaigns (store/campaign-records.ts) -------------------------------
 
-  async saveCampaign(c: Campaign, state: CampaignState): Promise<void> {
-    const res = await this.redis
-      .multi()
-      .hset(this.keys.campaign(c.name), 'config', JSON.stringify(c), 'state', state)
-      .hsetnx(this.keys.campaign(c.name), 'created_at', new Date().toISOString())
-      .hincrby(this.keys.campaign(c.name), 'config_version', 1)
-      .exec();
-    // The campaigns set is an account key (another slot in the spread layout): listed once its hash exists.
-    await this.redis.sadd(this.keys.campaigns, c.name);
-    // A campaign created now has its indexes from its first row on (an older one is scanned instead),
-    // and a feed cursor: its queued rows get their dial jobs a window at a time (one loaded before has none: all fed).
-    if (res?.[1]?.[1] === 1) {
-      await this.indexes.markIndexed(c.name);
-      await this.redis.hset(this.keys.campaign(c.name), FED_FIELD, 0, UNFED_FIELD, 0);
-    }
-    await this.events.setTarget(c);
+  saveCampaign(c: Campaign, state: CampaignState): Promise<void> {
+    return this.campaignRecords.saveCampaign(c, state);
   }
-
-  /** Updates a campaign's settings, keeping its state. */
-  async saveConfig(c: Campaign): Promise<void> {
-    // A new version: running workers and pollers read the settings again.
-    await this.redis.multi().hset(this.keys.campaign(c.name), 'config', JSON.stringify(c)).hincrby(this.keys.campaign(c.name), 'config_version', 1).exec();
-    await this.events.setTarget(c);
+  saveConfig(c: Campaign): Promise<void> {
+    return this.campaignRecords.saveConfig(c);
   }
-
-  async listCampaigns(): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.campaigns)).sort();
+  listCampaigns(): Promise<string[]> {
+    return this.campaignRecords.listCampaigns();
   }
-
-  async getCampaign(id: string): Promise<CampaignInfo | undefined> {
-    const h = await this.redis.hgetall(this.keys.campaign(id));
-    if (!h.config) return undefined;
-    return {
-      campaign: JSON.parse(h.config) as Campaign,
-      state: (h.state ?? 'running') as CampaignState,
-      total: h.total === undefined ? undefined : Number(h.total),
-      createdAt: h.created_at,
-      finishedAt: h.finished_at,
-      version: Number(h.config_version ?? 0),
-    };
+  getCampaign(id: string): Promise<CampaignInfo | undefined> {
+    return this.campaignRecords.getCampaign(id);
   }
-
-  async campaignState(id: string): Promise<CampaignState | undefined> {
-    return ((await this.redis.hget(this.keys.campaign(id), 'state')) ?? undefined) as CampaignState | undefined;
+  campaignState(id: string): Promise<CampaignState | undefined> {
+    return this.campaignRecords.campaignState(id);
   }
-
-  /** Moves a campaign along its lifecycle; returns whether it moved and the state now. */
-  async moveCampaign(id: string, to: CampaignState): Promise<{ moved: boolean; state: CampaignState | undefined }> {
-    const [ok, state] = (await this.scripts.CAMPAIGN_MOVE.fn(this.keys.campaign(id), this.keys.counts(id), to, new Date().toISOString())) as [number, string];
-    return { moved: ok === 1, state: (state || undefined) as CampaignState | undefined };
+  moveCampaign(id: string, to: CampaignState): Promise<{ moved: boolean; state: CampaignState | undefined }> {
+    return this.campaignRecords.moveCampaign(id, to);
   }
-
-  /** Marks loading finished with `total` data rows; returns the campaign state after (settled when every row is final). */
-  async finishLoading(id: string, total: number): Promise<CampaignState> {
-    return (await this.scripts.FINISH_LOADING.fn(this.keys.campaign(id), this.keys.counts(id), total, new Date().toISOString())) as CampaignState;
+  finishLoading(id: string, total: number): Promise<CampaignState> {
+    return this.campaignRecords.finishLoading(id, total);
   }
-
-  /** Takes or renews a loader's lease on a campaign; when another loader holds it, who and until when. */
-  async loadLease(id: string, owner: string, untilMs: number): Promise<{ held: boolean; owner?: string; until?: number }> {
-    const [ok, other, until] = (await this.scripts.LOAD_LEASE.fn(this.keys.campaign(id), owner, untilMs, Date.now())) as [number, string, number];
-    return ok === 1 ? { held: true } : { held: false, owner: other, until };
+  loadLease(id: string, owner: string, untilMs: number): Promise<{ held: boolean; owner?: string; until?: number }> {
+    return this.campaignRecords.loadLease(id, owner, untilMs);
   }
-
-  /** Ends the lease of a loader that is gone. */
-  async dropLoadLease(id: string): Promise<void> {
-    await this.redis.hdel(this.keys.campaign(id), 'load_owner', 'load_until');
+  dropLoadLease(id: string): Promise<void> {
+    return this.campaignRecords.dropLoadLease(id);
   }
-
-  async loadOwner(id: string): Promise<{ owner?: string; until?: number }> {
-    const [owner, until] = await this.redis.hmget(this.keys.campaign(id), 'load_owner', 'load_until');
-    return { owner: owner ?? undefined, until: until ? Number(until) : undefined };
+  loadOwner(id: string): Promise<{ owner?: string; until?: number }> {
+    return this.campaignRecords.loadOwner(id);
   }
-
-  /** One field of the campaign hash (e.g. what a feature recorded for the campaign). */
-  async campaignField(id: string, field: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.keys.campaign(id), field)) ?? undefined;
+  campaignField(id: string, field: string): Promise<string | undefined> {
+    return this.campaignRecords.campaignField(id, field);
   }
-
-  async setCampaignField(id: string, field: string, value: string): Promise<void> {
-    await this.redis.hset(this.keys.campaign(id), field, value);
+  setCampaignField(id: string, field: string, value: string): Promise<void> {
+    return this.campaignRecords.setCampaignField(id, field, value);
   }
-
-  /** Rows in each open state (maintained by the lifecycle scripts). */
-  async rowStates(id: string): Promise<Record<RowState, number>> {
-    const states = ['queued', 'waiting', 'sending', 'placed', 'ambiguous', 'redial-due'] as const;
-    const vs = await this.redis.hmget(this.keys.counts(id), ...states.map((s) => `state:${s}`));
-    const out = {} as Record<RowState, number>;
-    states.forEach((s, i) => (out[s] = Math.max(0, Number(vs[i] ?? 0))));
-    return out;
+  rowStates(id: string): Promise<Record<RowState, number>> {
+    return this.campaignRecords.rowStates(id);
   }
-
-  /** Rows per final outcome, and `finished`. */
-  async counts(id: string): Promise<Record<string, number>> {
-    const h = await this.redis.hgetall(this.keys.counts(id));
-    return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('state:')).map(([k, v]) => [k, Number(v)]));
+  counts(id: string): Promise<Record<string, number>> {
+    return this.campaignRecords.counts(id);
+  }
+  claimScheduleRun(schedule: string, run: string): Promise<{ claimed: boolean; open?: string }> {
+    return this.campaignRecords.claimScheduleRun(schedule, run);
   }
 
   // ---- rows -----------------------------------------------------------------
@@ -302,7 +207,7 @@ export class Store {
    */
   async moveRow(id: string, row: number, m: { to?: RowState; patch?: RowPatch; outcome?: Outcome; from?: RowState[]; callId?: string; leaseMs?: number }): Promise<MoveResult> {
     const now = new Date();
-    const r = await this.live.aroundMove(id, row, m, now.getTime() + (m.leaseMs ?? this.leaseMs), () => this.scripts.ROW_MOVE.fn(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now)));
+    const r = await this.live.aroundMove(id, row, m, now.getTime() + (m.leaseMs ?? this.leaseMs), () => this.scripts.rowMove(...this.rowMoveKeys(id), ...this.rowMoveArgs(id, row, m, now)));
     if (m.outcome && (r === 1 || r === 2)) {
       // Every final outcome also lands in the append-only audit record.
       await this.appendAudit(id, { type: 'outcome', row, at: now.toISOString(), outcome: m.outcome, call_id: m.patch?.call_id as string, error: m.patch?.error as string });
@@ -335,7 +240,7 @@ export class Store {
   /** A dead letter back to queued under the dial job `jobId` (only while the campaign takes new calls). */
   async reopenRow(id: string, row: number, expected: Outcome, jobId: string): Promise<boolean> {
     const k = this.keys;
-    return (await this.scripts.ROW_REOPEN.fn(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.waiting(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
+    return (await this.scripts.rowReopen(k.rows(id), k.counts(id), k.campaign(id), k.dlq(id), k.open(id), k.waiting(id), row, expected, jobId, Date.now(), this.leaseMs)) === 1;
   }
 
   /**
@@ -346,7 +251,7 @@ export class Store {
   async loadRows(id: string, recs: RowRecord[], leaseMs = this.leaseMs): Promise<number[]> {
     if (recs.length === 0) return [];
     const k = this.keys;
-    return (await this.scripts.LOAD_ROWS.fn(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), leaseMs, ...recs.map(encodeRow))) as number[];
+    return (await this.scripts.loadRows(k.rows(id), k.counts(id), k.campaign(id), k.open(id), Date.now(), leaseMs, ...recs.map(encodeRow))) as number[];
   }
 
   /** Rows waiting in the queue for their dial job (the lifecycle scripts keep the count). */
@@ -381,21 +286,6 @@ export class Store {
     } while (cursor !== '0');
   }
 
-  /** One run of a recurring campaign at a time: claims `run` unless an earlier run is still open. */
-  async claimScheduleRun(schedule: string, run: string): Promise<{ claimed: boolean; open?: string }> {
-    for (;;) {
-      const active = this.keys.scheduleActive(schedule);
-      const prev = (await this.redis.get(active)) ?? '';
-      // Spread layout: the previous run's hash is in another slot, so its state is read first and passed in
-      // (a run that settles meanwhile is only found open once more: the next tick claims).
-      const [r, other] = (this.keys.spread
-        ? await this.scripts.SCHEDULE_CLAIM.fn(active, active, prev, run, prev ? ((await this.campaignState(prev)) ?? 'none') : 'none')
-        : await this.scripts.SCHEDULE_CLAIM.fn(active, this.keys.campaign(prev || run), prev, run, '')) as [number, string];
-      if (r === 1) return { claimed: true };
-      if (r === 0) return { claimed: false, open: other };
-    }
-  }
-
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
@@ -411,36 +301,31 @@ export class Store {
   async cancelRows(id: string, rows: number[]): Promise<number> {
     if (rows.length === 0) return 0;
     const k = this.keys;
-    return (await this.scripts.CANCEL_ROWS.fn(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), k.waiting(id), new Date().toISOString(), ...rows)) as number;
+    return (await this.scripts.cancelRows(k.rows(id), k.counts(id), k.ledger(id), k.open(id), k.campaign(id), k.waiting(id), new Date().toISOString(), ...rows)) as number;
   }
 
-  // ---- ledger ---------------------------------------------------------------
+  // ---- ledger (store/ledger.ts) ---------------------------------------------
 
-  /** Claims numbers for rows at load time; per pair, 0 = this row owns it, else the owning row. */
-  async claimNumbers(id: string, pairs: [string, number][], now: number): Promise<number[]> {
-    if (pairs.length === 0) return [];
-    return (await this.scripts.LEDGER_CLAIM.fn(...this.ledgerKeys(id), now, ...pairs.flat())) as number[];
+  claimNumbers(id: string, pairs: [string, number][], now: number): Promise<number[]> {
+    return this.ledger.claimNumbers(id, pairs, now);
   }
-
-  async ledgerGet(id: string, number: string): Promise<LedgerEntry | undefined> {
-    const v = await this.redis.hget(this.keys.ledger(id), number);
-    return v ? parseLedgerEntry(v) : undefined;
+  ledgerGet(id: string, number: string): Promise<LedgerEntry | undefined> {
+    return this.ledger.ledgerGet(id, number);
   }
-
-  /**
-   * Atomically steps the number and its row into `sending`. `ok: false` says
-   * why not: 'dialed' (the person may already have been called), 'final',
-   * 'missing', or the campaign state that forbids dialing now.
-   */
-  async ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
-    const [ok, v, why] = (await this.scripts.LEDGER_BEGIN.fn(...this.ledgerBeginKeys(id), number, now, token, leaseMs)) as [number, string, string];
-    return { ok: ok === 1, entry: v ? parseLedgerEntry(v) : undefined, why };
+  ledgerBegin(id: string, number: string, now: number, token: string, leaseMs: number): Promise<{ ok: boolean; entry?: LedgerEntry; why: string }> {
+    return this.ledger.ledgerBegin(id, number, now, token, leaseMs);
   }
-
-  /** KEYS of LEDGER_BEGIN (also run inside the dial's first step, store/dial.ts). */
   ledgerBeginKeys(id: string): string[] {
-    const k = this.keys;
-    return [k.ledger(id), k.rows(id), k.campaign(id), k.counts(id), k.open(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id)];
+    return this.ledger.ledgerBeginKeys(id);
+  }
+  ledgerMove(id: string, number: string, from: LedgerState[], patch: Partial<Record<keyof LedgerEntry, unknown>>): Promise<LedgerEntry | undefined> {
+    return this.ledger.ledgerMove(id, number, from, patch);
+  }
+  ledgerKeys(id: string): [string, string, string, string] {
+    return this.ledger.ledgerKeys(id);
+  }
+  ledgerEntries(id: string): AsyncGenerator<[string, LedgerEntry]> {
+    return this.ledger.ledgerEntries(id);
   }
 
   /**
@@ -454,28 +339,6 @@ export class Store {
     await this.ledgerMove(id, number, ['sending'], { s: 'pending', a: begun.a - 1, t: Date.now() });
     await this.moveRow(id, begun.r, { to: 'queued', from: ['sending'] });
     return false;
-  }
-
-  /** Moves an entry to a new state only from one of `from`; returns the new entry or undefined. */
-  async ledgerMove(id: string, number: string, from: LedgerState[], patch: Partial<Record<keyof LedgerEntry, unknown>>): Promise<LedgerEntry | undefined> {
-    const v = (await this.scripts.LEDGER_MOVE.fn(...this.ledgerKeys(id), number, from.join(','), JSON.stringify(compactLedgerPatch(patch)))) as string | null;
-    return v ? parseLedgerEntry(v) : undefined;
-  }
-
-  /** The ledger and its indexes, as the ledger scripts take them in KEYS (also DIAL_PLACED, store/dial.ts). */
-  ledgerKeys(id: string): [string, string, string, string] {
-    const k = this.keys;
-    return [k.ledger(id), k.ledgerSending(id), k.ledgerCounts(id), k.callIds(id)];
-  }
-
-  /** Every ledger entry of a campaign (HSCAN; the sending entries, counts and call ids are in `indexes`). */
-  async *ledgerEntries(id: string): AsyncGenerator<[string, LedgerEntry]> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.keys.ledger(id), cursor, 'COUNT', 1000);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, parseLedgerEntry(flat[i + 1]!)];
-    } while (cursor !== '0');
   }
 
   // ---- audit ----------------------------------------------------------------
@@ -497,7 +360,7 @@ export class Store {
     return this.polls.unschedule(id, row);
   }
   async claimDuePolls(now: number, leaseMs: number, limit: number): Promise<{ campaign: string; row: number }[]> {
-    return this.polls.claimDue((await this.scripts.CLAIM_DUE.fn(this.keys.polls, now, leaseMs, limit)) as string[]);
+    return this.polls.claimDue((await this.scripts.claimDue(this.keys.polls, now, leaseMs, limit)) as string[]);
   }
   oldestDuePoll(now: number): Promise<number | undefined> {
     return this.polls.oldestDue(now);
