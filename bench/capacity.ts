@@ -14,7 +14,7 @@
  * the CLI timings is the floor of any CLI: `dialer --help` started the same
  * way. docs/capacity.md turns these figures into sizes.
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -26,7 +26,7 @@ import { BENCHES, scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { benchRuntime, cliEnv } from './lib/dialer.js';
 import { median, percentile, postTimes } from './lib/measure.js';
-import { sampleRss, spawnCli, type CliProcess } from './lib/proc.js';
+import { cpuSeconds, sampleRss, spawnCli, type CliProcess } from './lib/proc.js';
 import { redisWork, usedMemory, withRedis } from './lib/redis.js';
 import { startSimProcess } from './lib/sim.js';
 import type { Row } from './lib/table.js';
@@ -36,17 +36,6 @@ const NAME = 'cap';
 const PREFIX = 'bench';
 const TOKEN = 'bench-capacity-token-0123456789';
 const label = `${BENCHES.indexOf('capacity') + 1} capacity`;
-
-/** CPU seconds (user + system) a process has used so far (Linux /proc), or 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
-  } catch {
-    return 0;
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { scaled, type BenchOptions } from './lib/args.js';
 import { contactsFile } from './lib/contacts.js';
 import { meanRate, median, postTimes } from './lib/measure.js';
-import { spawnTs } from './lib/proc.js';
+import { cpuSeconds, spawnTs } from './lib/proc.js';
 import { redisWork, withRedis } from './lib/redis.js';
 import { startSimProcess, until } from './lib/sim.js';
 import type { Row } from './lib/table.js';
@@ -29,6 +29,10 @@ export interface Result {
   top: string;
   /** WAIT commands per contact (the durable-dial confirmation). */
   waits: number;
+  /** CPU ms per contact of the worker process and of the simulator, from "go" to the last POST, and the worker's cores used meanwhile. */
+  workerCpuMs: number;
+  simCpuMs: number;
+  workerCores: number;
 }
 
 export async function variant(n: number, child: string, args: (redis: string, sim: string) => string[], profile?: string, opts: { replica?: boolean } = {}): Promise<Result> {
@@ -37,8 +41,12 @@ export async function variant(n: number, child: string, args: (redis: string, si
     const p = spawnTs(child, args(redis.url, sim.url), { profile });
     try {
       await p.message('loaded');
+      const cpu0 = [cpuSeconds(p.child.pid!), cpuSeconds(sim.pid)];
+      const t0 = Date.now();
       p.send({ type: 'go' });
       const ok = await until(async () => (await sim.count()).posts >= n, Math.max(120_000, n * 20), 250);
+      const cpu = [cpuSeconds(p.child.pid!) - cpu0[0]!, cpuSeconds(sim.pid) - cpu0[1]!];
+      const secs = (Date.now() - t0) / 1000;
       p.send({ type: 'stop' });
       const done = await p.message<{ peakRss: number }>('done', 60_000);
       const times = postTimes((await sim.dump()).requests);
@@ -46,7 +54,8 @@ export async function variant(n: number, child: string, args: (redis: string, si
       // Includes the untimed load (ours) or addBulk (raw): a few commands per contact.
       const w = await redisWork(redis.url);
       const top = [...w.calls].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', ');
-      return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top, waits: (w.calls.get('wait') ?? 0) / n };
+      return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top, waits: (w.calls.get('wait') ?? 0) / n,
+        workerCpuMs: (cpu[0]! * 1000) / n, simCpuMs: (cpu[1]! * 1000) / n, workerCores: cpu[0]! / secs };
     } finally {
       await p.end();
       await sim.close();
@@ -94,6 +103,10 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
             note: 'what the safety gate costs: same worker, `gate` left out (median rate of its runs; raw of the median run)',
           }]
         : []),
+      {
+        bench: '2 dial', metric: 'worker CPU per contact', unit: 'ms', ours: ours.workerCpuMs, raw: raw.workerCpuMs, target: '(diagnostic)', met: null,
+        note: `user + system CPU of the worker process from "go" to the last POST (sampled every 250 ms, so a little after it); cores used meanwhile: ours ${ours.workerCores.toFixed(2)}, raw ${raw.workerCores.toFixed(2)} (one Node thread is one core); the simulator's CPU per contact: ours ${ours.simCpuMs.toFixed(3)} ms, raw ${raw.simCpuMs.toFixed(3)} ms`,
+      },
       { bench: '2 dial', metric: 'worker peak RSS', unit: 'MB', ours: ours.peakRss / MB, raw: raw.peakRss / MB, target: '', met: null },
       {
         bench: '2 dial', metric: 'Redis commands per contact', unit: '', ours: ours.cmds, raw: raw.cmds, target: '(diagnostic)', met: null,

@@ -38,6 +38,17 @@ export function entry(file: string): { file: string; execArgv: string[] } {
   return { file: path.resolve(REPO, file), execArgv: ['--import', 'tsx'] };
 }
 
+/** CPU seconds (user + system) a process has used so far (Linux /proc), or 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
+}
+
 /** Resident set size of a process in bytes (Linux /proc; covers all its threads), or null once it is gone. */
 export function rssOf(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number | null {
   try {
