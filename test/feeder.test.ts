@@ -60,6 +60,14 @@ function dialing(rts: Runtime[], id: string) {
   return { stop: async () => void (await Promise.all([...services.map((s) => s.close()), poller.close()])) };
 }
 
+/** Every one of `n` numbers was POSTed once, none before `startMs` (less 50 ms of timer slack). */
+function expectDialedOnceFrom(sim: Simulator, startMs: number, n: number): void {
+  const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
+  expect(first).toBeGreaterThanOrEqual(startMs - 50);
+  expect(postsByNumber(sim).size).toBe(n);
+  expect([...postsByNumber(sim).values()].filter((k) => k !== 1)).toEqual([]);
+}
+
 const done = (rt: Runtime, id: string, ms: number) => waitFor(async () => (await rt.store.campaignState(id)) === 'done', `${id} done`, ms, 100);
 
 describe('the feeder', () => {
@@ -171,10 +179,7 @@ describe('the feeder', () => {
     } finally {
       await d.stop();
     }
-    const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
-    expect(first).toBeGreaterThanOrEqual(startMs - 50);
-    expect(postsByNumber(sim).size).toBe(60);
-    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+    expectDialedOnceFrom(sim, startMs, 60);
   }, 90_000);
 
   it('a job that reaches a worker before start_at waits for it, and the reaper requeues a row of such a campaign delayed to it', async () => {
@@ -206,10 +211,7 @@ describe('the feeder', () => {
     } finally {
       await d.stop();
     }
-    const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
-    expect(first).toBeGreaterThanOrEqual(startMs - 50);
-    expect(postsByNumber(sim).size).toBe(5);
-    expect([...postsByNumber(sim).values()].filter((n) => n !== 1)).toEqual([]);
+    expectDialedOnceFrom(sim, startMs, 5);
   }, 90_000);
 
   it('a paused campaign is not fed; resumed, it is fed and dialed to the end', async () => {
