@@ -19,6 +19,7 @@ import { loadCampaign } from '../src/loader/load.js';
 import { Poller } from '../src/poller/poller.js';
 import { eraseInCampaign } from '../src/privacy/forget.js';
 import type { Runtime } from '../src/runtime.js';
+import { ServerMetrics } from '../src/server/metrics.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { useTestBed } from './helpers/bed.js';
 import { REPO_ROOT, campaignIn, openTestRuntime, postsByNumber, waitFor } from './helpers/dialer.js';
@@ -60,6 +61,12 @@ function dialing(rts: Runtime[], id: string) {
   return { stop: async () => void (await Promise.all([...services.map((s) => s.close()), poller.close()])) };
 }
 
+/** The value of one series in a /metrics exposition, or undefined. */
+function metric(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** Every one of `n` numbers was POSTed once, none before `startMs` (less 50 ms of timer slack). */
 function expectDialedOnceFrom(sim: Simulator, startMs: number, n: number): void {
   const first = Math.min(...sim.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/calls')).map((r) => r.t));
@@ -82,6 +89,7 @@ describe('the feeder', () => {
     expect(await jobsQueued(a, 'big')).toBe(200);
     expect(await a.redis.zcard(a.store.keys.open('big'))).toBe(200);
     expect(await a.store.feed.unfed('big')).toBe(4800);
+    expect(metric(await new ServerMetrics(a, 30_000).render(), 'dialer_campaign_unfed_rows{campaign="big"}')).toBe(4800);
     expect((await campaignStatus(a.store, a.queues, 'big')).queued).toBe(5000);
     let most = 0;
     const sampling = setInterval(() => void jobsQueued(a, 'big').then((n) => (most = Math.max(most, n)), () => undefined), 50);

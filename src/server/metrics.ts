@@ -27,6 +27,7 @@ export class ServerMetrics {
     state: this.gauge('dialer_campaign_state', 'Current state of each campaign (1 for the state it is in)', ['campaign', 'state']),
     rows: this.gauge('dialer_campaign_rows', 'Data rows of the campaign\'s contact list', ['campaign']),
     pending: this.gauge('dialer_campaign_pending_rows', 'Rows without a final outcome yet', ['campaign']),
+    unfed: this.gauge('dialer_campaign_unfed_rows', 'Queued rows the feeder has not given a dial job yet (beyond the campaign\'s window of jobs; 0 for a campaign loaded before the feeder)', ['campaign']),
     outcomes: this.gauge('dialer_call_outcomes', 'Rows with a final outcome, by outcome (from the campaign\'s counts hash; includes rows never dialed such as rejected or duplicate)', ['campaign', 'outcome']),
     deadLetters: this.gauge('dialer_dead_letters', 'Rows on the campaign\'s dead-letter list', ['campaign']),
     queue: this.gauge('dialer_queue_jobs', 'Dial jobs in the campaign\'s BullMQ queue, by state', ['campaign', 'state']),
@@ -94,7 +95,7 @@ export class ServerMetrics {
     for (const id of ids) {
       const info = await store.getCampaign(id);
       if (!info) continue;
-      const [counts, total, dlq, dials, jobs, ledger, live] = await Promise.all([
+      const [counts, total, dlq, dials, jobs, ledger, live, unfed] = await Promise.all([
         store.counts(id),
         info.total ?? store.rowCount(id),
         store.deadLetters.count(id),
@@ -102,10 +103,12 @@ export class ServerMetrics {
         this.rt.queues.get(id).getJobCounts(...JOB_STATES),
         this.ledgerCounts(id, info.state),
         store.live.count(id, now),
+        store.feed.unfed(id),
       ]);
       this.g.state.set({ campaign: id, state: info.state }, 1);
       this.g.rows.set({ campaign: id }, total);
       this.g.pending.set({ campaign: id }, Math.max(0, total - (counts.finished ?? 0)));
+      this.g.unfed.set({ campaign: id }, unfed);
       for (const o of OUTCOMES) this.g.outcomes.set({ campaign: id, outcome: o }, counts[o] ?? 0);
       this.g.deadLetters.set({ campaign: id }, dlq);
       this.g.dials.set({ campaign: id }, dials);
