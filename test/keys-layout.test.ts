@@ -34,7 +34,7 @@ describe('key layouts', () => {
       'dialer:c:spring', 'dialer:c:spring:rows', 'dialer:c:spring:rows:o:completed', 'dialer:c:spring:counts', 'dialer:c:spring:ledger',
       'dialer:c:spring:waiting', 'dialer:c:spring:ledger:sending', 'dialer:c:spring:ledger:counts', 'dialer:c:spring:callids',
       'dialer:c:spring:polls', 'dialer:c:spring:rowkeys', 'dialer:c:spring:open', 'dialer:c:spring:dlq', 'dialer:c:spring:audit',
-      // `:dials:s`: the record of recent dials, a hash since 0.1 (the sorted set `:dials` before it is deleted with the campaign).
+      // `:dials:s`: the record of recent dials, a hash (the sorted set `:dials` it replaced is deleted with the campaign).
       'dialer:c:spring:dials:s', 'dialer:limiter:c:spring', 'dialer:c:spring:live', 'dialer:c:spring:upload-lock', 'dialer:events:outbox',
       'dialer:dial-spring:wait',
     ]);
