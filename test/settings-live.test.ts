@@ -62,7 +62,7 @@ describe('dialer set on a running campaign', () => {
       // And back up, in process (the moment is known exactly here): 20/s again within the same allowance.
       const t2 = Date.now();
       await changeSettings(rt, c.name, [parseAssignment('rate.calls=20')], 'cli');
-      await sleep(3000);
+      await sleep(4000);
       await dialer.cancel(c.name);
       await waitFor(async () => (await rt.store.getCampaign(c.name))?.state === 'canceled', 'the campaign to end canceled', 60_000, 100);
       expect((await rt.store.counts(c.name)).finished).toBe(CONTACTS);
@@ -104,11 +104,12 @@ describe('dialer set on a running campaign', () => {
     let busiest = 0;
     // Seconds inside the slow stretch only: one running past `back` would count POSTs already at 20/s again.
     for (const t of times.filter((x) => x >= slowFrom && x + 1000 <= back)) busiest = Math.max(busiest, count(times, t, t + 1000));
-    // Back at 20/s: the second from 1 s to 2 s after that change.
-    const fast = count(times, back + 1000, back + 2000);
+    // Back at 20/s within the same 2 s: the second from 2 s to 3 s after that change. (The second
+    // from 1 s to 2 s once held 9 in a CI rehearsal on a loaded machine: stricter than the claim.)
+    const fast = count(times, back + 2000, back + 3000);
     process.stdout.write(`[settings-live] 20/s→2/s: ${before} POSTs in the second before; obeyed ${obeyMs} ms after the change; ` +
       `then ${slowCount} POSTs in ${((back - slowFrom) / 1000).toFixed(1)} s (${slowRate.toFixed(2)}/s, busiest second ${busiest}); ` +
-      `2/s→20/s: ${fast} POSTs in the second 1-2 s after\n`);
+      `2/s→20/s: ${fast} POSTs in the second 2-3 s after\n`);
     expect(before).toBeGreaterThanOrEqual(12);
     expect(obeyMs).toBeLessThanOrEqual(2000);
     expect(slowRate).toBeGreaterThan(1.2);
