@@ -60,6 +60,12 @@ export function startAtMs(s: Schedule | undefined): number | undefined {
   return s && 'start_at' in s ? Date.parse(s.start_at) : undefined;
 }
 
+/** How long until a schedule's `start_at` from `businessNow` (ms); 0 or less once it passed or without one. */
+export function untilStartMs(s: Schedule | undefined, businessNow: number): number {
+  const at = startAtMs(s);
+  return at === undefined ? 0 : at - businessNow;
+}
+
 const scheduleSchema = z
   .object({
     start_at: isoWithOffset.optional(),

@@ -1,5 +1,5 @@
 import { queuedLeaseMs } from '../campaign/queue-lease.js';
-import { startAtMs, type Campaign } from '../config/campaign.js';
+import { untilStartMs, type Campaign } from '../config/campaign.js';
 import type { FeedMode } from '../store/feed.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from './jobs.js';
@@ -78,8 +78,7 @@ export async function queueDepth(deps: FeedDeps, id: string, now = Date.now()): 
  * the window up. Returns how many jobs were added.
  */
 export async function topUp(deps: FeedDeps, c: Campaign, holder: string, businessNow: number, max = MAX_WINDOW): Promise<number> {
-  const startAt = startAtMs(c.schedule);
-  if (startAt !== undefined && businessNow < startAt) return 0;
+  if (untilStartMs(c.schedule, businessNow) > 0) return 0;
   const cur = await deps.store.feed.cursor(c.name);
   if (cur.fed === undefined || cur.state !== 'running' || cur.unfed === 0) return 0;
   const window = feedWindow(c, max);

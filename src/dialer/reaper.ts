@@ -3,7 +3,7 @@ import { rowStateOf } from '../campaign/lifecycle.js';
 import { syncQueue } from '../campaign/control.js';
 import { enforceDeadline, syncDeadline } from '../campaign/deadline.js';
 import { queuedLeaseMs } from '../campaign/queue-lease.js';
-import { startAtMs, type Campaign } from '../config/campaign.js';
+import { untilStartMs, type Campaign } from '../config/campaign.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { dialJob, type DialQueues } from './jobs.js';
@@ -92,7 +92,7 @@ export async function reapCampaign(deps: ReaperDeps, id: string, now = Date.now(
         if ((await store.cancelRows(id, [row])) === 0) await store.extendLease(id, row, now + store.leaseMs);
         break;
       case 'requeue':
-        await requeue(deps, info.campaign, row, state, (rec.reaped ?? 0) + 1, (startAtMs(info.campaign.schedule) ?? 0) - (deps.now?.() ?? now));
+        await requeue(deps, info.campaign, row, state, (rec.reaped ?? 0) + 1, untilStartMs(info.campaign.schedule, deps.now?.() ?? now));
         break;
       case 'dead-letter':
         await store.moveRow(id, row, { outcome: 'dead-letter', patch: { error: d.error, job: null } });

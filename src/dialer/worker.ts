@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { CalleaseClient, CreateCallResult } from '../api/client.js';
-import { startAtMs, type Campaign } from '../config/campaign.js';
+import { untilStartMs, type Campaign } from '../config/campaign.js';
 import { ApiError, describeError } from '../errors.js';
 import type { DialGate, GateResult } from '../gate/types.js';
 import { maskPhone, type Logger } from '../log.js';
@@ -121,7 +121,7 @@ export class CampaignWorker {
     }
     if (state !== 'running') return this.later(job, token, PAUSED_RECHECK_MS);
     // Nobody is dialed before the campaign's start_at, whatever queued the job early (a requeue, a retry by hand).
-    const untilStart = (startAtMs(c.schedule) ?? 0) - (this.deps.now?.() ?? Date.now());
+    const untilStart = untilStartMs(c.schedule, this.deps.now?.() ?? Date.now());
     if (untilStart > 0) return this.later(job, token, untilStart);
 
     // The gate's Redis checks are left to DIAL_BEGIN where the layout allows (one round trip less).

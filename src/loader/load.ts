@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { syncQueue } from '../campaign/control.js';
 import { syncDeadline } from '../campaign/deadline.js';
 import { queuedLeaseMs } from '../campaign/queue-lease.js';
-import { startAtMs, type Campaign } from '../config/campaign.js';
+import { untilStartMs, type Campaign } from '../config/campaign.js';
 import { DialerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RowRecord } from '../campaign/row.js';
@@ -122,7 +122,6 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
   if (fresh || completing || append) await renew();
   await queue.setGlobalConcurrency(c.concurrency);
 
-  const startAt = startAtMs(c.schedule);
   const sum: LoadSummary = { campaign: c.name, rows: 0, accepted: 0, rejected: 0, duplicates: 0, screened: 0, jobs: 0 };
   let reading: ContactVerdict[] = [];
 
@@ -134,7 +133,7 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
     const accepted = chunk.filter((v) => v.verdict === 'accepted');
     const owners = await store.claimNumbers(c.name, accepted.map((v) => [v.phone, v.row]), Date.now());
     const ownerOf = new Map(accepted.map((v, i) => [v.row, owners[i]!]));
-    const delay = startAt ? startAt - deps.now() : undefined;
+    const delay = untilStartMs(c.schedule, deps.now());
     const recs: RowRecord[] = [];
     // The screen's Redis checks (suppression, erased) for the whole chunk in one round trip.
     await deps.screen?.prefetch?.(c, chunk.filter((v) => v.verdict !== 'rejected' && !ownerOf.get(v.row)).map((v) => ({ row: v.row, name: v.name, phone: v.phone })));
@@ -212,7 +211,7 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
   if (append) Object.assign(sum, { upload: append.upload, added: append.added, already: append.already });
   // The first window of dial jobs (dialer/feeder.ts), so dialing starts at once; the workers keep it topped up.
   const depth = await queueDepth(ctl, c.name);
-  await feedRows(ctl, c, feedWindow(c, deps.feedWindowMax) - depth, { ahead: depth, delayMs: startAt ? startAt - deps.now() : undefined });
+  await feedRows(ctl, c, feedWindow(c, deps.feedWindowMax) - depth, { ahead: depth, delayMs: untilStartMs(c.schedule, deps.now()) });
   const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows);
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');
