@@ -70,7 +70,7 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
   try {
     const runs = o.repeat ?? (o.scale < 0.05 ? 1 : 3);
     const variants = {
-      raw: () => variant(n, 'bench/children/dial-raw.ts', (r, s) => [r, s, csv, String(CONCURRENCY), 'dial']),
+      raw: () => variant(n, 'bench/children/dial-raw.ts', (r, s) => [r, s, csv, String(CONCURRENCY), 'dial'], o.profile ? 'dial-raw' : undefined),
       ours: () => variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY)], o.profile ? 'dial-ours' : undefined),
       // Quick runs skip the diagnostic variant (one process less in the smoke test).
       bare: o.scale < 0.05 ? null : () => variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY), 'nogate']),

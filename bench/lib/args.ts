@@ -3,7 +3,7 @@
  *   --scale <f> / BENCH_SCALE   multiplies every size and duration (default 1; the smoke test uses ~0.002)
  *   --only <a,b> / BENCH_ONLY   run only these benches (loader, dial, rate, memory, poller, drain, durable, capacity, suppression, status)
  *   --no-record / BENCH_RECORD=0  don't append to bench/RESULTS.md
- *   --profile / BENCH_PROFILE=1   run our side of each bench with `node --cpu-prof` (profiles in bench/profiles/)
+ *   --profile / BENCH_PROFILE=1   run our side of each bench (and raw's dial worker) with `node --cpu-prof` (profiles in bench/profiles/)
  *   --repeat <n> / BENCH_REPEAT   runs of each variant of the throughput benches, raw and ours alternating
  *                                 (medians reported; default 3 for dial and durable, 1 for the long loader bench)
  *   --parallel / BENCH_PARALLEL=1 run the benches at the same time (the smoke test: figures then mean little)
