@@ -209,14 +209,19 @@ export class Dialer {
         status = await campaignStatus(rt.store, rt.queues, c.name);
       }
       o.signal?.removeEventListener('abort', onAbort);
+      // Each step of the way out is logged (debug): a run that hangs there shows where.
+      rt.log.debug({ campaign: c.name, state: status.state, interrupted: Boolean(o.signal?.aborted) }, 'run over; shutting down');
       o.onProgress?.({ load, status, final: true });
       if (!o.signal?.aborted) {
         // The campaign's last events go out before the process ends; what can't (a receiver down) waits in Redis for a `dialer worker`.
         const left = await events.drain(c.name, rt.env.events.drainMs);
         if (left > 0) rt.log.warn({ campaign: c.name, events: left }, 'events not delivered yet; a running "dialer worker" delivers them');
+        rt.log.debug({ campaign: c.name, left }, 'events drained');
       }
       await stop();
+      rt.log.debug({ campaign: c.name }, 'workers, poller and events stopped');
       const results = await writeResults(rt.store, c.name, c.resultsPath, o.format);
+      rt.log.debug({ campaign: c.name, file: results.file, rows: results.rows }, 'results written');
       if (c.detach_actions_on_finish && !o.signal?.aborted) await detachSmsActions(rt, c.name);
       return { load, status: await campaignStatus(rt.store, rt.queues, c.name), results, interrupted: Boolean(o.signal?.aborted) };
     } finally {

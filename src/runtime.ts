@@ -8,6 +8,7 @@ import { RedisOutageLog, redisErrorHint } from './store/connection-log.js';
 import { connectRedis, keyNodes, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
 import { once } from './util.js';
+import { quitRedis } from './store/close.js';
 
 /** Everything a command needs, created once at the edge and passed down. */
 export interface Runtime {
@@ -98,7 +99,9 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
     },
     close: once(async () => {
       await queues.close();
-      await Promise.all([redis, storeRedis].map((r) => r.quit().catch(() => r.disconnect())));
+      log.debug('queues closed');
+      await Promise.all([quitRedis(redis, log, 'bullmq'), quitRedis(storeRedis, log, 'store')]);
+      log.debug('Redis connections closed');
     }),
   };
 }

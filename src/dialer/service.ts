@@ -103,5 +103,6 @@ export class WorkerService {
     await Promise.allSettled([...this.workers.values()].map((w) => w.close(force)));
     this.workers.clear();
     await this.rt.store.server.dropWorker(this.id).catch(() => undefined);
+    this.rt.log.debug({ worker: this.id }, 'worker service closed');
   }
 }

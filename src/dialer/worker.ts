@@ -19,6 +19,7 @@ import { rowAssistant } from '../campaign/assistant.js';
 import { LiveCampaign } from '../campaign/live.js';
 import { diffSettings, settingsOf } from '../config/settings-patch.js';
 import { firstLookMs } from '../poller/schedule.js';
+import { CLOSE_WAIT_MS, closeWorker } from '../store/close.js';
 
 export interface DialWorkerDeps {
   store: Store;
@@ -383,10 +384,11 @@ export class CampaignWorker {
     if (r === 'finished-campaign') this.deps.onCampaignFinished?.(this.campaign.name);
   }
 
-  /** Graceful: in-flight requests finish and record their outcome. `force` aborts them. */
+  /** Graceful: in-flight requests finish and record their outcome (bounded by `lockMs`). `force` aborts them. */
   async close(force = false): Promise<void> {
     this.live.stop();
     if (force) this.worker.cancelAllJobs('worker stopping');
-    await this.worker.close(force);
+    await closeWorker(this.worker, force, this.log, 'dial', this.deps.lockMs + CLOSE_WAIT_MS);
+    this.log.debug('dial worker closed');
   }
 }

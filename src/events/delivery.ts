@@ -8,6 +8,7 @@ import type { RedisClient } from '../store/redis.js';
 import type { Store } from '../store/store.js';
 import { EVENTS_BACKOFF, type EventJobData } from './queue.js';
 import { SIGNATURE_HEADER, signature } from './sign.js';
+import { CLOSE_WAIT_MS, closeWorker } from '../store/close.js';
 
 /** What one successful delivery tells the metrics. */
 export interface DeliveryInfo {
@@ -93,7 +94,8 @@ export class EventDelivery {
     this.deps.onDelivered?.({ campaign: event.campaign, type: event.type, lagMs: Date.now() - Date.parse(event.created), attempts: attempt });
   }
 
+  /** In-flight deliveries finish (each bounded by the receiver timeout); `force` aborts them. */
   close(force = false): Promise<void> {
-    return this.worker.close(force);
+    return closeWorker(this.worker, force, this.deps.log, 'events', this.deps.settings.timeoutMs + CLOSE_WAIT_MS);
   }
 }

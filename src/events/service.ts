@@ -59,5 +59,6 @@ export class EventsService {
     this.stop.abort();
     await this.loop;
     await Promise.allSettled([this.delivery?.close(force), this.queue.close()]);
+    this.rt.log.debug('events service closed');
   }
 }

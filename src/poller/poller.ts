@@ -317,6 +317,7 @@ export class Poller {
     }
     await this.loop?.catch(() => undefined);
     this.state = 'stopped';
+    this.deps.log.debug('poller closed');
   }
 }
 
