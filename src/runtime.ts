@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { RedisOutageLog, redisErrorHint } from './store/connection-log.js';
 import { connectRedis, keyNodes, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
-import { once } from './util.js';
+import { once, within } from './util.js';
 import { quitRedis } from './store/close.js';
 
 /** Everything a command needs, created once at the edge and passed down. */
@@ -44,10 +44,7 @@ export async function openRuntime(env: Env, opts: { log?: Logger } = {}): Promis
   const quiet = () => undefined; // until connected: the ping below reports the failure
   redis.on('error', quiet);
   try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000).unref()),
-    ]);
+    if ((await within(redis.ping(), 3000, 'timeout')) === 'timeout') throw new Error('no answer within 3 s');
   } catch (e) {
     redis.disconnect();
     if (env.redisClusterNodes?.length) {

@@ -20,3 +20,13 @@ export function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
 }
+
+/** `p`, or `value` once `ms` have passed (the timer is cleared either way: nothing is left holding the process). */
+export async function within<T, U>(p: Promise<T>, ms: number, value: U): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<U>((resolve) => (timer = setTimeout(resolve, ms, value)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -10,6 +10,7 @@ import { sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { loadStatic, PAGE_CSP } from './static.js';
 import { WebhookHandler } from './webhooks.js';
+import { within } from '../util.js';
 
 export interface ServerOptions {
   /** DIALER_API_TOKEN: required by every route but health and the page's static files. */
@@ -99,10 +100,7 @@ export interface Readiness {
 /** Ready = Redis answers and at least one worker heartbeat is recent (someone will dial what is uploaded). */
 export async function readiness(rt: Runtime, staleMs: number): Promise<Readiness> {
   try {
-    await Promise.race([
-      rt.store.server.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 1 s')), 1000).unref()),
-    ]);
+    if ((await within(rt.store.server.ping(), 1000, 'timeout')) === 'timeout') throw new Error('no answer within 1 s');
   } catch (e) {
     return { ready: false, redis: `unreachable: ${(e as Error).message}`, workers: 0 };
   }

@@ -1,19 +1,10 @@
 import type { Worker } from 'bullmq';
 import type { Logger } from '../log.js';
 import type { RedisClient } from './redis.js';
+import { within } from '../util.js';
 
 /** How long a close waits on Redis before it stops waiting and disconnects (ms). */
 export const CLOSE_WAIT_MS = 5000;
-
-/** `p`, or `value` once `ms` have passed (the timer is cleared either way: nothing is left holding the process). */
-async function within<T, U>(p: Promise<T>, ms: number, value: U): Promise<T | U> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<U>((resolve) => (timer = setTimeout(resolve, ms, value)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 type BlockingClient = RedisClient & { nodes?: () => unknown[] };
 
