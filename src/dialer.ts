@@ -9,6 +9,7 @@ import { loadCampaign, loaderRunning, type LoadDeps, type LoadSummary } from './
 import { cancelCampaign, type CancelReport } from './campaign/control.js';
 import { Poller } from './poller/poller.js';
 import { RetentionService } from './privacy/retention.js';
+import { ArchiveService } from './campaign/archive.js';
 import { writeResults, type ResultsFormat } from './results/export.js';
 import type { Runtime } from './runtime.js';
 import { createDialGate, createLoadScreen } from './gate/index.js';
@@ -160,6 +161,7 @@ export class Dialer {
     // Scheduled runs get new campaign names: a worker limited to named campaigns leaves them to others.
     if (!o.campaigns) this.track(new ScheduleService(rt, { load: (run) => this.load(run) })).start();
     this.track(new RetentionService({ store: rt.store, log: rt.log, queues: rt.queues }, { defaultDays: rt.env.retentionDays, now: () => rt.clock.now() })).start();
+    this.track(new ArchiveService({ store: rt.store, log: rt.log }, { afterMs: rt.env.archiveAfterMs, now: () => rt.clock.now() })).start();
     return svc;
   }
 

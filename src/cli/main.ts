@@ -27,6 +27,7 @@ import { reportCommand } from './report.js';
 import { safetyCommands } from './safety.js';
 import { checkCommand } from './check.js';
 import { setCommand } from './set.js';
+import { archiveCommand } from './archive.js';
 
 const env = readEnv();
 /** How long `worker` and `poller` wait for Redis at start before giving up. */
@@ -291,6 +292,7 @@ checkCommand(program, withRuntime);
 eventsCommand(program, withRuntime);
 scheduleCommand(program, withRuntime);
 setCommand(program, withRuntime);
+archiveCommand(program, withRuntime);
 serveCommand(program, env);
 
 /** Runs until SIGTERM/SIGINT: the first drains, a second forces. */

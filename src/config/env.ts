@@ -38,6 +38,8 @@ export interface Env {
   hashKey?: string;
   /** Default days after a campaign finishes before its personal data is purged (campaign `retention_days` wins); unset: no automatic purge. */
   retentionDays?: number;
+  /** DIALER_ARCHIVE_AFTER_MINUTES (default 60; 0 or `off`: never): how long after it finished `dialer worker` packs a campaign into the archive (store/archive.ts). */
+  archiveAfterMs?: number;
   tlsRejectUnauthorized: boolean;
   /** Response timeout of one API request (ms). */
   httpTimeoutMs: number;
@@ -106,6 +108,13 @@ function positiveInt(name: string, raw: string | undefined): number | undefined 
   return n;
 }
 
+/** Minutes as ms; unset: an hour; `0` or `off`: undefined (no archive on its own). */
+function archiveAfter(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return 60 * 60_000;
+  if (raw === '0' || raw.toLowerCase() === 'off') return undefined;
+  return positive('DIALER_ARCHIVE_AFTER_MINUTES', raw)! * 60_000;
+}
+
 /** Renewals run about every second, so a lease must be a few seconds long. */
 function liveLease(raw: string | undefined): number {
   const n = positive('DIALER_LIVE_LEASE_MS', raw) ?? 30_000;
@@ -145,6 +154,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     apiToken: env.DIALER_API_TOKEN || undefined,
     hashKey: env.DIALER_HASH_KEY || undefined,
     retentionDays: positive('DIALER_RETENTION_DAYS', env.DIALER_RETENTION_DAYS),
+    archiveAfterMs: archiveAfter(env.DIALER_ARCHIVE_AFTER_MINUTES),
     tlsRejectUnauthorized: env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
     httpTimeoutMs: positive('DIALER_HTTP_TIMEOUT_MS', env.DIALER_HTTP_TIMEOUT_MS) ?? 15_000,
     lockMs,

@@ -228,8 +228,7 @@ export class DialStore {
 
   constructor(redis: RedisClient, private readonly store: Store) {
     // DIAL_BEGIN takes any number of limiters: its key count comes first in every call.
-    redis.defineCommand('dialer_dial_begin', { lua: DIAL_BEGIN });
-    this.beginFn = (redis as unknown as Record<string, Script>).dialer_dial_begin!.bind(redis);
+    this.beginFn = defineScript(redis, 'dialer_dial_begin', undefined, DIAL_BEGIN);
     this.placedFn = defineScript(redis, 'dialer_dial_placed', 16, DIAL_PLACED);
     this.readFn = defineScript(redis, 'dialer_dial_read', 2, DIAL_READ);
     redis.defineCommand('dialer_account_begin', { lua: ACCOUNT_BEGIN });

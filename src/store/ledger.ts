@@ -3,6 +3,7 @@ import type { Keys } from './keys.js';
 import { LEDGER_BEGIN, LEDGER_CLAIM, LEDGER_MOVE } from './ledger-scripts.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
+import type { ArchiveStore } from './archive.js';
 
 /** Where a contact stands with the Callease API. The truth about "was this person dialed". */
 export type LedgerState = 'pending' | 'sending' | 'placed' | 'failed' | 'ambiguous';
@@ -47,7 +48,7 @@ export class LedgerStore {
   private readonly beginScript: Script;
   private readonly moveScript: Script;
 
-  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys, private readonly archive: ArchiveStore) {
     this.claimScript = defineScript(redis, 'dialer_ledger_claim', 4, LEDGER_CLAIM);
     this.beginScript = defineScript(redis, 'dialer_ledger_begin', 8, LEDGER_BEGIN);
     this.moveScript = defineScript(redis, 'dialer_ledger_move', 4, LEDGER_MOVE);
@@ -60,7 +61,8 @@ export class LedgerStore {
   }
 
   async ledgerGet(id: string, number: string): Promise<LedgerEntry | undefined> {
-    const v = await this.redis.hget(this.keys.ledger(id), number);
+    let v = await this.redis.hget(this.keys.ledger(id), number);
+    if (!v && (await this.archive.isArchived(id)) && (await this.archive.warm(id)) > 0) v = await this.redis.hget(this.keys.ledger(id), number);
     return v ? parseLedgerEntry(v) : undefined;
   }
 
@@ -94,6 +96,7 @@ export class LedgerStore {
 
   /** Every ledger entry of a campaign (HSCAN; the sending entries, counts and call ids are in `indexes`). */
   async *ledgerEntries(id: string): AsyncGenerator<[string, LedgerEntry]> {
+    if (await this.archive.isArchived(id)) await this.archive.warm(id);
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(this.keys.ledger(id), cursor, 'COUNT', 1000);

@@ -1,13 +1,68 @@
 import type { RedisClient } from './redis.js';
 
-export type Script = (...args: (string | number)[]) => Promise<unknown>;
+export type Script = (...args: (string | number | Buffer)[]) => Promise<unknown>;
+
+/**
+ * Put in front of every script that may touch a campaign's rows, ledger or
+ * row keys (store/archive.ts): when one of its KEYS is such a hash of a
+ * campaign whose rows are archived (its `<campaign>:z` set of blocks exists),
+ * the script stops before it reads or writes anything and answers
+ * `ARCHIVED <campaign key>`; the caller brings the blocks back (warm) and
+ * runs the script again. So no script, whatever it does, ever sees a
+ * campaign with part of its rows packed away.
+ */
+export const ARCHIVE_GUARD_LUA = `
+do
+  local seen = {}
+  for i = 1, #KEYS do
+    local k = KEYS[i]
+    local b = string.match(k, '^(.+):rows$') or string.match(k, '^(.+):ledger$') or string.match(k, '^(.+):rowkeys$')
+    if b and not seen[b] then
+      seen[b] = true
+      if redis.call('EXISTS', b .. ':z') == 1 then return redis.error_reply('ARCHIVED ' .. b) end
+    end
+  end
+end
+`;
+
+type Warmer = (redis: RedisClient, campaignKey: string) => Promise<void>;
+let warmer: Warmer | undefined;
+
+/** Set once by store/archive.ts: how a guarded script's caller brings an archived campaign's rows back. */
+export function setWarmer(fn: Warmer): void {
+  warmer = fn;
+}
+
+/** The campaign key of an `ARCHIVED <key>` reply, else undefined. */
+export function archivedKey(err: unknown): string | undefined {
+  const m = err instanceof Error ? /^ARCHIVED (.+)$/.exec(err.message) : null;
+  return m ? m[1] : undefined;
+}
+
+/** `fn`, run again after warming the campaign when a guarded script answers ARCHIVED. */
+export function warming(redis: RedisClient, fn: Script): Script {
+  return async (...args) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const key = archivedKey(err);
+        if (key === undefined || warmer === undefined || attempt >= 3) throw err;
+        await warmer(redis, key);
+      }
+    }
+  };
+}
 
 /**
  * Registers a Lua script on `redis` as the command `name` (ioredis sends
  * EVALSHA and falls back to EVAL when the server lost it) and returns it
- * bound to that connection.
+ * bound to that connection. Guarded (ARCHIVE_GUARD_LUA) unless
+ * `guard: false` (the archive's own scripts).
  */
-export function defineScript(redis: RedisClient, name: string, numberOfKeys: number, lua: string): Script {
-  redis.defineCommand(name, { numberOfKeys, lua });
-  return (redis as unknown as Record<string, Script>)[name]!.bind(redis);
+export function defineScript(redis: RedisClient, name: string, numberOfKeys: number | undefined, lua: string, opts: { guard?: boolean } = {}): Script {
+  const guard = opts.guard ?? true;
+  redis.defineCommand(name, numberOfKeys === undefined ? { lua: guard ? ARCHIVE_GUARD_LUA + lua : lua } : { numberOfKeys, lua: guard ? ARCHIVE_GUARD_LUA + lua : lua });
+  const fn = (redis as unknown as Record<string, Script>)[name]!.bind(redis);
+  return guard ? warming(redis, fn) : fn;
 }

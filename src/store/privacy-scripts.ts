@@ -131,10 +131,3 @@ ledger_index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], e, nil)
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 
-/** Renames the copy over the stream only if no entry was added since `lastId`. KEYS: stream, copy  ARGV: lastId */
-export const SWAP_IF_UNCHANGED = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] and last[1][1] ~= ARGV[1] then return 0 end
-redis.call('RENAME', KEYS[2], KEYS[1])
-return 1
-`;

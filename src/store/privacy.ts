@@ -1,8 +1,9 @@
 import type { RowRecord } from '../campaign/row.js';
 import type { Keys } from './keys.js';
 import { defineScript, type Script } from './lua.js';
-import { ERASE_NUMBER, RELEASE_CLAIM, SWAP_IF_UNCHANGED } from './privacy-scripts.js';
+import { ERASE_NUMBER, RELEASE_CLAIM } from './privacy-scripts.js';
 import type { RedisClient } from './redis.js';
+import type { ArchiveStore } from './archive.js';
 import { findNeedles, type Found } from './scan.js';
 import { decodeRow, encodeRow } from './row-codec.js';
 import { decodeAuditEvent } from './audit-codec.js';
@@ -42,12 +43,10 @@ const CHUNK = 1000;
 export class PrivacyStore {
   private readonly eraseFn: Script;
   private readonly releaseClaimFn: Script;
-  private readonly swapFn: Script;
 
-  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys, private readonly archive: ArchiveStore) {
     this.eraseFn = defineScript(redis, 'dialer_erase_number', 11, ERASE_NUMBER);
     this.releaseClaimFn = defineScript(redis, 'dialer_release_claim', 4, RELEASE_CLAIM);
-    this.swapFn = defineScript(redis, 'dialer_swap_if_unchanged', 2, SWAP_IF_UNCHANGED);
   }
 
   // ---- erased numbers -------------------------------------------------------
@@ -125,6 +124,7 @@ export class PrivacyStore {
 
   /** Replaces every row of a campaign by `stub(row)`, a chunk at a time. */
   async stubRows(id: string, stub: (rec: RowRecord) => RowRecord): Promise<void> {
+    await this.archive.warm(id);
     const key = this.keys.rows(id);
     let cursor = '0';
     do {
@@ -151,7 +151,8 @@ export class PrivacyStore {
 
   /** Time (ms) of the last audit event (a stream id is a time); undefined when there is none. */
   async lastAuditMs(id: string): Promise<number | undefined> {
-    const last = await this.redis.xrevrange(this.keys.audit(id), '+', '-', 'COUNT', 1);
+    let last: [string, string[]][] = await this.redis.xrevrange(this.keys.audit(id), '+', '-', 'COUNT', 1);
+    if (!last[0]) last = (await this.archive.auditBlock(id, (await this.archive.auditBlockNames(id)).at(-1) ?? '')).slice(-1);
     const ms = last[0] ? Number(last[0][0].split('-')[0]) : NaN;
     return Number.isFinite(ms) ? ms : undefined;
   }
@@ -159,6 +160,14 @@ export class PrivacyStore {
   /** Audit events up to stream id `end` (inclusive), oldest first, read in chunks. */
   async *auditEntries(id: string, end = '+'): AsyncGenerator<[string, Record<string, string>]> {
     let start = '-';
+    // The archived events first (store/archive.ts); the stream holds only later ones.
+    for (const name of await this.archive.auditBlockNames(id)) {
+      for (const [eid, flat] of await this.archive.auditBlock(id, name)) {
+        if (end !== '+' && compareIds(eid, end) > 0) return;
+        yield [eid, decodeAuditEvent(eid, flat)];
+        start = `(${eid}`;
+      }
+    }
     for (;;) {
       const batch = await this.redis.xrange(this.keys.audit(id), start, end, 'COUNT', CHUNK);
       for (const [eid, flat] of batch) {
@@ -178,29 +187,46 @@ export class PrivacyStore {
   async dropAuditField(id: string, field: string): Promise<void> {
     const key = this.keys.audit(id);
     const tmp = `${key}:rewrite`;
-    await this.redis.del(tmp);
-    let start = '-';
-    let lastId = '';
+    // No archive run may pack the stream while it is copied; its archived events are copied first.
+    await this.archive.hold(id);
+    const strip = (flat: string[]) => {
+      const kept: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) if (flat[i] !== field) kept.push(flat[i]!, flat[i + 1]!);
+      if (kept.length === 0) kept.push('type', 'redacted');
+      return kept;
+    };
     for (let round = 0; round < 10; round++) {
+      await this.redis.del(tmp);
+      const blocks = await this.archive.auditBlockNames(id);
+      for (const name of blocks) {
+        const entries = await this.archive.auditBlock(id, name);
+        const m = this.redis.multi();
+        for (const [eid, flat] of entries) m.xadd(tmp, eid, ...strip(flat));
+        if (entries.length) await m.exec();
+      }
+      let start = '-';
+      let lastId = '';
       for (;;) {
         const entries = await this.redis.xrange(key, start, '+', 'COUNT', CHUNK);
         if (entries.length === 0) break;
         const m = this.redis.multi();
-        for (const [eid, flat] of entries) {
-          const kept: string[] = [];
-          for (let i = 0; i < flat.length; i += 2) if (flat[i] !== field) kept.push(flat[i]!, flat[i + 1]!);
-          if (kept.length === 0) kept.push('type', 'redacted');
-          m.xadd(tmp, eid, ...kept);
-        }
+        for (const [eid, flat] of entries) m.xadd(tmp, eid, ...strip(flat));
         await m.exec();
         lastId = entries[entries.length - 1]![0];
         start = `(${lastId}`;
         if (entries.length < CHUNK) break;
       }
-      if (!lastId) return; // empty stream: nothing to rewrite
-      if ((await this.swapFn(key, tmp, lastId)) === 1) return;
+      if (!lastId && blocks.length === 0) return; // empty stream: nothing to rewrite
+      if (await this.archive.swapAudit(id, tmp, lastId, blocks)) return;
     }
     await this.redis.del(tmp);
     throw new Error(`audit stream of ${id} keeps changing; its masked numbers were left in place`);
   }
+}
+
+/** Compares two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs = 0] = b.split('-').map(Number) as [number, number?];
+  return am - bm || as - bs;
 }

@@ -2,6 +2,7 @@ import { OUTCOMES } from '../campaign/row.js';
 import type { Keys } from './keys.js';
 import { defineScript, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
+import type { ArchiveStore } from './archive.js';
 import { decodeAuditEvent } from './audit-codec.js';
 import { OUTCOME_COUNTS, OUTCOME_INDEX_LUA, OUTCOME_ROWS } from './outcome-index.js';
 
@@ -32,7 +33,7 @@ export class RowPagesStore {
   private readonly countsFn: Script;
   private readonly rowsFn: Script;
 
-  constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
+  constructor(private readonly redis: RedisClient, private readonly keys: Keys, private readonly archive: ArchiveStore) {
     this.indexFn = defineScript(redis, 'dialer_index_outcomes', 1, INDEX_OUTCOMES);
     this.rowsFn = defineScript(redis, 'dialer_outcome_rows', 1, OUTCOME_ROWS);
     // Its number of keys varies: ioredis takes it as the first argument.
@@ -71,6 +72,7 @@ export class RowPagesStore {
     if (to < from) return [];
     const nums = Array.from({ length: to - from + 1 }, (_, i) => from + i);
     const vs = await this.redis.hmget(this.keys.rows(id), ...nums.map(String));
+    await this.archive.fillRows(id, nums, vs);
     return nums.map((n, i) => [n, vs[i] ?? null]);
   }
 
@@ -78,6 +80,7 @@ export class RowPagesStore {
   async some(id: string, rows: number[]): Promise<[number, string | null][]> {
     if (rows.length === 0) return [];
     const vs = await this.redis.hmget(this.keys.rows(id), ...rows.map(String));
+    await this.archive.fillRows(id, rows, vs);
     return rows.map((n, i) => [n, vs[i] ?? null]);
   }
 
@@ -92,7 +95,8 @@ export class RowPagesStore {
 
   /** The row that owns `e164` in this campaign's ledger. */
   async rowOfNumber(id: string, e164: string): Promise<number | undefined> {
-    const v = await this.redis.hget(this.keys.ledger(id), e164);
+    let v = await this.redis.hget(this.keys.ledger(id), e164);
+    if (!v && (await this.archive.isArchived(id)) && (await this.archive.warm(id)) > 0) v = await this.redis.hget(this.keys.ledger(id), e164);
     return v ? (JSON.parse(v) as { r: number }).r : undefined;
   }
 
@@ -101,31 +105,39 @@ export class RowPagesStore {
    * number's pattern); returns the rows found and the cursor to go on ('0' = done).
    */
   async scanNumbers(id: string, glob: string, cursor: string, count: number): Promise<{ rows: number[]; cursor: string }> {
+    if (cursor === '0' && (await this.archive.isArchived(id))) await this.archive.warm(id);
     const [next, flat] = await this.redis.hscan(this.keys.ledger(id), cursor, 'MATCH', glob, 'COUNT', count);
     const rows: number[] = [];
     for (let i = 1; i < flat.length; i += 2) rows.push((JSON.parse(flat[i]!) as { r: number }).r);
     return { rows, cursor: next };
   }
 
-  /** The audit events of one row, oldest first, reading at most `budget` entries of the stream (newest first). */
+  /** The audit events of one row, oldest first, reading at most `budget` entries of the stream, then of its archive blocks (newest first). */
   async auditOfRow(id: string, row: number, budget: number): Promise<{ events: Record<string, string>[]; complete: boolean }> {
     const events: Record<string, string>[] = [];
     let end = '+';
     let read = 0;
     const want = String(row);
-    while (read < budget) {
-      const n = Math.min(2000, budget - read);
-      const batch = await this.redis.xrevrange(this.keys.audit(id), end, '-', 'COUNT', n);
+    const take = (batch: [string, string[]][]) => {
       for (const [eid, flat] of batch) {
         let r = '';
         for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'row') r = flat[i + 1]!;
-        if (r !== want) continue;
-        events.push({ id: eid, ...decodeAuditEvent(eid, flat) });
+        if (r === want) events.push({ id: eid, ...decodeAuditEvent(eid, flat) });
       }
       read += batch.length;
-      if (batch.length < n) return { events: events.reverse(), complete: true };
+    };
+    for (;;) {
+      if (read >= budget) return { events: events.reverse(), complete: false };
+      const n = Math.min(2000, budget - read);
+      const batch = await this.redis.xrevrange(this.keys.audit(id), end, '-', 'COUNT', n);
+      take(batch);
+      if (batch.length < n) break;
       end = `(${batch[batch.length - 1]![0]}`;
     }
-    return { events: events.reverse(), complete: false };
+    for (const name of (await this.archive.auditBlockNames(id)).reverse()) {
+      if (read >= budget) return { events: events.reverse(), complete: false };
+      take((await this.archive.auditBlock(id, name)).reverse());
+    }
+    return { events: events.reverse(), complete: true };
   }
 }

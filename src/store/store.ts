@@ -2,6 +2,7 @@ import type { CampaignState, RowState } from '../campaign/lifecycle.js';
 import type { Campaign } from '../config/campaign.js';
 import { OUTCOMES, type Outcome, type RowRecord } from '../campaign/row.js';
 import { AppendStore } from './append.js';
+import { ArchiveStore } from './archive.js';
 import { CampaignRecords, type CampaignInfo } from './campaign-records.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { EventsStore } from './events.js';
@@ -54,6 +55,8 @@ export class Store {
   readonly handoffLeaseMs: number;
   readonly deadLetters: DeadLetterStore;
   readonly privacy: PrivacyStore;
+  /** Packed finished campaigns (store/archive.ts). */
+  readonly archive: ArchiveStore;
   readonly suppression: SuppressionStore;
   /** Rate limiters, concurrency caps, recent dials. */
   readonly limits: LimitsStore;
@@ -95,8 +98,9 @@ export class Store {
     this.handoffLeaseMs = Math.min(this.leaseMs, HANDOFF_LEASE_MS);
     this.keys = new Keys(prefix, opts.layout);
     this.durability = new Durability(redis, opts.durableDials ?? 'auto');
+    this.archive = new ArchiveStore(redis, this.keys);
     this.deadLetters = new DeadLetterStore(redis, this.keys);
-    this.privacy = new PrivacyStore(redis, this.keys);
+    this.privacy = new PrivacyStore(redis, this.keys, this.archive);
     this.suppression = new SuppressionStore(redis, this.keys);
     this.limits = new LimitsStore(redis, this.keys);
     this.frequency = new FrequencyStore(redis, this.keys);
@@ -106,12 +110,12 @@ export class Store {
     this.settings = new SettingsStore(redis, this.keys);
     this.events = new EventsStore(redis, this.keys);
     this.deadline = new DeadlineStore(redis, this.keys);
-    this.rowPages = new RowPagesStore(redis, this.keys);
+    this.rowPages = new RowPagesStore(redis, this.keys, this.archive);
     this.indexes = new IndexesStore(redis, this.keys);
     this.polls = new PollSchedule(redis, this.keys, this.indexes);
     this.feed = new FeedStore(redis, this.keys);
     this.campaignRecords = new CampaignRecords(redis, this.keys, this.indexes, this.events);
-    this.ledger = new LedgerStore(redis, this.keys);
+    this.ledger = new LedgerStore(redis, this.keys, this.archive);
     this.scripts = {
       rowMove: defineScript(redis, 'dialer_row_move', 8, ROW_MOVE),
       rowReopen: defineScript(redis, 'dialer_row_reopen', 6, ROW_REOPEN),
@@ -173,17 +177,33 @@ export class Store {
   // ---- rows -----------------------------------------------------------------
 
   async getRow(id: string, row: number): Promise<RowRecord | undefined> {
-    const v = await this.redis.hget(this.keys.rows(id), String(row));
-    return v ? decodeRow(v) : undefined;
+    return (await this.getRows(id, [row]))[0];
   }
 
-  /** Rows written so far. */
+  /** Rows written so far (in the hash and in archive blocks). */
   async rowCount(id: string): Promise<number> {
-    return this.redis.hlen(this.keys.rows(id));
+    const [[, inHash], [, inBlocks]] = (await this.redis.multi().hlen(this.keys.rows(id)).hget(this.keys.campaign(id), 'z_rows').exec()) as [[unknown, number], [unknown, string | null]];
+    return Number(inHash) + Number(inBlocks ?? 0);
   }
 
-  /** Every row as [row, stored JSON], a batch per HSCAN step (a row may come twice), for scans that filter before decoding (decodeRow; the Lua-read fields keep their names). */
+  /**
+   * Every row as [row, stored JSON], a batch per HSCAN step or archive block
+   * (a row may come twice), for scans that filter before decoding
+   * (decodeRow; the Lua-read fields keep their names). The blocks are read
+   * before the hash and those added meanwhile after it, so a row that moves
+   * between them during the scan is still seen.
+   */
   async *rowBatches(id: string, count = 1000): AsyncGenerator<[string, string][]> {
+    const seen = new Set<string>();
+    const blocks = async function* (this: Store): AsyncGenerator<[string, string][]> {
+      for (const name of await this.archive.rowBlockNames(id)) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const batch = await this.archive.rowBlock(id, name);
+        if (batch?.length) yield batch;
+      }
+    }.bind(this);
+    yield* blocks();
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(this.keys.rows(id), cursor, 'COUNT', count);
@@ -192,11 +212,13 @@ export class Store {
       for (let i = 0; i < flat.length; i += 2) batch.push([flat[i]!, flat[i + 1]!]);
       if (batch.length) yield batch;
     } while (cursor !== '0');
+    yield* blocks();
   }
 
   async getRows(id: string, rows: number[]): Promise<(RowRecord | undefined)[]> {
     if (rows.length === 0) return [];
     const vs = await this.redis.hmget(this.keys.rows(id), ...rows.map(String));
+    if (vs.some((v) => v === null)) await this.archive.fillRows(id, rows, vs);
     return vs.map((v) => (v ? decodeRow(v) : undefined));
   }
 
@@ -289,7 +311,7 @@ export class Store {
   /** Removes every trace of a campaign (a load that failed before it started). */
   async deleteCampaign(id: string): Promise<void> {
     const k = this.keys;
-    const own = [k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.dialsBefore(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), k.feedLock(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
+    const own = [...(await this.archive.keysOf(id)), k.campaign(id), k.rows(id), k.counts(id), k.ledger(id), k.dlq(id), k.dials(id), k.dialsBefore(id), k.open(id), k.limiter(`c:${id}`), k.live(id), k.rowKeys(id), k.feedLock(id), ...this.indexes.keysOf(id), ...OUTCOMES.map((o) => k.rowsByOutcome(id, o))];
     if (k.spread) own.push(k.outboxOf(id));
     // Off the list first (an account key, another slot in the spread layout), then its keys.
     await this.redis.srem(k.campaigns, id);
