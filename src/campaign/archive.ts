@@ -7,8 +7,9 @@ import { sleep } from '../util.js';
 export interface ArchiveServiceOptions {
   /** DIALER_ARCHIVE_AFTER_MINUTES as ms: how long after it finished a campaign is archived; undefined: never on its own. */
   afterMs?: number;
-  /** Between two looks (ms). Default 5 minutes. */
+  /** Between two looks (ms). Default half of `afterMs`, between 1 s and 5 minutes. */
   checkMs?: number;
+  /** Before the first look (ms). Default `afterMs`, at most a minute. */
   firstDelayMs?: number;
   /** Business time (ms) the ages are measured at. */
   now?: () => number;
@@ -56,8 +57,8 @@ export class ArchiveService {
   }
 
   private async run(afterMs: number): Promise<void> {
-    const every = this.opts.checkMs ?? 5 * 60_000;
-    await sleep(this.opts.firstDelayMs ?? 60_000, this.stop.signal).catch(() => undefined);
+    const every = this.opts.checkMs ?? Math.min(5 * 60_000, Math.max(1000, afterMs / 2));
+    await sleep(this.opts.firstDelayMs ?? Math.min(60_000, afterMs), this.stop.signal).catch(() => undefined);
     while (!this.stop.signal.aborted) {
       try {
         if (await this.deps.store.archive.takeTurn(String(process.pid), Math.max(1000, every - 1000))) {
