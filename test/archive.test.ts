@@ -102,14 +102,16 @@ describe('the archive of a finished campaign', () => {
     expect(before.count).toBe(rows);
     expect(before.audit.length).toBeGreaterThan(rows);
 
-    const ledger = await rt.redis.hlen(rt.store.keys.ledger(c.name));
-    expect(ledger).toBeGreaterThan(2000); // two ledger blocks
+    const k = rt.store.keys;
+    const hashes = async () => Promise.all([k.rows(c.name), k.ledger(c.name), k.rowKeys(c.name)].map((key) => rt.redis.hgetall(key)));
+    const stored = await hashes();
+    const ledger = Object.keys(stored[1]).length;
+    expect(ledger).toBeGreaterThan(2000);
     const r = await rt.store.archive.archive(c.name);
     expect(r).toMatchObject({ result: 'archived', rows, ledger });
     expect(r.rowKeys).toBe(rows);
     expect(r.audit).toBe(before.audit.length);
     expect(await rt.store.archive.isArchived(c.name)).toBe(true);
-    const k = rt.store.keys;
     expect(await rt.redis.exists(k.rows(c.name), k.ledger(c.name), k.rowKeys(c.name))).toBe(0);
     expect(await rt.redis.xlen(k.audit(c.name))).toBe(0);
 
@@ -125,6 +127,11 @@ describe('the archive of a finished campaign', () => {
     for await (const [, e] of rt.store.privacy.auditEntries(c.name)) audit.push(e.type!);
     expect(audit).toHaveLength(before.audit.length + 1);
     expect(audit.at(-1)).toBe('note');
+
+    // Warmed, the hashes hold again exactly the text they held.
+    expect(await rt.store.archive.warm(c.name)).toBe(r.blocks - Math.ceil(r.audit / 2000));
+    expect(await rt.store.archive.isArchived(c.name)).toBe(false);
+    expect(await hashes()).toEqual(stored);
   }, 120_000);
 
   it('a write brings the campaign back first: a re-load adds nothing and calls nobody, and the archive then waits', async () => {

@@ -20,19 +20,36 @@ if ok and redis.call('EXISTS', KEYS[3]) == 1 then ok, why = false, 'exists' end
 `;
 
 /**
- * One block of a hash (rows, ledger or row keys) moves in, if every field
- * still holds what the run read (their SHA-1, joined by newlines).
- * KEYS: campaign, z, block, hash. ARGV: since, name, sha1, data, rows (count, 0 for other hashes), field...
+ * One block moves in: a range of rows with their ledger entries and row
+ * keys, if every field still holds what the run read (the SHA-1 of the
+ * values in that order, joined by newlines).
+ * KEYS: campaign, z, block, rows, ledger, rowkeys.
+ * ARGV: since, name, sha1, data, rows, ledger entries, row keys (counts), field... (rows, then ledger, then row keys).
  */
-export const COMMIT_HASH = COMMITTABLE + `
+export const COMMIT_BLOCK = COMMITTABLE + `
 if not ok then return why end
-local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-local vals = redis.call('HMGET', KEYS[4], unpack(fields))
-for i = 1, #vals do if not vals[i] then return 'changed' end end
+local parts = {}
+local at = 8
+local vals = {}
+for h = 1, 3 do
+  local n = tonumber(ARGV[4 + h])
+  local fields = {}
+  for i = at, at + n - 1 do fields[#fields + 1] = ARGV[i] end
+  at = at + n
+  parts[h] = fields
+  if n > 0 then
+    local got = redis.call('HMGET', KEYS[3 + h], unpack(fields))
+    for i = 1, n do
+      if not got[i] then return 'changed' end
+      vals[#vals + 1] = got[i]
+    end
+  end
+end
 if redis.sha1hex(table.concat(vals, '\\n')) ~= ARGV[3] then return 'changed' end
 redis.call('SET', KEYS[3], ARGV[4])
-redis.call('HDEL', KEYS[4], unpack(fields))
+for h = 1, 3 do
+  if #parts[h] > 0 then redis.call('HDEL', KEYS[3 + h], unpack(parts[h])) end
+end
 redis.call('SADD', KEYS[2], ARGV[2])
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'z_rows', ARGV[5]) end
 redis.call('HSETNX', KEYS[1], 'archived_at', ARGV[1])
@@ -71,13 +88,19 @@ return redis.call('SMEMBERS', KEYS[2])
 `;
 
 /**
- * One block back into its hash, unless another caller already did (a field
- * written meanwhile keeps its value). KEYS: campaign, z, block, hash.
- * ARGV: name, rows (count, 0 for other hashes), field, value, ...
+ * One block back into its hashes, unless another caller already did (a
+ * field written meanwhile keeps its value).
+ * KEYS: campaign, z, block, rows, ledger, rowkeys.
+ * ARGV: name, rows, ledger entries, row keys (counts), then field, value, ... in that order.
  */
-export const RESTORE_HASH = `
+export const RESTORE_BLOCK = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[i + 1]) end
+local at = 5
+for h = 1, 3 do
+  local n = tonumber(ARGV[1 + h])
+  for i = at, at + 2 * n - 1, 2 do redis.call('HSETNX', KEYS[3 + h], ARGV[i], ARGV[i + 1]) end
+  at = at + 2 * n
+end
 redis.call('DEL', KEYS[3])
 redis.call('SREM', KEYS[2], ARGV[1])
 if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', KEYS[1], 'z_rows', -tonumber(ARGV[2])) end

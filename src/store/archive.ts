@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { AUDIT_SWAP, COMMIT_AUDIT, COMMIT_HASH, FENCE, RESTORE_HASH } from './archive-scripts.js';
+import { AUDIT_SWAP, COMMIT_AUDIT, COMMIT_BLOCK, FENCE, RESTORE_BLOCK } from './archive-scripts.js';
 import type { Keys } from './keys.js';
 import { defineScript, setWarmer, type Script } from './lua.js';
 import type { RedisClient } from './redis.js';
@@ -10,8 +10,9 @@ import type { RedisClient } from './redis.js';
  * Archive of a finished campaign: its rows, ledger entries, row keys and
  * audit events packed into brotli blocks (a done contact then takes about a
  * tenth of the memory). Rows are blocked by number (`r<k>` holds rows
- * k·1000 … k·1000+999), so one row is one block away; the ledger and row
- * keys in chunks (`l…`, `k…`), the audit stream in order (`a…`).
+ * k·1000 … k·1000+999, with their ledger entries and row keys: a row's
+ * number and call id then cost their bytes once), so one row is one block
+ * away; the audit stream goes in order (`a…`).
  *
  * Reading never unpacks anything in Redis: rows come from their block where
  * the hash lacks them (Store.getRow, getRows, rowBatches, the rows page),
@@ -34,16 +35,54 @@ export const WARM_HOLD_MS = 10 * 60_000;
 const compress = promisify(zlib.brotliCompress);
 const decompress = promisify(zlib.brotliDecompress);
 
+async function brotli(raw: Buffer): Promise<Buffer> {
+  return compress(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 6, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+}
+
 async function pack(value: unknown): Promise<Buffer> {
-  const raw = Buffer.from(JSON.stringify(value));
-  return compress(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+  return brotli(Buffer.from(JSON.stringify(value)));
 }
 
 async function unpack<T>(data: Buffer): Promise<T> {
   return JSON.parse((await decompress(data)).toString()) as T;
 }
 
+/** A row block: its rows, ledger entries and row keys as [field, stored value]. */
+export interface RowBlock {
+  rows: [string, string][];
+  ledger: [string, string][];
+  rowKeys: [string, string][];
+}
+
+/**
+ * A row block as stored: a JSON header (the counts and every field name)
+ * and the values after it, each after a NUL (stored rows and ledger entries
+ * are JSON and row numbers are digits: none holds a raw NUL). Values are
+ * kept as the text Redis held, byte for byte.
+ */
+async function packBlock(b: RowBlock): Promise<Buffer> {
+  const all = [...b.rows, ...b.ledger, ...b.rowKeys];
+  const head = JSON.stringify({ n: [b.rows.length, b.ledger.length, b.rowKeys.length], f: all.map(([f]) => f) });
+  return brotli(Buffer.from([head, ...all.map(([, v]) => v)].join('\0')));
+}
+
+async function unpackBlock(data: Buffer): Promise<RowBlock> {
+  const [head, ...values] = (await decompress(data)).toString().split('\0');
+  const { n, f } = JSON.parse(head!) as { n: [number, number, number]; f: string[] };
+  const pairs = f.map((field, i) => [field, values[i]!] as [string, string]);
+  return { rows: pairs.slice(0, n[0]), ledger: pairs.slice(n[0], n[0] + n[1]), rowKeys: pairs.slice(n[0] + n[1]) };
+}
+
 const sha1 = (values: string[]) => createHash('sha1').update(values.join('\n')).digest('hex');
+
+/** The row a stored ledger entry belongs to (`r`), NaN when it names none. */
+function ledgerRow(v: string): number {
+  try {
+    return Number((JSON.parse(v) as { r?: unknown }).r);
+  } catch {
+    return NaN;
+  }
+}
 
 export interface ArchiveReport {
   /** 'archived' when every block went in; else why the run stopped (blocks committed so far stay). */
@@ -69,19 +108,17 @@ function scriptsOf(redis: RedisClient): WarmScripts {
   if (!s) {
     s = {
       fence: defineScript(redis, 'dialer_archive_fence', 2, FENCE, { guard: false }),
-      restore: defineScript(redis, 'dialer_archive_restore', 4, RESTORE_HASH, { guard: false }),
+      restore: defineScript(redis, 'dialer_archive_restore', 6, RESTORE_BLOCK, { guard: false }),
     };
     warmScripts.set(redis, s);
   }
   return s;
 }
 
-const HASH_OF: Record<string, string> = { r: 'rows', l: 'ledger', k: 'rowkeys' };
-
 /**
- * Brings every row, ledger and row key block of the campaign whose hash key
- * is `ckey` back into its hash (store/lua.ts calls it on ARCHIVED). Safe to
- * run from many processes at once: each block goes back once.
+ * Brings every row block of the campaign whose hash key is `ckey` back into
+ * its hashes (store/lua.ts calls it on ARCHIVED). Safe to run from many
+ * processes at once: each block goes back once. Returns how many it brought.
  */
 export async function warmCampaignKey(redis: RedisClient, ckey: string): Promise<number> {
   const s = scriptsOf(redis);
@@ -91,10 +128,9 @@ export async function warmCampaignKey(redis: RedisClient, ckey: string): Promise
     const block = `${ckey}:z:${name}`;
     const data = await redis.getBuffer(block);
     if (!data) continue;
-    const entries = await unpack<[string, string][]>(data);
-    const hash = `${ckey}:${HASH_OF[name[0]!]}`;
-    const n = name.startsWith('r') ? entries.length : 0;
-    restored += Number(await s.restore(ckey, `${ckey}:z`, block, hash, name, n, ...entries.flat()));
+    const b = await unpackBlock(data);
+    const pairs = [...b.rows, ...b.ledger, ...b.rowKeys].flat();
+    restored += Number(await s.restore(ckey, `${ckey}:z`, block, `${ckey}:rows`, `${ckey}:ledger`, `${ckey}:rowkeys`, name, b.rows.length, b.ledger.length, b.rowKeys.length, ...pairs));
   }
   return restored;
 }
@@ -104,12 +140,12 @@ setWarmer(async (redis, ckey) => {
 });
 
 export class ArchiveStore {
-  private readonly commitHash: Script;
+  private readonly commitBlock: Script;
   private readonly commitAudit: Script;
   private readonly auditSwap: Script;
 
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
-    this.commitHash = defineScript(redis, 'dialer_archive_commit', 4, COMMIT_HASH, { guard: false });
+    this.commitBlock = defineScript(redis, 'dialer_archive_commit', 6, COMMIT_BLOCK, { guard: false });
     this.commitAudit = defineScript(redis, 'dialer_archive_commit_audit', 4, COMMIT_AUDIT, { guard: false });
     this.auditSwap = defineScript(redis, 'dialer_archive_audit_swap', undefined, AUDIT_SWAP, { guard: false });
     scriptsOf(redis);
@@ -170,26 +206,23 @@ export class ArchiveStore {
     const k = this.keys;
     const refuse = (why: string) => Object.assign(rep, { result: 'refused', reason: why === 'held' ? 'the campaign was written to in the last minutes (it stays warm 10 minutes after)' : why === 'changed' ? 'a row changed while it was read' : why });
 
-    // Rows, by block of row numbers.
-    const byBlock = new Map<number, string[]>();
-    for (const f of await this.fields(k.rows(id))) {
-      const b = Math.floor(Number(f) / ROWS_PER_BLOCK);
-      (byBlock.get(b) ?? byBlock.set(b, []).get(b)!).push(f);
-    }
-    for (const [b, fields] of [...byBlock].sort((x, y) => x[0] - y[0])) {
-      const why = await this.commitFields(id, `r${b}`, k.rows(id), fields, since, true, rep);
+    // Rows by block of row numbers, each with its ledger entries and row keys.
+    const groups = new Map<number, { rows: string[]; ledger: string[]; rowKeys: string[] }>();
+    const group = (row: number) => {
+      const b = Number.isInteger(row) && row >= 0 ? Math.floor(row / ROWS_PER_BLOCK) : -1;
+      return groups.get(b) ?? groups.set(b, { rows: [], ledger: [], rowKeys: [] }).get(b)!;
+    };
+    await this.scan(k.rows(id), (f) => group(Number(f)).rows.push(f));
+    await this.scan(k.ledger(id), (f, v) => group(ledgerRow(v)).ledger.push(f));
+    await this.scan(k.rowKeys(id), (f, v) => group(Number(v)).rowKeys.push(f));
+    for (const [b, g] of [...groups].sort((x, y) => x[0] - y[0])) {
+      // Entries of no row (none are written so) go in blocks of their own, never looked up by row.
+      const name = b >= 0 ? `r${b}` : `x${since}`;
+      const why = await this.commitGroup(id, name, g, since, rep);
       if (why !== 'ok') return refuse(why);
-      rep.rows += fields.length;
-    }
-    for (const [kind, key] of [['l', k.ledger(id)], ['k', k.rowKeys(id)]] as const) {
-      const fields = await this.fields(key);
-      for (let i = 0; i < fields.length; i += CHUNK) {
-        const part = fields.slice(i, i + CHUNK);
-        const why = await this.commitFields(id, `${kind}${since}-${i / CHUNK}`, key, part, since, false, rep);
-        if (why !== 'ok') return refuse(why);
-        if (kind === 'l') rep.ledger += part.length;
-        else rep.rowKeys += part.length;
-      }
+      rep.rows += g.rows.length;
+      rep.ledger += g.ledger.length;
+      rep.rowKeys += g.rowKeys.length;
     }
     // The audit stream, oldest first.
     for (;;) {
@@ -210,23 +243,31 @@ export class ArchiveStore {
     return rep;
   }
 
-  /** The hash's fields, each once (an HSCAN may return one twice). */
-  private async fields(key: string): Promise<string[]> {
+  /** Calls `each` once per field of the hash (an HSCAN may return one twice). */
+  private async scan(key: string, each: (field: string, value: string) => void): Promise<void> {
     const seen = new Set<string>();
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
       cursor = next;
-      for (let i = 0; i < flat.length; i += 2) seen.add(flat[i]!);
+      for (let i = 0; i < flat.length; i += 2) {
+        if (seen.has(flat[i]!)) continue;
+        seen.add(flat[i]!);
+        each(flat[i]!, flat[i + 1]!);
+      }
     } while (cursor !== '0');
-    return [...seen];
   }
 
-  private async commitFields(id: string, name: string, key: string, fields: string[], since: number, rows: boolean, rep: ArchiveReport): Promise<string> {
-    const values = await this.redis.hmget(key, ...fields);
+  private async commitGroup(id: string, name: string, g: { rows: string[]; ledger: string[]; rowKeys: string[] }, since: number, rep: ArchiveReport): Promise<string> {
+    const k = this.keys;
+    const read = async (key: string, fields: string[]) => (fields.length ? this.redis.hmget(key, ...fields) : []);
+    const [rows, ledger, rowKeys] = await Promise.all([read(k.rows(id), g.rows), read(k.ledger(id), g.ledger), read(k.rowKeys(id), g.rowKeys)]);
+    const values = [...rows, ...ledger, ...rowKeys];
     if (values.some((v) => v === null)) return 'changed';
-    const data = await pack(fields.map((f, i) => [f, values[i]]));
-    const why = (await this.commitHash(this.keys.campaign(id), this.z(id), this.block(id, name), key, since, name, sha1(values as string[]), data, rows ? fields.length : 0, ...fields)) as string;
+    const zip = (fields: string[], vs: (string | null)[]) => fields.map((f, i) => [f, vs[i]!] as [string, string]);
+    const data = await packBlock({ rows: zip(g.rows, rows), ledger: zip(g.ledger, ledger), rowKeys: zip(g.rowKeys, rowKeys) });
+    const why = (await this.commitBlock(k.campaign(id), this.z(id), this.block(id, name), k.rows(id), k.ledger(id), k.rowKeys(id),
+      since, name, sha1(values as string[]), data, g.rows.length, g.ledger.length, g.rowKeys.length, ...g.rows, ...g.ledger, ...g.rowKeys)) as string;
     if (why === 'ok') {
       rep.blocks++;
       rep.bytes += data.length;
@@ -253,7 +294,7 @@ export class ArchiveStore {
         again.push(...want);
         continue;
       }
-      const inBlock = new Map(await unpack<[string, string][]>(data));
+      const inBlock = new Map((await unpackBlock(data)).rows);
       for (const [r, i] of want) values[i] = inBlock.get(String(r)) ?? null;
     }
     if (again.length) {
@@ -270,7 +311,7 @@ export class ArchiveStore {
   /** The rows of one row block as [row, stored JSON], or undefined when it is gone (warmed). */
   async rowBlock(id: string, name: string): Promise<[string, string][] | undefined> {
     const data = await this.redis.getBuffer(this.block(id, name));
-    return data ? unpack<[string, string][]>(data) : undefined;
+    return data ? (await unpackBlock(data)).rows : undefined;
   }
 
   /** Audit block names, oldest first. */
