@@ -73,7 +73,7 @@ async function everything(c: Campaign, rows: number) {
     rows: await rt.store.getRows(c.name, nums),
     one: await rt.store.getRow(c.name, 5),
     count: await rt.store.rowCount(c.name),
-    status: { ...status, archived: undefined },
+    status: { ...status, archived: undefined as unknown },
     audit,
     lastAudit: await rt.store.privacy.lastAuditMs(c.name),
     rowAudit: await rt.store.rowPages.auditOfRow(c.name, 3, 10_000),
@@ -99,13 +99,14 @@ describe('the archive of a finished campaign', () => {
     const c = await finished('arch-read', rows);
     const before = await everything(c, rows);
     const bytesBefore = await memoryOf(c.name);
+    expect((await campaignStatus(rt.store, rt.queues, c.name)).archived).toBeUndefined();
     expect(before.count).toBe(rows);
     expect(before.audit.length).toBeGreaterThan(rows);
 
     const k = rt.store.keys;
     const hashes = async () => Promise.all([k.rows(c.name), k.ledger(c.name), k.rowKeys(c.name)].map((key) => rt.redis.hgetall(key)));
     const stored = await hashes();
-    const ledger = Object.keys(stored[1]).length;
+    const ledger = Object.keys(stored[1]!).length;
     expect(ledger).toBeGreaterThan(2000);
     const r = await rt.store.archive.archive(c.name);
     expect(r).toMatchObject({ result: 'archived', rows, ledger });
@@ -117,6 +118,8 @@ describe('the archive of a finished campaign', () => {
 
     const after = await everything(c, rows);
     expect(after).toEqual(before);
+    expect((await campaignStatus(rt.store, rt.queues, c.name)).archived).toMatchObject({ rows });
+
     const bytesAfter = await memoryOf(c.name);
     process.stdout.write(`archive: ${rows} rows, campaign keys ${bytesBefore} B before, ${bytesAfter} B after (${(bytesAfter / rows).toFixed(0)} B a row)\n`);
     expect(bytesAfter).toBeLessThan(bytesBefore / 4);

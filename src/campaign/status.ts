@@ -42,6 +42,8 @@ export interface CampaignStatus {
   deadline: string | null;
   created_at?: string;
   finished_at?: string;
+  /** Present while rows are packed in the archive (`dialer archive`; dialer worker does it DIALER_ARCHIVE_AFTER_MINUTES after the end): how many, since when (ISO). Reads are the same; a write unpacks them first. */
+  archived?: { rows: number; since: string };
 }
 
 export async function campaignStatus(store: Store, queues: DialQueues, id: string): Promise<CampaignStatus & Record<Outcome, number>> {
@@ -90,6 +92,7 @@ export async function campaignStatus(store: Store, queues: DialQueues, id: strin
     deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString(),
     created_at: info.createdAt,
     finished_at: info.finishedAt,
+    ...(info.archived ? { archived: { rows: info.archived.rows, since: new Date(info.archived.sinceMs).toISOString() } } : {}),
   };
 }
 

@@ -17,6 +17,8 @@ export interface CampaignInfo {
   finishedAt?: string;
   /** Version of the settings (`config`), bumped by every write of them; 0 when never changed. */
   version: number;
+  /** Rows in archive blocks (store/archive.ts) and since when (ms); absent when none is. */
+  archived?: { rows: number; sinceMs: number };
 }
 
 /** A campaign's hash and counts: its settings, state, loader's lease and recurring runs (Store's campaign methods). */
@@ -72,6 +74,7 @@ export class CampaignRecords {
       createdAt: h.created_at,
       finishedAt: h.finished_at,
       version: Number(h.config_version ?? 0),
+      ...(h.archived_at ? { archived: { rows: Number(h.z_rows ?? 0), sinceMs: Number(h.archived_at) } } : {}),
     };
   }
 
