@@ -185,6 +185,22 @@ describe('the archive of a finished campaign', () => {
     expect(await rt.redis.exists(rt.store.keys.campaign(d.name), rt.store.keys.rows(d.name))).toBe(0);
   }, 120_000);
 
+  it('dialer worker archives a campaign on its own once it has been finished DIALER_ARCHIVE_AFTER_MINUTES, and not before', async () => {
+    const c = await finished('arch-auto', 60);
+    const t = await openTestRuntime(prefix, sim, { logLevel: 'silent', hashKey: HASH_KEY, archiveAfterMs: 3000 });
+    const dialer = new Dialer(t.rt, { workerScanMs: 100, pollerTickMs: 50 });
+    try {
+      const doneAt = Date.parse((await t.rt.store.getCampaign(c.name))!.finishedAt!);
+      dialer.startWorkers({ campaigns: [c.name] });
+      await waitFor(() => t.rt.store.archive.isArchived(c.name), `${c.name} archived`, 20_000, 50);
+      expect(Date.now() - doneAt).toBeGreaterThanOrEqual(3000);
+      expect((await t.rt.store.getCampaign(c.name))?.archived?.rows).toBe(60);
+    } finally {
+      await dialer.close();
+      await t.rt.close();
+    }
+  }, 120_000);
+
   it('dialer archive (CLI): archives a done campaign, refuses a running one, --warm brings it back', async () => {
     const c = await finished('arch-cli', 40);
     const env = { REDIS_URL, DIALER_PREFIX: prefix, LOG_LEVEL: 'silent', DIALER_HASH_KEY: HASH_KEY };

@@ -40,6 +40,12 @@ export type Step =
   /** SIGKILL of redis-server, restarted on the same port and AOF after `downMs`. */
   | { op: 'redisRestart'; downMs: number }
   | { op: 'faults'; faults: FaultPhase }
+  /**
+   * `dialer archive <campaign>` (refused while the campaign runs). With
+   * `killAfterMs` it runs in the background and gets a kill -9 that many ms
+   * after it was first seen committing a block: a half-done archive.
+   */
+  | { op: 'archive'; killAfterMs?: number }
   | { op: 'sleep'; ms: number };
 
 export interface HistoryConfig {
@@ -67,6 +73,10 @@ export interface HistoryConfig {
   maxLiveCalls?: number;
   /** `schedule.end_after`, seconds: past it no row is dialed, the rest end `expired` (absent: no deadline). */
   deadlineSeconds?: number;
+  /** DIALER_ARCHIVE_AFTER_MINUTES of every `dialer` process (absent: unset, an hour, so never within a history). */
+  archiveAfterMinutes?: number;
+  /** After the settle: export, `dialer archive`, export again (the same), re-load the list (nobody is called). */
+  archiveCheck?: boolean;
 }
 
 export interface History {
@@ -127,7 +137,14 @@ export function generate(seed: number): History {
   if (chance(more, 0.35)) config.maxLiveCalls = int(more, 1, 3);
   if (chance(more, 0.25)) config.deadlineSeconds = int(more, 4, 15);
 
+  // The archive's dimensions: a stream of their own too.
+  const arch = mulberry32(seed * 69069 + 13);
+  if (chance(arch, 0.7)) config.archiveAfterMinutes = pick(arch, [0.01, 0.02, 0.03, 0.05]);
+  if (chance(arch, 0.5)) config.archiveCheck = true;
+
   const steps: Step[] = [];
+  /** Where each iteration of the steps loop ended (an `archive` step may go there). */
+  const ends: number[] = [];
   const sleep = () => steps.push({ op: 'sleep', ms: int(rng, 100, 1200) });
   // The first load: awaited, or racing what follows.
   steps.push({ op: 'load', wait: chance(rng, 0.6) });
@@ -157,8 +174,17 @@ export function generate(seed: number): History {
     else if (op === 'redisRestart') steps.push({ op: 'redisRestart', downMs: int(rng, 200, 1500) });
     else if (op === 'faults') steps.push({ op: 'faults', faults: faultPhase(rng) });
     else steps.push({ op });
+    ends.push(steps.length);
   }
   sleep();
+  // `archive` steps, weighted low, from the archive's stream (the other steps stay what they were):
+  // after any step, and more likely at the end, when the campaign is likelier to be done.
+  const archiveStep = (): Step[] => [
+    { op: 'sleep', ms: int(arch, 100, 1200) },
+    chance(arch, 0.5) ? { op: 'archive', killAfterMs: chance(arch, 0.5) ? 0 : int(arch, 1, 300) } : { op: 'archive' },
+  ];
+  const at = [...ends.filter(() => chance(arch, 0.1)), ...(chance(arch, 0.3) ? [steps.length] : [])];
+  for (const i of at.reverse()) steps.splice(i, 0, ...archiveStep());
   return { seed, config, steps };
 }
 
@@ -173,6 +199,7 @@ export function describeStep(s: Step): string {
     case 'faults': return `faults ${JSON.stringify(s.faults)}`;
     case 'sleep': return `sleep ${s.ms} ms`;
     case 'stallLoad': return `stall load ${s.ms} ms`;
+    case 'archive': return `archive${s.killAfterMs === undefined ? '' : ` (background, kill -9 ${s.killAfterMs} ms after its first block)`}`;
     default: return s.op;
   }
 }

@@ -53,10 +53,37 @@ export interface Evidence {
   crashes: string[];
   /** Where the status indexes disagree with a scan of the rows and the ledger (test/helpers/index-drift.ts), read once settled. */
   indexDrift?: string[];
+  /**
+   * What each `dialer forget` that succeeded reported: keys still holding the number (its own final scan), and
+   * rows whose erasure waits for their call to end (finished by the worker's retention round, every 10 minutes).
+   */
+  forgetReports?: { row: number; phone: string; leftovers: string[]; deferred: number }[];
+  /** Every archive block at the end, unpacked (test/histories/archived.ts). */
+  archiveBlocks?: { name: string; text: string }[];
+  /** The settle's archive check, when the history has one (config.archiveCheck) and the campaign ended. */
+  archiveCheck?: ArchiveCheckEvidence;
+}
+
+/** The settle's archive check (runner.ts): export A, `dialer archive`, export B, a re-load of the list, a wait, export C. */
+export interface ArchiveCheckEvidence {
+  /** The campaign's state when the check began (done or canceled). */
+  state: string;
+  /** `dialer archive <campaign> --json`: exit code, result and reason from its JSON, else its error output. */
+  archive: { code: number | string; result?: string; reason?: string; error?: string };
+  /** Export A, before the archive (the settle's export). */
+  before: Record<string, string>[];
+  /** Export B, after it (null when it failed). */
+  after: Record<string, string>[] | null;
+  afterError?: string;
+  /** The re-load of the same list: when it started, its exit, its error output, when the wait after it ended (epoch ms). */
+  reload: { at: number; code: number | string; error?: string; until: number };
+  /** Export C, after the re-load and the wait. */
+  afterReload: Record<string, string>[] | null;
+  afterReloadError?: string;
 }
 
 export interface Violation {
-  /** 1-8 as in README of the histories test, or 'process'. */
+  /** 1-11 as in README of the histories test, or 'process'. */
   invariant: string;
   message: string;
 }
@@ -139,8 +166,25 @@ export function checkInvariants(ev: Evidence): Violation[] {
     if (late.length) v('8', `${late.length} POST /calls after the deadline ${iso(deadline)}: ${late.slice(0, 5).map((p) => `${who(phoneOf(p))} at ${iso(p.t)} (+${p.t - deadline} ms)`).join(', ')}`);
   } else if (ev.status && (ev.status.outcomes.expired ?? 0) > 0) v('8', `${ev.status.outcomes.expired} rows expired without a deadline`);
 
+  // 6 (cont.). A forgotten number is nowhere: forget's own scan found nothing; unless its erasure waited for a
+  // call in flight (deferred: the number stays until the worker's next retention round), no export and no archive block holds it.
+  for (const f of ev.forgetReports ?? []) {
+    if (f.leftovers.length) v('6', `dialer forget of row ${f.row} reported leftovers: ${f.leftovers.slice(0, 3).join('; ')}`);
+    if (f.deferred > 0) continue;
+    const number = new RegExp(`(?<!\\d)${f.phone.replace(/\D/g, '')}(?!\\d)`);
+    const exports: [string, Record<string, string>[] | null | undefined][] = [['the export', ev.results], ['the export after dialer archive', ev.archiveCheck?.after], ['the export after the re-load', ev.archiveCheck?.afterReload]];
+    for (const [what, rows] of exports) {
+      const hit = (rows ?? []).find((r) => Object.values(r).some((c) => number.test(c.replace(/[\s().-]/g, ''))));
+      if (hit) v('6', `row ${f.row} was forgotten (nothing deferred) but ${what} still holds its number (row ${hit.row})`);
+    }
+    for (const b of ev.archiveBlocks ?? []) if (number.test(b.text)) v('6', `row ${f.row} was forgotten (nothing deferred) but archive block ${b.name} still holds its number`);
+  }
+
   // 9. The indexes behind status, metrics and webhooks agree with a scan of the rows and the ledger.
   for (const d of ev.indexDrift ?? []) v('9', `index drift: ${d}`);
+
+  // 10, 11. The archive changes no read; a re-load of the finished list calls nobody and changes no row.
+  if (ev.archiveCheck) checkArchive(ev, ev.archiveCheck, posts, v);
 
   for (const c of ev.crashes) v('process', c);
   return out;
@@ -231,6 +275,66 @@ function checkResults(ev: Evidence, forgotten: Set<string>, v: (inv: string, msg
       v('2', `row ${row.row}: outcome ${r.outcome || 'none'} without a call id, but call ${last.id} was created for the number`);
     } else if (!last && CALL_OUTCOMES.has(r.outcome ?? '')) {
       v('2', `row ${row.row}: outcome ${r.outcome} but no call exists for the number`);
+    }
+  }
+}
+
+/** Rows of two exports that differ, by row number ('missing' when one lacks it), at most `max`. */
+export function exportDiff(a: Record<string, string>[], b: Record<string, string>[], max = 5): string[] {
+  const out: string[] = [];
+  if (a.length !== b.length) out.push(`${a.length} rows before, ${b.length} after`);
+  const key = (r: Record<string, string>) => r.row ?? '';
+  const bs = new Map(b.map((r) => [key(r), r]));
+  for (const [i, r] of a.entries()) {
+    const o = bs.get(key(r));
+    if (!o) out.push(`row ${key(r)} missing after`);
+    else if (JSON.stringify(o) !== JSON.stringify(r)) {
+      const cols = [...new Set([...Object.keys(r), ...Object.keys(o)])].filter((c) => r[c] !== o[c]);
+      out.push(`row ${key(r)}: ${cols.map((c) => `${c} ${JSON.stringify(r[c] ?? null)} → ${JSON.stringify(o[c] ?? null)}`).join(', ') || 'column order'}`);
+    } else if (b[i] !== o) out.push(`row ${key(r)} at another place in the file`);
+    if (out.length >= max) break;
+  }
+  const as = new Set(a.map(key));
+  for (const r of b) if (!as.has(key(r)) && out.length < max) out.push(`row ${key(r)} only after`);
+  return out;
+}
+
+/** Writing to the campaign warmed it after A: the archive then waits its hold out, and A == B can't be checked. */
+const HELD = /written to in the last minutes/;
+
+function checkArchive(ev: Evidence, a: ArchiveCheckEvidence, posts: RequestLogEntry[], v: (inv: string, msg: string) => void): void {
+  // 10. `dialer archive` of a finished campaign packs it, and the export after it is the export before it, row for row.
+  const refusal = a.archive.reason ?? a.archive.error ?? '';
+  if (a.archive.code === 0 && a.archive.result === 'archived') {
+    if (!a.after) v('10', `dialer export after dialer archive failed: ${a.afterError ?? 'no file'}`);
+    else {
+      const d = exportDiff(a.before, a.after);
+      if (d.length) v('10', `the export changed across dialer archive: ${d.join('; ')}`);
+    }
+  } else if (!HELD.test(refusal)) {
+    v('10', `dialer archive of the ${a.state} campaign: exit ${a.archive.code}, ${a.archive.result ?? 'no result'}${refusal ? `: ${refusal.slice(0, 200)}` : ''}`);
+  }
+
+  // 11. A re-load of the same list, archived or not: no POST /calls, one results row per input row, each as it was.
+  const late = posts.filter((p) => p.t >= a.reload.at && p.t <= a.reload.until);
+  if (late.length) {
+    const rowOf = new Map(ev.rows.map((r) => [r.phone, r.row]));
+    v('11', `${late.length} POST /calls after a re-load of the ${a.state} campaign: ${late.slice(0, 5).map((p) => `row ${rowOf.get(phoneOf(p)) ?? '?'} at ${iso(p.t)} (+${p.t - a.reload.at} ms)`).join(', ')}`);
+  }
+  if (a.reload.code !== 0 && !(a.state === 'canceled' && /was canceled/.test(a.reload.error ?? ''))) {
+    v('11', `the re-load of the ${a.state} campaign failed: exit ${a.reload.code}: ${(a.reload.error ?? '').trim().slice(0, 200)}`);
+  }
+  if (!a.afterReload) v('11', `dialer export after the re-load failed: ${a.afterReloadError ?? 'no file'}`);
+  else {
+    const rows = new Map<string, number>();
+    for (const r of a.afterReload) rows.set(r.row ?? '', (rows.get(r.row ?? '') ?? 0) + 1);
+    const twice = [...rows].filter(([, n]) => n > 1).map(([r]) => r);
+    const missing = ev.rows.filter((r) => !rows.has(String(r.row))).map((r) => r.row);
+    if (twice.length || missing.length || a.afterReload.length !== ev.rows.length) {
+      v('11', `after the re-load the export has ${a.afterReload.length} rows for ${ev.rows.length} input rows${twice.length ? `, twice: ${twice.slice(0, 8).join(', ')}` : ''}${missing.length ? `, missing: ${missing.slice(0, 8).join(', ')}` : ''}`);
+    } else {
+      const d = exportDiff(a.after ?? a.before, a.afterReload);
+      if (d.length) v('11', `the export changed across the re-load: ${d.join('; ')}`);
     }
   }
 }

@@ -20,11 +20,11 @@ import { freePort, startLocalRedis, type LocalRedis } from '../../src/cli/local-
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { mulberry32 } from '../../src/simulator/prng.js';
 import { Keys } from '../../src/store/keys.js';
-import { indexDrift } from '../helpers/index-drift.js';
 import { alive, kill9, runCli, spawnCli, stop, waitForPort, type Proc } from '../chaos/procs.js';
+import { archiveSnapshot, type ArchiveSnapshot } from './archived.js';
 import { historyContacts, type HistoryContacts } from './contacts.js';
 import { describeStep, type FaultPhase, type History, type ProcName, type Step } from './generator.js';
-import { checkInvariants, type Evidence, type StatusJson, type Violation } from './invariants.js';
+import { checkInvariants, type ArchiveCheckEvidence, type Evidence, type StatusJson, type Violation } from './invariants.js';
 import { shuffle, sleep } from './util.js';
 import { postWebhooks, webhookEvents } from './webhooks.js';
 
@@ -108,6 +108,8 @@ class Play {
   private servePort = 0;
   private readonly cancels: number[] = [];
   private readonly forgets: Evidence['forgets'] = [];
+  private readonly forgetReports: NonNullable<Evidence['forgetReports']> = [];
+  private archiveCount = 0;
   private readonly crashes: string[] = [];
   private readonly stepsLog: string;
   private readonly t0 = Date.now();
@@ -152,6 +154,9 @@ class Play {
       DIALER_HTTP_TIMEOUT_MS: '2000', DIALER_LOCK_MS: '6000', LOG_LEVEL: 'info', DIALER_HASH_KEY: 'histories-hash-key-0123456789',
       DIALER_API_TOKEN: TOKEN, DIALER_RESULTS_DIR: path.join(dir, 'results'),
     };
+    // Workers archive the campaign a moment after it is done (racing the steps that follow); unset: an hour, never here.
+    if (c.archiveAfterMinutes !== undefined) this.env.DIALER_ARCHIVE_AFTER_MINUTES = String(c.archiveAfterMinutes);
+    else delete this.env.DIALER_ARCHIVE_AFTER_MINUTES;
     for (const k of ['REDIS_CLUSTER_NODES', 'DIALER_NOW', 'CALLEASE_MAX_CALLS_PER_SECOND', 'CALLEASE_MAX_CONCURRENT_CALLS', 'DIALER_WEBHOOK_SECRET', 'PORT', 'HOST']) delete this.env[k];
     const names: ProcName[] = ['worker0', ...(c.workers === 2 ? ['worker1' as const] : []), 'poller', ...(c.serve ? ['serve' as const] : [])];
     for (const n of names) this.start(n);
@@ -214,7 +219,17 @@ class Play {
         if (rows[i]!.expect === 'rejected') i = (i + 1) % rows.length;
         const row = rows[i]!;
         const r = await this.cli(['forget', row.phone, '--json']);
-        if (r.stdout.trim().startsWith('{')) this.forgets.push({ row: row.row, phone: row.phone, at: Date.now() });
+        if (r.stdout.trim().startsWith('{')) {
+          this.forgets.push({ row: row.row, phone: row.phone, at: Date.now() });
+          try {
+            const rep = JSON.parse(r.stdout) as { leftovers?: string[]; campaigns?: { deferred?: number }[] };
+            const deferred = (rep.campaigns ?? []).reduce((n, c) => n + (c.deferred ?? 0), 0);
+            this.forgetReports.push({ row: row.row, phone: row.phone, leftovers: rep.leftovers ?? [], deferred });
+            if (deferred) this.note(`forget: ${deferred} row(s) in flight, their erasure waits for the call to end`);
+          } catch {
+            this.note(`dialer forget: unreadable JSON output`);
+          }
+        }
         return;
       }
       case 'webhooks':
@@ -235,6 +250,52 @@ class Play {
       case 'faults':
         this.sim!.setOptions(simFaults(s.faults));
         return;
+      case 'archive':
+        if (s.killAfterMs === undefined) await this.cli(['archive', CAMPAIGN, '--json']);
+        else this.restarts.push(this.killedArchive(s.killAfterMs));
+        return;
+    }
+  }
+
+  /**
+   * `dialer archive` in the background, racing the next steps, and a kill -9
+   * `ms` after it was first seen committing a block (the set of blocks
+   * changed; watched every few ms), so that some of its blocks are in and the
+   * rest never come: a half-done archive. A run refused at once (the campaign
+   * runs) or with nothing to pack just exits; steps.log says which.
+   */
+  private async killedArchive(ms: number): Promise<void> {
+    const name = `archive${++this.archiveCount}`;
+    const logFile = path.join(this.dir, `${name}.log`);
+    const ckey = new Keys(CAMPAIGN).campaign(CAMPAIGN);
+    const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 1 });
+    peek.on('error', () => undefined);
+    const blocks = async () => {
+      const r = await peek.multi().smembers(`${ckey}:z`).zrange(`${ckey}:za`, 0, -1).exec().catch(() => null);
+      return r ? JSON.stringify(r.map(([, v]) => [...(v as string[])].sort())) : null;
+    };
+    let seen = false;
+    let before: string | null = null;
+    const p = spawnCli(name, ['archive', CAMPAIGN, '--json'], this.env, logFile);
+    try {
+      before = await blocks();
+      for (const until = Date.now() + 15_000; Date.now() < until && alive(p) && !this.closing; await sleep(2)) {
+        const now = await blocks();
+        if (before === null) before = now;
+        else if (now !== null && now !== before) {
+          seen = true;
+          break;
+        }
+      }
+      if (seen && ms > 0) await sleep(ms);
+      const running = alive(p);
+      await kill9(p);
+      const out = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-2).join(' | ').slice(0, 200);
+      const after = await blocks();
+      this.note(`${name}: ${running ? `killed -9 ${seen ? `${ms} ms after its first block` : 'before it committed a block'}` : `exited by itself (${String(p.child.exitCode ?? p.child.signalCode)}) before the kill`}; blocks ${before ?? '?'} → ${after ?? '?'}${out ? `; said ${out}` : ''}`);
+    } finally {
+      if (alive(p)) await kill9(p);
+      peek.disconnect();
     }
   }
 
@@ -365,8 +426,16 @@ class Play {
     let resultsError: string | undefined;
     if (exp.code === 0) this.results = parseCsv<Record<string, string>>(await readFile(path.join(this.dir, 'results.csv')), { columns: true, skip_empty_lines: true });
     else resultsError = `exit ${exp.code}: ${exp.stderr.trim()}`;
+    const first = await this.snapshot();
+    const indexes = first.drift;
+    let archiveCheck: ArchiveCheckEvidence | undefined;
+    let last = first;
+    if (this.h.config.archiveCheck && status && status.pending === 0 && (status.state === 'done' || status.state === 'canceled') && this.results) {
+      archiveCheck = await this.archiveCheck(status.state, this.results);
+      last = await this.snapshot();
+      indexes.push(...last.drift.map((d) => `after the archive check: ${d}`));
+    }
     await this.sim!.flushLog();
-    const indexes = await this.indexDrift();
     return {
       rows: this.contacts.rows,
       requests: [...this.sim!.requests],
@@ -374,20 +443,58 @@ class Play {
       status, statusError, results: this.results, resultsError,
       cancels: this.cancels, forgets: this.forgets, redial: this.h.config.redial, crashes: this.crashes,
       maxLiveCalls: this.h.config.maxLiveCalls, indexDrift: indexes,
+      forgetReports: this.forgetReports, archiveBlocks: last.blocks, archiveCheck,
     };
   }
 
-  /** The status indexes against a scan of the rows and the ledger, from one atomic snapshot. */
-  private async indexDrift(): Promise<string[]> {
+  /**
+   * The status indexes against a scan of the rows and the ledger, from one
+   * atomic snapshot, rows and ledger entries in archive blocks included
+   * (archived.ts); and the text of every block.
+   */
+  private async snapshot(): Promise<ArchiveSnapshot> {
     const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 3 });
     peek.on('error', () => undefined);
     try {
-      return await indexDrift(peek, new Keys(CAMPAIGN), CAMPAIGN);
+      return await archiveSnapshot(peek, new Keys(CAMPAIGN), CAMPAIGN);
     } catch (e) {
-      return [`could not read the indexes: ${(e as Error).message}`];
+      return { drift: [`could not read the indexes: ${(e as Error).message}`], blocks: [] };
     } finally {
       peek.disconnect();
     }
+  }
+
+  /**
+   * Once the campaign ended: `dialer archive` to completion (export A is the
+   * settle's), export B, then a re-load of the same list, ~2 s for any POST
+   * /calls it would cause, export C. Invariants 10 and 11 judge it.
+   */
+  private async archiveCheck(state: string, before: Record<string, string>[]): Promise<ArchiveCheckEvidence> {
+    this.note('archive check');
+    const exportTo = async (file: string): Promise<[Record<string, string>[] | null, string | undefined]> => {
+      const r = await this.cli(['export', CAMPAIGN, '--out', path.join(this.dir, file)]);
+      if (r.code !== 0) return [null, `exit ${r.code}: ${r.stderr.trim()}`];
+      return [parseCsv<Record<string, string>>(await readFile(path.join(this.dir, file)), { columns: true, skip_empty_lines: true }), undefined];
+    };
+    const a = await this.cli(['archive', CAMPAIGN, '--json']);
+    const archive: ArchiveCheckEvidence['archive'] = { code: a.code };
+    try {
+      const j = JSON.parse(a.stdout) as { result?: string; reason?: string };
+      Object.assign(archive, { result: j.result, reason: j.reason });
+    } catch {
+      archive.error = (a.stderr || a.stdout).trim().slice(0, 500);
+    }
+    if (a.code !== 0 && !archive.error) archive.error = a.stderr.trim().slice(0, 500);
+    const [after, afterError] = await exportTo('results-archived.csv');
+    const at = Date.now();
+    const l = await this.cli(['load', path.join(this.dir, 'campaign.json'), '--json']);
+    await sleep(2000);
+    const until = Date.now();
+    const [afterReload, afterReloadError] = await exportTo('results-reloaded.csv');
+    return {
+      state, archive, before, after, afterError, afterReload, afterReloadError,
+      reload: { at, until, code: l.code, ...(l.code !== 0 ? { error: (l.stderr || l.stdout).trim().slice(0, 500) } : {}) },
+    };
   }
 
   /**

@@ -26,7 +26,7 @@ function* candidates(h: History): Generator<History> {
   if (config.contacts > 12) yield { ...h, config: { ...config, contacts: Math.max(12, Math.floor(config.contacts / 2)) } };
   const plainer: Partial<History['config']>[] = [
     { workers: 1 }, { faults: { ...NO_FAULTS } }, { lookupFailRate: 0 }, { suppressed: 0 }, { outcomeColumn: false },
-    { redial: null }, { onAmbiguous: 'skip' }, { serve: false },
+    { redial: null }, { onAmbiguous: 'skip' }, { serve: false }, { archiveAfterMinutes: undefined }, { archiveCheck: undefined },
   ];
   for (const p of plainer) {
     const next = { ...config, ...p };
