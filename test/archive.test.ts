@@ -165,7 +165,11 @@ describe('the archive of a finished campaign', () => {
     expect((await rt.store.archive.archive(c.name)).result).toBe('archived');
     const row = (await rt.store.getRow(c.name, 2))!;
     expect(row.phone).toMatch(/^\+614/);
+    // A campaign that never had the number stays packed.
+    const other = await finished('arch-other', 40);
+    expect((await rt.store.archive.archive(other.name)).result).toBe('archived');
     const report = await forgetNumber({ store: rt.store, log: rt.log, hashKey: HASH_KEY }, row.phone);
+    expect(await rt.store.archive.isArchived(other.name)).toBe(true);
     expect(report.campaigns.map((e) => [e.campaign, e.rows])).toEqual([[c.name, 1]]);
     expect(report.leftovers).toEqual([]);
     expect(await rt.store.archive.isArchived(c.name)).toBe(false);

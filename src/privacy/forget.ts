@@ -130,7 +130,15 @@ export async function eraseInCampaign(store: Store, id: string, numbers: string[
 
   const out: Erasure = { campaign: id, rows: 0, stopped: 0, deferred: 0, ledger: 0, deadLetters: 0, events: 0, callIds: [], results: [], finished: false, erasedRows: [] };
   const now = new Date().toISOString();
+  // An archived campaign is unpacked by the erasure's script (store/archive.ts): only when it holds the number.
+  const idle = [...byNumber].filter(([, rows]) => rows.length === 0).map(([n]) => n);
+  let skip = new Set<string>();
+  if (idle.length && (await store.archive.isArchived(id))) {
+    const held = await store.archive.ledgerHas(id, idle);
+    skip = new Set(idle.filter((n) => !held.has(n)));
+  }
   for (const [n, rows] of byNumber) {
+    if (skip.has(n)) continue;
     const { erased, stopped, deferred, ledger, deadLetters, finished, callIds } = await store.privacy.eraseNumber(id, n, now, rows);
     out.rows += erased;
     out.stopped += stopped.length;

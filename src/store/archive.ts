@@ -303,6 +303,23 @@ export class ArchiveStore {
     }
   }
 
+  /**
+   * Which of `numbers` have a ledger entry in the campaign, in its hash or its
+   * blocks, read without warming it (an erasure need not unpack a campaign
+   * that never had the number).
+   */
+  async ledgerHas(id: string, numbers: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const inHash = numbers.length ? await this.redis.hmget(this.keys.ledger(id), ...numbers) : [];
+    numbers.forEach((n, i) => inHash[i] !== null && found.add(n));
+    const want = new Set(numbers.filter((n) => !found.has(n)));
+    for (const name of want.size ? await this.redis.smembers(this.z(id)) : []) {
+      const data = await this.redis.getBuffer(this.block(id, name));
+      if (data) for (const [n] of (await unpackBlock(data)).ledger) if (want.has(n)) found.add(n);
+    }
+    return found;
+  }
+
   /** Names of the row blocks. */
   async rowBlockNames(id: string): Promise<string[]> {
     return (await this.redis.smembers(this.z(id))).filter((n) => n.startsWith('r'));
