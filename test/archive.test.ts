@@ -43,7 +43,7 @@ function contacts(n: number): string {
   return lines.join('\n') + '\n';
 }
 
-async function finished(name: string, rows: number): Promise<Campaign> {
+async function finished(name: string, rows: number, whileRunning?: () => Promise<void>): Promise<Campaign> {
   const c = await campaignIn(path.join(dir, name), {
     name, assistant_id: 'A1', default_country: 'AU', rate: { calls: 200, per_seconds: 1 }, poll: { interval_seconds: 0.1 },
     results: path.join(dir, `${name}.csv`),
@@ -54,6 +54,7 @@ async function finished(name: string, rows: number): Promise<Campaign> {
   dialer.startPoller({ bare: true });
   try {
     await waitFor(async () => (await rt.store.getCampaign(name))?.state === 'done', `${name} done`, 60_000, 100);
+    await whileRunning?.();
   } finally {
     await dialer.close();
   }
@@ -187,6 +188,17 @@ describe('the archive of a finished campaign', () => {
     await rt.store.deleteCampaign(d.name);
     expect(await rt.redis.keys(`${rt.store.keys.campaign(d.name)}:z*`)).toEqual([]);
     expect(await rt.redis.exists(rt.store.keys.campaign(d.name), rt.store.keys.rows(d.name))).toBe(0);
+  }, 120_000);
+
+  it('stays archived beside the worker and poller that just finished it (their keep-alive of live slots reads no row)', async () => {
+    let packed = false;
+    const c = await finished('arch-beside', 30, async () => {
+      expect((await rt.store.archive.archive('arch-beside')).result).toBe('archived');
+      await new Promise((r) => setTimeout(r, 3000)); // the poller renews the live slots of its recent campaigns every second
+      packed = await rt.store.archive.isArchived('arch-beside');
+    });
+    expect(packed).toBe(true);
+    expect(await rt.store.rowCount(c.name)).toBe(30);
   }, 120_000);
 
   it('dialer worker archives a campaign on its own once it has been finished DIALER_ARCHIVE_AFTER_MINUTES, and not before', async () => {

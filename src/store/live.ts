@@ -115,7 +115,10 @@ export class LiveStore {
   constructor(private readonly redis: RedisClient, private readonly keys: Keys) {
     this.acquireScript = defineScript(redis, 'dialer_live_acquire', 2, LIVE_ACQUIRE);
     this.renewScript = defineScript(redis, 'dialer_live_renew', 2, LIVE_RENEW);
-    this.keepAliveScript = defineScript(redis, 'dialer_live_keepalive', 3, LIVE_KEEPALIVE);
+    // Not guarded: pollers run it every second for the campaigns of the last minute, finished ones
+    // included; on an archived campaign it reads no row (each slot then counts as final and goes),
+    // where a guard would unpack the campaign again right after `dialer archive`.
+    this.keepAliveScript = defineScript(redis, 'dialer_live_keepalive', 3, LIVE_KEEPALIVE, { guard: false });
     this.accountKeepAliveScript = defineScript(redis, 'dialer_live_keepalive_account', 1, ACCOUNT_KEEPALIVE);
   }
 
