@@ -19,11 +19,12 @@ const campaignKeys = (k: Keys, id: string): string[] => [
   k.campaign(id), k.rows(id), k.rowsByOutcome(id, 'completed'), k.counts(id), k.ledger(id), k.waiting(id), k.ledgerSending(id),
   k.ledgerCounts(id), k.callIds(id), k.pollsOf(id), k.rowKeys(id), k.open(id), k.dlq(id), k.audit(id), k.dials(id),
   k.limiter(`c:${id}`), k.live(id), k.uploadLock(id), k.outboxOf(id), `${k.dialQueuePrefix}:${k.dialQueue(id)}:wait`,
+  k.archive(id), k.archiveAudit(id), k.archiveBlock(id, 'r0'),
 ];
 const accountKeys = (k: Keys): string[] => [
   k.campaigns, k.scheduleActive('nightly'), k.reaperLock, k.polls, k.limiter('account'), k.semaphore('account'), k.liveAccount,
   k.suppression, k.erased, k.erasePending, k.retentionLock, k.frequency('+61412000001'), k.webhooks, k.workers,
-  k.eventsOutbox, k.eventsCampaigns, k.eventsUndelivered, k.eventsStats, `${k.prefix}:${k.eventsQueue}:wait`,
+  k.eventsOutbox, k.eventsCampaigns, k.eventsUndelivered, k.eventsStats, `${k.prefix}:${k.eventsQueue}:wait`, k.archiveLock,
 ];
 
 describe('key layouts', () => {
@@ -36,12 +37,12 @@ describe('key layouts', () => {
       'dialer:c:spring:polls', 'dialer:c:spring:rowkeys', 'dialer:c:spring:open', 'dialer:c:spring:dlq', 'dialer:c:spring:audit',
       // `:dials:s`: the record of recent dials, a hash (the sorted set `:dials` it replaced is deleted with the campaign).
       'dialer:c:spring:dials:s', 'dialer:limiter:c:spring', 'dialer:c:spring:live', 'dialer:c:spring:upload-lock', 'dialer:events:outbox',
-      'dialer:dial-spring:wait',
+      'dialer:dial-spring:wait', 'dialer:c:spring:z', 'dialer:c:spring:za', 'dialer:c:spring:z:r0',
     ]);
     expect(accountKeys(k)).toEqual([
       'dialer:campaigns', 'dialer:sched:nightly:active', 'dialer:reaper:lock', 'dialer:polls', 'dialer:limiter:account', 'dialer:sem:account',
       'dialer:live', 'dialer:suppression', 'dialer:erased', 'dialer:erased:pending', 'dialer:retention:lock', 'dialer:freq:+61412000001',
-      'dialer:webhooks', 'dialer:workers', 'dialer:events:outbox', 'dialer:events:campaigns', 'dialer:events:undelivered', 'dialer:events:stats', 'dialer:events:wait',
+      'dialer:webhooks', 'dialer:workers', 'dialer:events:outbox', 'dialer:events:campaigns', 'dialer:events:undelivered', 'dialer:events:stats', 'dialer:events:wait', 'dialer:archive:lock',
     ]);
     expect(k.scanPatterns).toEqual(['dialer:*']);
     // A `{tagged}` prefix (one slot in a Cluster) is used as it is.

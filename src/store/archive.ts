@@ -152,13 +152,13 @@ export class ArchiveStore {
   }
 
   private z(id: string): string {
-    return `${this.keys.campaign(id)}:z`;
+    return this.keys.archive(id);
   }
   private za(id: string): string {
-    return `${this.keys.campaign(id)}:za`;
+    return this.keys.archiveAudit(id);
   }
   private block(id: string, name: string): string {
-    return `${this.keys.campaign(id)}:z:${name}`;
+    return this.keys.archiveBlock(id, name);
   }
 
   /** Whether rows, ledger or row keys of the campaign are in blocks. */
@@ -176,9 +176,9 @@ export class ArchiveStore {
     return (await this.redis.xlen(this.keys.audit(id))) > 0;
   }
 
-  /** One process at a time runs the archive (SET NX PX on `<prefix>:archive:lock`). */
+  /** One process at a time runs the archive (Keys.archiveLock). */
   async takeTurn(holder: string, ms: number): Promise<boolean> {
-    return (await this.redis.set(`${this.keys.prefix}:archive:lock`, holder, 'PX', ms, 'NX')) === 'OK';
+    return (await this.redis.set(this.keys.archiveLock, holder, 'PX', ms, 'NX')) === 'OK';
   }
 
   /** Brings the campaign's rows, ledger and row keys back (writes need them); keeps it off the archive for WARM_HOLD_MS. */

@@ -113,6 +113,26 @@ export class Keys {
   dlq(id: string): string {
     return `${this.c(id)}:dlq`;
   }
+  /**
+   * Set: the campaign's row blocks in the archive (store/archive.ts); while it
+   * exists, every guarded script answers ARCHIVED (store/lua.ts derives this
+   * name from the rows, ledger or row keys key: campaign hash + `:z`).
+   */
+  archive(id: string): string {
+    return `${this.c(id)}:z`;
+  }
+  /** Sorted set: the campaign's audit blocks in the archive, in stream order. */
+  archiveAudit(id: string): string {
+    return `${this.c(id)}:za`;
+  }
+  /** String: one brotli block of the archive (a name from `archive` or `archiveAudit`). */
+  archiveBlock(id: string, name: string): string {
+    return `${this.c(id)}:z:${name}`;
+  }
+  /** Lock (SET NX PX) so that one worker at a time runs the archive. */
+  get archiveLock(): string {
+    return `${this.prefix}:archive:lock`;
+  }
   /** Stream: append-only audit record of every dial attempt and final outcome. */
   audit(id: string): string {
     return `${this.c(id)}:audit`;
