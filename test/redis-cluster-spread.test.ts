@@ -106,7 +106,7 @@ describe('Redis Cluster, one hash tag per campaign', () => {
     }
   }, 60_000);
 
-  it('events, schedules, erasure checks and deletes work with the campaign and account keys in different slots', async () => {
+  it('events, schedules, erasure checks, the archive and deletes work with the campaign and account keys in different slots', async () => {
     const prefix = testPrefix('spread-ev');
     const secret = 'whsec-test-0123456789abcdef';
     const receiver = new Receiver(secret);
@@ -132,6 +132,18 @@ describe('Redis Cluster, one hash tag per campaign', () => {
       const want = [...phones.map((_, i) => `evt_${id}_${i + 1}_finished`), `evt_${id}_started_1`, `evt_${id}_finished_1`];
       await waitFor(() => want.every((e) => receiver.delivered().has(e)), 'every event to arrive', 30_000, 100);
       expect(await rt.store.events.backlog()).toMatchObject({ outbox: 0 });
+
+      // The archive keeps to the campaign's slot: packed, read the same, unpacked by a write (a re-load adds nothing).
+      const nums = phones.map((_, i) => i + 1);
+      const rowsBefore = await rt.store.getRows(id, nums);
+      expect(await rt.store.archive.archive(id)).toMatchObject({ result: 'archived', rows: phones.length });
+      expect(await rt.store.getRows(id, nums)).toEqual(rowsBefore);
+      const packed = await rt.store.archive.keysOf(id);
+      expect(packed.length).toBeGreaterThanOrEqual(4);
+      for (const k of packed) expect(await rt.redis.call('CLUSTER', 'KEYSLOT', k), k).toBe(await rt.redis.call('CLUSTER', 'KEYSLOT', id));
+      expect((await dialer.load(c)).jobs).toBe(0);
+      expect(await rt.store.archive.isArchived(id)).toBe(false);
+      expect(await rt.store.getRows(id, nums)).toEqual(rowsBefore);
 
       // One run of a schedule at a time: the previous run's state is read from its own slot.
       expect(await rt.store.claimScheduleRun('nightly', 'nightly-1')).toEqual({ claimed: true });
