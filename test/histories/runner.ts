@@ -259,9 +259,12 @@ class Play {
 
   /**
    * `dialer archive` in the background, racing the next steps, and a kill -9
-   * `ms` after it was first seen committing a block (the set of blocks
-   * changed; watched every few ms), so that some of its blocks are in and the
-   * rest never come: a half-done archive. A run refused at once (the campaign
+   * `ms` after its first block went in (seen on a MONITOR connection: the
+   * SET of a `<campaign>:z:<name>` block inside its commit script). With
+   * `ms` 0 the harness also pauses every writer (CLIENT PAUSE WRITE, which
+   * holds scripts too) the moment it sees that SET, so the run's next commit
+   * waits and dies with it: a half-done archive (its row block in, its audit
+   * not), whatever the machine's speed. A run refused at once (the campaign
    * runs) or with nothing to pack just exits; steps.log says which.
    */
   private async killedArchive(ms: number): Promise<void> {
@@ -274,27 +277,40 @@ class Play {
       const r = await peek.multi().smembers(`${ckey}:z`).zrange(`${ckey}:za`, 0, -1).exec().catch(() => null);
       return r ? JSON.stringify(r.map(([, v]) => [...(v as string[])].sort())) : null;
     };
-    let seen = false;
-    let before: string | null = null;
-    const p = spawnCli(name, ['archive', CAMPAIGN, '--json'], this.env, logFile);
+    let monitor: Awaited<ReturnType<Redis['monitor']>> | undefined;
+    let paused = false;
+    let pausing: Promise<unknown> = Promise.resolve();
+    let p: Proc | undefined;
     try {
-      before = await blocks();
-      for (const until = Date.now() + 15_000; Date.now() < until && alive(p) && !this.closing; await sleep(2)) {
-        const now = await blocks();
-        if (before === null) before = now;
-        else if (now !== null && now !== before) {
-          seen = true;
-          break;
+      const before = await blocks();
+      let committed: (block: string) => void = () => undefined;
+      const first = new Promise<string>((resolve) => (committed = resolve));
+      monitor = await peek.monitor().catch(() => undefined);
+      monitor?.on('error', () => undefined);
+      monitor?.on('monitor', (_time: string, args: string[]) => {
+        if (String(args[0]).toLowerCase() !== 'set' || !String(args[1]).startsWith(`${ckey}:z:`)) return;
+        if (ms === 0 && !paused) {
+          paused = true;
+          pausing = peek.call('CLIENT', 'PAUSE', '2000', 'WRITE').catch(() => undefined);
         }
-      }
-      if (seen && ms > 0) await sleep(ms);
-      const running = alive(p);
-      await kill9(p);
+        committed(String(args[1]).slice(ckey.length + 3));
+      });
+      const proc = spawnCli(name, ['archive', CAMPAIGN, '--json'], this.env, logFile);
+      p = proc;
+      const seen = await Promise.race([first, proc.exited.then(() => undefined), sleep(20_000).then(() => undefined)]);
+      await pausing;
+      if (seen !== undefined && ms > 0) await sleep(ms);
+      const running = alive(proc);
+      await kill9(proc);
+      if (paused) await peek.call('CLIENT', 'UNPAUSE').catch(() => undefined);
       const out = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-2).join(' | ').slice(0, 200);
       const after = await blocks();
-      this.note(`${name}: ${running ? `killed -9 ${seen ? `${ms} ms after its first block` : 'before it committed a block'}` : `exited by itself (${String(p.child.exitCode ?? p.child.signalCode)}) before the kill`}; blocks ${before ?? '?'} → ${after ?? '?'}${out ? `; said ${out}` : ''}`);
+      const how = running ? `killed -9 ${seen !== undefined ? `${ms} ms after its first block (${seen})${paused ? ', writers paused' : ''}` : 'before it committed a block'}` : `exited by itself (${String(proc.child.exitCode ?? proc.child.signalCode)}) before the kill`;
+      this.note(`${name}: ${how}; blocks ${before ?? '?'} → ${after ?? '?'}${out ? `; said ${out}` : ''}`);
     } finally {
-      if (alive(p)) await kill9(p);
+      if (p && alive(p)) await kill9(p);
+      if (paused) await peek.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      monitor?.disconnect();
       peek.disconnect();
     }
   }
