@@ -6,6 +6,7 @@ import { campaignStatus } from '../src/campaign/status.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { Dialer } from '../src/dialer.js';
 import { forgetNumber } from '../src/privacy/forget.js';
+import { purgeExpired } from '../src/privacy/retention.js';
 import { writeResults } from '../src/results/export.js';
 import type { Runtime } from '../src/runtime.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
@@ -188,6 +189,27 @@ describe('the archive of a finished campaign', () => {
     await rt.store.deleteCampaign(d.name);
     expect(await rt.redis.keys(`${rt.store.keys.campaign(d.name)}:z*`)).toEqual([]);
     expect(await rt.redis.exists(rt.store.keys.campaign(d.name), rt.store.keys.rows(d.name))).toBe(0);
+  }, 120_000);
+
+  it('the retention purge of an archived campaign stubs every row and takes the masked numbers out of the archived audit too', async () => {
+    const rows = 120;
+    const c = await finished('arch-purge', rows);
+    expect((await rt.store.archive.archive(c.name)).result).toBe('archived');
+    expect((await rt.store.archive.auditBlockNames(c.name)).length).toBeGreaterThan(0);
+    let masked = 0;
+    for await (const [, e] of rt.store.privacy.auditEntries(c.name)) if (e.number) masked++;
+    expect(masked).toBeGreaterThan(rows / 2);
+    const [entry] = await purgeExpired({ store: rt.store, log: rt.log }, { now: Date.now() + 3 * 86_400_000, defaultDays: 1, campaigns: [c.name] });
+    expect(entry).toMatchObject({ campaign: c.name, action: 'purged' });
+    const recs = await rt.store.getRows(c.name, Array.from({ length: rows }, (_, i) => i + 1));
+    expect(recs.every((r) => r !== undefined && r.phone === '' && r.name === '')).toBe(true);
+    let events = 0;
+    for await (const [, e] of rt.store.privacy.auditEntries(c.name)) {
+      events++;
+      expect(e.number).toBeUndefined();
+    }
+    expect(events).toBeGreaterThan(rows);
+    expect(await rt.store.archive.auditBlockNames(c.name)).toEqual([]);
   }, 120_000);
 
   it('stays archived beside the worker and poller that just finished it (their keep-alive of live slots reads no row)', async () => {
