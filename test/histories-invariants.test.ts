@@ -79,6 +79,8 @@ describe('history invariants 10 and 11 (the archive) and 6 (a forgotten number i
     expect(broken(evidence(calls, { archiveCheck: check({ after: null, afterError: 'exit 1' }) }))).toEqual(['10']);
     expect(broken(evidence(calls, { archiveCheck: check({ archive: { code: 2, error: 'error: hist was not archived: a row changed while it was read' } }) }))).toEqual(['10']);
     expect(broken(evidence(calls, { archiveCheck: check({ archive: { code: 'SIGSEGV', error: '' } }) }))).toEqual(['10']);
+    const lifted = checkInvariants(evidence(calls, { archiveCheck: check({ archive: { code: 2, error: 'error: hist was not archived: a row changed while it was read', holdLifted: true } }) }));
+    expect(lifted).toEqual([{ invariant: '10', message: expect.stringMatching(/^dialer archive of the done campaign \(its hold lifted\): exit 2/) }]);
   });
 
   it('11 fails for a POST after the re-load, a failed re-load, a row twice or missing, a row changed', () => {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../../src/store/keys.js';
 import { indexDrift } from '../helpers/index-drift.js';
 
-/** Not guarded (it is no script of the dialer's): reads blocks and hashes as they are. KEYS as in `snapshot`. */
+/** Not guarded (it is no script of the dialer's): reads blocks and hashes as they are. KEYS as in `archiveSnapshot`; ARGV: a block's key without its name. */
 const SNAPSHOT_LUA = `
 local out = {}
 out[1] = redis.call('HGETALL', KEYS[1])
@@ -22,10 +22,10 @@ out[4] = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
 out[5] = redis.call('HGETALL', KEYS[5])
 out[6] = redis.call('HGETALL', KEYS[6])
 local blocks = {}
-local names = redis.call('SMEMBERS', KEYS[7] .. ':z')
-for _, n in ipairs(redis.call('ZRANGE', KEYS[7] .. ':za', 0, -1)) do names[#names + 1] = n end
+local names = redis.call('SMEMBERS', KEYS[7])
+for _, n in ipairs(redis.call('ZRANGE', KEYS[8], 0, -1)) do names[#names + 1] = n end
 for _, n in ipairs(names) do
-  local data = redis.call('GET', KEYS[7] .. ':z:' .. n)
+  local data = redis.call('GET', ARGV[1] .. n)
   blocks[#blocks + 1] = n
   blocks[#blocks + 1] = data or ''
 end
@@ -70,8 +70,8 @@ export function decodeBlock(name: string, text: string): Partial<Record<'rows' |
 }
 
 export async function archiveSnapshot(redis: Redis, keys: Keys, id: string): Promise<ArchiveSnapshot> {
-  const ks = [keys.rows(id), keys.ledger(id), keys.waiting(id), keys.ledgerSending(id), keys.ledgerCounts(id), keys.callIds(id), keys.campaign(id)];
-  const res = (await redis.callBuffer('EVAL', SNAPSHOT_LUA, ks.length, ...ks)) as Buffer[][];
+  const ks = [keys.rows(id), keys.ledger(id), keys.waiting(id), keys.ledgerSending(id), keys.ledgerCounts(id), keys.callIds(id), keys.archive(id), keys.archiveAudit(id)];
+  const res = (await redis.callBuffer('EVAL', SNAPSHOT_LUA, ks.length, ...ks, keys.archiveBlock(id, ''))) as Buffer[][];
   const rows = toObject(res[0]!);
   const ledger = toObject(res[1]!);
   const drift: string[] = [];

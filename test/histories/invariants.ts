@@ -69,7 +69,7 @@ export interface ArchiveCheckEvidence {
   /** The campaign's state when the check began (done or canceled). */
   state: string;
   /** `dialer archive <campaign> --json`: exit code, result and reason from its JSON, else its error output. */
-  archive: { code: number | string; result?: string; reason?: string; error?: string };
+  archive: { code: number | string; result?: string; reason?: string; error?: string; holdLifted?: boolean };
   /** Export A, before the archive (the settle's export). */
   before: Record<string, string>[];
   /** Export B, after it (null when it failed). */
@@ -299,8 +299,8 @@ export function exportDiff(a: Record<string, string>[], b: Record<string, string
   return out;
 }
 
-/** Writing to the campaign warmed it after A: the archive then waits its hold out, and A == B can't be checked. */
-const HELD = /written to in the last minutes/;
+/** A write warmed the campaign (or a forget held it): the archive waits 10 minutes; the runner lifts the hold once (see README). */
+export const HELD = /written to in the last minutes/;
 
 function checkArchive(ev: Evidence, a: ArchiveCheckEvidence, posts: RequestLogEntry[], v: (inv: string, msg: string) => void): void {
   // 10. `dialer archive` of a finished campaign packs it, and the export after it is the export before it, row for row.
@@ -309,10 +309,10 @@ function checkArchive(ev: Evidence, a: ArchiveCheckEvidence, posts: RequestLogEn
     if (!a.after) v('10', `dialer export after dialer archive failed: ${a.afterError ?? 'no file'}`);
     else {
       const d = exportDiff(a.before, a.after);
-      if (d.length) v('10', `the export changed across dialer archive: ${d.join('; ')}`);
+      if (d.length) v('10', `the export changed across dialer archive${a.archive.holdLifted ? ' (its hold lifted)' : ''}: ${d.join('; ')}`);
     }
   } else if (!HELD.test(refusal)) {
-    v('10', `dialer archive of the ${a.state} campaign: exit ${a.archive.code}, ${a.archive.result ?? 'no result'}${refusal ? `: ${refusal.slice(0, 200)}` : ''}`);
+    v('10', `dialer archive of the ${a.state} campaign${a.archive.holdLifted ? ' (its hold lifted)' : ''}: exit ${a.archive.code}, ${a.archive.result ?? 'no result'}${refusal ? `: ${refusal.slice(0, 200)}` : ''}`);
   }
 
   // 11. A re-load of the same list, archived or not: no POST /calls, one results row per input row, each as it was.
