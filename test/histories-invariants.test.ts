@@ -97,6 +97,14 @@ describe('history invariants 10 and 11 (the archive) and 6 (a forgotten number i
     changed.afterReload![2] = { ...changed.afterReload![2]!, call_id: 'c9' };
     expect(broken(evidence(calls, { archiveCheck: changed }))).toEqual(['11']);
     expect(broken(evidence(calls, { archiveCheck: check({ afterReload: null }) }))).toEqual(['11']);
+    // A deferred erasure the worker's retention round finished meanwhile blanks the row's number and texts, nothing else.
+    const erasedLater = check();
+    erasedLater.afterReload![1] = { ...erasedLater.afterReload![1]!, phone: '' };
+    const forgot = { forgets: [{ row: 2, phone: phones[1]!, at: T0 + 150 }], forgetReports: [{ row: 2, phone: phones[1]!, leftovers: [], deferred: 1 }] };
+    expect(checkInvariants(evidence(calls, { archiveCheck: erasedLater, ...forgot }))).toEqual([]);
+    expect(broken(evidence(calls, { archiveCheck: erasedLater }))).toEqual(['11']);
+    erasedLater.afterReload![1] = { ...erasedLater.afterReload![1], outcome: 'suppressed' };
+    expect(broken(evidence(calls, { archiveCheck: erasedLater, ...forgot }))).toEqual(['11']);
   });
 
   it('6 fails when forget reported leftovers, or an export or an archive block still holds the number (unless its erasure was deferred)', () => {
