@@ -180,6 +180,8 @@ describe('Redis Cluster', () => {
       await new Promise((r) => setTimeout(r, 500));
       const b = (await w.backend.blockingClient) as unknown as Cluster;
       // As after a lost node or a failed slots refresh (a slow machine): the client has dropped its nodes and waits to reconnect.
+      // Its next attempt a minute away, so the state holds however slow the machine (its own ~100 ms retry let a CI run reconnect first).
+      b.options.clusterRetryStrategy = () => 60_000;
       const reconnecting = once(b, 'reconnecting');
       b.disconnect(true);
       await reconnecting;
