@@ -21,10 +21,11 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 import { mulberry32 } from '../../src/simulator/prng.js';
 import { Keys } from '../../src/store/keys.js';
 import { alive, kill9, runCli, spawnCli, stop, waitForPort, type Proc } from '../chaos/procs.js';
+import { archiveCheck as checkArchive, killedArchive, type ArchiveStepContext } from './archive-steps.js';
 import { archiveSnapshot, type ArchiveSnapshot } from './archived.js';
 import { historyContacts, type HistoryContacts } from './contacts.js';
 import { describeStep, type FaultPhase, type History, type ProcName, type Step } from './generator.js';
-import { checkInvariants, HELD, type ArchiveCheckEvidence, type Evidence, type StatusJson, type Violation } from './invariants.js';
+import { checkInvariants, type ArchiveCheckEvidence, type Evidence, type StatusJson, type Violation } from './invariants.js';
 import { shuffle, sleep } from './util.js';
 import { postWebhooks, webhookEvents } from './webhooks.js';
 
@@ -189,6 +190,11 @@ class Play {
     this.note(`dialer ${args.join(' ')} → exit ${r.code} (${Date.now() - t} ms) ${first}`);
     return r;
   }
+  /** What the archive steps (archive-steps.ts) act through. */
+  private archiveContext(): ArchiveStepContext {
+    return { dir: this.dir, redisUrl: this.redis!.url, env: this.env, campaign: CAMPAIGN, note: (l) => this.note(l), cli: (args) => this.cli(args) };
+  }
+
 
   async step(s: Step, index: number): Promise<void> {
     if (s.op !== 'sleep') this.note(`step ${index}: ${describeStep(s)}`);
@@ -252,69 +258,12 @@ class Play {
         return;
       case 'archive':
         if (s.killAfterMs === undefined) await this.cli(['archive', CAMPAIGN, '--json']);
-        else this.restarts.push(this.killedArchive(s.killAfterMs));
+        else this.restarts.push(killedArchive(this.archiveContext(), `archive${++this.archiveCount}`, s.killAfterMs));
         return;
     }
   }
 
-  /**
-   * `dialer archive` in the background, racing the next steps, and a kill -9
-   * `ms` after its first block went in (seen on a MONITOR connection: the
-   * SET of a `<campaign>:z:<name>` block inside its commit script). With
-   * `ms` 0 the harness also pauses every writer (CLIENT PAUSE WRITE, which
-   * holds scripts too) the moment it sees that SET, so the run's next commit
-   * waits and dies with it: a half-done archive (its row block in, its audit
-   * not), whatever the machine's speed. A run refused at once (the campaign
-   * runs) or with nothing to pack just exits; steps.log says which.
-   */
-  private async killedArchive(ms: number): Promise<void> {
-    const name = `archive${++this.archiveCount}`;
-    const logFile = path.join(this.dir, `${name}.log`);
-    const keys = new Keys(CAMPAIGN);
-    const blockKey = keys.archiveBlock(CAMPAIGN, '');
-    const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 1 });
-    peek.on('error', () => undefined);
-    const blocks = async () => {
-      const r = await peek.multi().smembers(keys.archive(CAMPAIGN)).zrange(keys.archiveAudit(CAMPAIGN), 0, -1).exec().catch(() => null);
-      return r ? JSON.stringify(r.map(([, v]) => [...(v as string[])].sort())) : null;
-    };
-    let monitor: Awaited<ReturnType<Redis['monitor']>> | undefined;
-    let paused = false;
-    let pausing: Promise<unknown> = Promise.resolve();
-    let p: Proc | undefined;
-    try {
-      const before = await blocks();
-      let committed: (block: string) => void = () => undefined;
-      const first = new Promise<string>((resolve) => (committed = resolve));
-      monitor = await peek.monitor().catch(() => undefined);
-      monitor?.on('error', () => undefined);
-      monitor?.on('monitor', (_time: string, args: string[]) => {
-        if (String(args[0]).toLowerCase() !== 'set' || !String(args[1]).startsWith(blockKey)) return;
-        if (ms === 0 && !paused) {
-          paused = true;
-          pausing = peek.call('CLIENT', 'PAUSE', '2000', 'WRITE').catch(() => undefined);
-        }
-        committed(String(args[1]).slice(blockKey.length));
-      });
-      const proc = spawnCli(name, ['archive', CAMPAIGN, '--json'], this.env, logFile);
-      p = proc;
-      const seen = await Promise.race([first, proc.exited.then(() => undefined), sleep(20_000).then(() => undefined)]);
-      await pausing;
-      if (seen !== undefined && ms > 0) await sleep(ms);
-      const running = alive(proc);
-      await kill9(proc);
-      if (paused) await peek.call('CLIENT', 'UNPAUSE').catch(() => undefined);
-      const out = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-2).join(' | ').slice(0, 200);
-      const after = await blocks();
-      const how = running ? `killed -9 ${seen !== undefined ? `${ms} ms after its first block (${seen})${paused ? ', writers paused' : ''}` : 'before it committed a block'}` : `exited by itself (${String(proc.child.exitCode ?? proc.child.signalCode)}) before the kill`;
-      this.note(`${name}: ${how}; blocks ${before ?? '?'} → ${after ?? '?'}${out ? `; said ${out}` : ''}`);
-    } finally {
-      if (p && alive(p)) await kill9(p);
-      if (paused) await peek.call('CLIENT', 'UNPAUSE').catch(() => undefined);
-      monitor?.disconnect();
-      peek.disconnect();
-    }
-  }
+
 
   /** `dialer load`; in the background it races the next steps and may be killed. */
   private async load(wait: boolean): Promise<void> {
@@ -448,7 +397,7 @@ class Play {
     let archiveCheck: ArchiveCheckEvidence | undefined;
     let last = first;
     if (this.h.config.archiveCheck && status && status.pending === 0 && (status.state === 'done' || status.state === 'canceled') && this.results) {
-      archiveCheck = await this.archiveCheck(status.state, this.results);
+      archiveCheck = await checkArchive(this.archiveContext(), status.state, this.results, this.forgetReports.some((f) => f.deferred > 0));
       last = await this.snapshot();
       indexes.push(...last.drift.map((d) => `after the archive check: ${d}`));
     }
@@ -479,53 +428,6 @@ class Play {
     } finally {
       peek.disconnect();
     }
-  }
-
-  /**
-   * Once the campaign ended: `dialer archive` to completion (export A is the
-   * settle's), export B, then a re-load of the same list, ~2 s for any POST
-   * /calls it would cause, export C. Invariants 10 and 11 judge it.
-   */
-  private async archiveCheck(state: string, before: Record<string, string>[]): Promise<ArchiveCheckEvidence> {
-    this.note('archive check');
-    const exportTo = async (file: string): Promise<[Record<string, string>[] | null, string | undefined]> => {
-      const r = await this.cli(['export', CAMPAIGN, '--out', path.join(this.dir, file)]);
-      if (r.code !== 0) return [null, `exit ${r.code}: ${r.stderr.trim()}`];
-      return [parseCsv<Record<string, string>>(await readFile(path.join(this.dir, file)), { columns: true, skip_empty_lines: true }), undefined];
-    };
-    const run = async (): Promise<ArchiveCheckEvidence['archive']> => {
-      const a = await this.cli(['archive', CAMPAIGN, '--json']);
-      const archive: ArchiveCheckEvidence['archive'] = { code: a.code };
-      try {
-        const j = JSON.parse(a.stdout) as { result?: string; reason?: string };
-        Object.assign(archive, { result: j.result, reason: j.reason });
-      } catch {
-        archive.error = (a.stderr || a.stdout).trim().slice(0, 500);
-      }
-      if (a.code !== 0 && !archive.error) archive.error = a.stderr.trim().slice(0, 500);
-      return archive;
-    };
-    let archive = await run();
-    // Held by a warm or a forget during the steps: nothing writes once the campaign ended, so the hold is lifted
-    // (as test/archive.test.ts does) and the archive runs again: the round trip of a warmed campaign gets checked too.
-    // Not with an erasure deferred: the worker's retention round may finish it (a real write) at any moment.
-    if (HELD.test(archive.reason ?? archive.error ?? '') && !this.forgetReports.some((f) => f.deferred > 0)) {
-      const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 3 });
-      peek.on('error', () => undefined);
-      const lifted = await peek.hdel(new Keys(CAMPAIGN).campaign(CAMPAIGN), 'z_hold').catch(() => 0).finally(() => peek.disconnect());
-      this.note(`archive check: held; z_hold ${lifted ? 'lifted' : 'not found'}, archiving again`);
-      if (lifted) archive = { ...(await run()), holdLifted: true };
-    }
-    const [after, afterError] = await exportTo('results-archived.csv');
-    const at = Date.now();
-    const l = await this.cli(['load', path.join(this.dir, 'campaign.json'), '--json']);
-    await sleep(2000);
-    const until = Date.now();
-    const [afterReload, afterReloadError] = await exportTo('results-reloaded.csv');
-    return {
-      state, archive, before, after, afterError, afterReload, afterReloadError,
-      reload: { at, until, code: l.code, ...(l.code !== 0 ? { error: (l.stderr || l.stdout).trim().slice(0, 500) } : {}) },
-    };
   }
 
   /**
