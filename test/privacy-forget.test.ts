@@ -153,6 +153,9 @@ describe('dialer forget', () => {
     expect((await rt.store.ledgerBegin('ff', '+61412000501', Date.now(), 'test-token', 60_000)).ok).toBe(true); // a worker is sending right now
     const r = await forgetNumber({ store: rt.store, log: rt.log, hashKey: KEY }, '+61412000501');
     expect(r.campaigns).toMatchObject([{ campaign: 'ff', rows: 0, deferred: 1, ledger: 0 }]);
+    // The number stays in the row, the ledger and its sending index until the call ends: waiting, not left over
+    // (history seed 206 had `forget` exit 1 naming ledger:sending).
+    expect(r.leftovers).toEqual([]);
     expect(await rt.store.getRow('ff', 1)).toEqual({ row: 1, name: '', phone: '+61412000501', state: 'sending', job: 'ff-1' });
     expect(await rt.store.ledgerGet('ff', '+61412000501')).toMatchObject({ s: 'sending' });
     expect(await completePendingErasures({ store: rt.store, log: rt.log })).toBe(0); // still in flight

@@ -41,7 +41,7 @@ export interface ForgetReport {
   campaigns: CampaignErasure[];
   frequencyKeys: number;
   suppressionEntries: number;
-  /** Keys that still hold the number (other than rows of calls in flight). */
+  /** Keys that still hold the number (other than the rows, ledger and sending index of calls in flight, whose erasure waits). */
   leftovers: string[];
 }
 
@@ -89,7 +89,7 @@ export async function forgetNumber(deps: PrivacyDeps, raw: string, opts: { count
     const c = info.campaign;
     const e = await eraseInCampaign(store, c.name, numbers, (country ?? c.default_country) as CountryCode | undefined);
     if (e.rows === 0 && e.ledger === 0 && e.deferred === 0) continue;
-    if (e.deferred) deferredKeys.add(store.keys.rows(c.name)).add(store.keys.ledger(c.name));
+    if (e.deferred) deferredKeys.add(store.keys.rows(c.name)).add(store.keys.ledger(c.name)).add(store.keys.ledgerSending(c.name));
     await store.appendAudit(c.name, { type: 'erasure', at: new Date().toISOString(), rows: e.rows, deferred: e.deferred });
     e.results = await rewriteResultsFiles(store, c.name, c, e.finished);
     e.events = await blankEvents(store, c, e.erasedRows);
