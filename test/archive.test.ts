@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dueForArchive } from '../src/campaign/archive.js';
 import { campaignStatus } from '../src/campaign/status.js';
 import type { Campaign } from '../src/config/campaign.js';
 import { Dialer } from '../src/dialer.js';
@@ -229,10 +230,15 @@ describe('the archive of a finished campaign', () => {
     const dialer = new Dialer(t.rt, { workerScanMs: 100, pollerTickMs: 50 });
     try {
       const doneAt = Date.parse((await t.rt.store.getCampaign(c.name))!.finishedAt!);
+      // Due exactly at its age, not a millisecond before.
+      expect(await dueForArchive(t.rt.store, 3000, doneAt + 2999)).not.toContain(c.name);
+      expect(await dueForArchive(t.rt.store, 3000, doneAt + 3000)).toContain(c.name);
       dialer.startWorkers({ campaigns: [c.name] });
       await waitFor(() => t.rt.store.archive.isArchived(c.name), `${c.name} archived`, 20_000, 50);
       expect(Date.now() - doneAt).toBeGreaterThanOrEqual(3000);
       expect((await t.rt.store.getCampaign(c.name))?.archived?.rows).toBe(60);
+      // Packed, it is not due again until something is left to pack.
+      expect(await dueForArchive(t.rt.store, 3000, Date.now())).not.toContain(c.name);
     } finally {
       await dialer.close();
       await t.rt.close();

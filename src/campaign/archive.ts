@@ -26,13 +26,13 @@ export async function dueForArchive(store: Store, afterMs: number, now: number):
     if (!info || (info.state !== 'done' && info.state !== 'canceled')) continue;
     const at = Date.parse(info.finishedAt ?? '');
     if (!Number.isFinite(at) || now - at < afterMs) continue;
-    if ((await store.rowCount(id)) === (await store.archive.archivedRows(id)) && !(await store.archive.hasLiveAudit(id))) continue;
+    if (!(await store.archive.leftToPack(id))) continue;
     out.push(id);
   }
   return out;
 }
 
-/** Archives every due campaign, one process at a time (the reaper's turn is not shared: its own lock). */
+/** Archives every due campaign (ArchiveService runs it in one process at a time: Keys.archiveLock). */
 export async function archiveDue(store: Store, log: Logger, afterMs: number, now: number): Promise<ArchiveReport[]> {
   const out: ArchiveReport[] = [];
   for (const id of await dueForArchive(store, afterMs, now)) {

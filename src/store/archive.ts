@@ -166,14 +166,11 @@ export class ArchiveStore {
     return (await this.redis.exists(this.z(id))) === 1;
   }
 
-  /** Rows held in blocks. */
-  async archivedRows(id: string): Promise<number> {
-    return Number((await this.redis.hget(this.keys.campaign(id), 'z_rows')) ?? 0);
-  }
-
-  /** Whether the audit stream holds events not archived yet. */
-  async hasLiveAudit(id: string): Promise<boolean> {
-    return (await this.redis.xlen(this.keys.audit(id))) > 0;
+  /** Whether the campaign has rows, ledger entries, row keys or audit events outside the blocks. */
+  async leftToPack(id: string): Promise<boolean> {
+    const k = this.keys;
+    const r = (await this.redis.multi().exists(k.rows(id), k.ledger(id), k.rowKeys(id)).xlen(k.audit(id)).exec()) as [unknown, number][];
+    return r.some(([, n]) => Number(n) > 0);
   }
 
   /** One process at a time runs the archive (Keys.archiveLock). */
