@@ -41,7 +41,7 @@ export async function killedArchive(ctx: ArchiveStepContext, name: string, ms: n
     const r = await peek.multi().smembers(keys.archive(ctx.campaign)).zrange(keys.archiveAudit(ctx.campaign), 0, -1).exec().catch(() => null);
     return r ? JSON.stringify(r.map(([, v]) => [...(v as string[])].sort())) : null;
   };
-  let monitor: Awaited<ReturnType<Redis['monitor']>> | undefined;
+  let monitor: Redis | undefined;
   let paused = false;
   let pausing: Promise<unknown> = Promise.resolve();
   let p: Proc | undefined;
@@ -49,8 +49,11 @@ export async function killedArchive(ctx: ArchiveStepContext, name: string, ms: n
     const before = await blocks();
     let committed: (block: string) => void = () => undefined;
     const first = new Promise<string>((resolve) => (committed = resolve));
-    monitor = await peek.monitor().catch(() => undefined);
-    monitor?.on('error', () => undefined);
+    // A connection of its own in monitor mode, its error handler on before it connects: ioredis's
+    // peek.monitor() attaches none until MONITOR is answered, and a reply racing that crashed a run.
+    monitor = new Redis(ctx.redisUrl, { monitor: true, lazyConnect: true, maxRetriesPerRequest: 1 });
+    monitor.on('error', () => undefined);
+    await monitor.connect().catch(() => undefined);
     monitor?.on('monitor', (_time: string, args: string[]) => {
       if (String(args[0]).toLowerCase() !== 'set' || !String(args[1]).startsWith(blockKey)) return;
       if (ms === 0 && !paused) {
