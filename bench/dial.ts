@@ -42,6 +42,8 @@ export async function variant(n: number, child: string, args: (redis: string, si
     try {
       await p.message('loaded');
       const cpu0 = [cpuSeconds(p.child.pid!), cpuSeconds(sim.pid)];
+      // Redis's work from "go" on: the load (ours) or addBulk (raw) before it is left out.
+      const w0 = await redisWork(redis.url);
       const t0 = Date.now();
       p.send({ type: 'go' });
       const ok = await until(async () => (await sim.count()).posts >= n, Math.max(120_000, n * 20), 250);
@@ -51,8 +53,9 @@ export async function variant(n: number, child: string, args: (redis: string, si
       const done = await p.message<{ peakRss: number }>('done', 60_000);
       const times = postTimes((await sim.dump()).requests);
       if (!ok) throw new Error(`${child}: only ${times.length} of ${n} contacts were POSTed in time`);
-      // Includes the untimed load (ours) or addBulk (raw): a few commands per contact.
-      const w = await redisWork(redis.url);
+      const w1 = await redisWork(redis.url);
+      const calls = new Map([...w1.calls].map(([k, v]) => [k, v - (w0.calls.get(k) ?? 0)] as const).filter(([, v]) => v > 0));
+      const w = { calls, total: w1.total - w0.total, cpuS: w1.cpuS - w0.cpuS };
       const top = [...w.calls].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', ');
       return { posted: times.length, rate: meanRate(times), peakRss: done.peakRss, cmds: w.total / n, cpuMs: (w.cpuS * 1000) / n, top, waits: (w.calls.get('wait') ?? 0) / n,
         workerCpuMs: (cpu[0]! * 1000) / n, simCpuMs: (cpu[1]! * 1000) / n, workerCores: cpu[0]! / secs };
@@ -74,11 +77,13 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
       ours: () => variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY)], o.profile ? 'dial-ours' : undefined),
       // Quick runs skip the diagnostic variant (one process less in the smoke test).
       bare: o.scale < 0.05 ? null : () => variant(n, 'bench/children/dial-ours.ts', (r, s) => [r, s, csv, dir, '100000', String(CONCURRENCY), 'nogate']),
+      // Raw plus the least a "never twice" ledger writes (one claim before the POST, one write after).
+      ledger: o.scale < 0.05 ? null : () => variant(n, 'bench/children/dial-raw.ts', (r, s) => [r, s, csv, String(CONCURRENCY), 'dial', '', '', 'ledger']),
     };
-    const got: Record<'raw' | 'ours' | 'bare', Result[]> = { raw: [], ours: [], bare: [] };
+    const got: Record<'raw' | 'ours' | 'bare' | 'ledger', Result[]> = { raw: [], ours: [], bare: [], ledger: [] };
     // The machine is shared: alternate the order so a busy spell doesn't land on one side only.
     for (let i = 0; i < runs; i++) {
-      const order: ('raw' | 'ours' | 'bare')[] = i % 2 ? ['ours', 'bare', 'raw'] : ['raw', 'ours', 'bare'];
+      const order: ('raw' | 'ours' | 'bare' | 'ledger')[] = i % 2 ? ['ours', 'bare', 'ledger', 'raw'] : ['raw', 'ledger', 'ours', 'bare'];
       for (const k of order) {
         const run = variants[k];
         if (run) got[k].push(await run());
@@ -90,6 +95,7 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
     const raw = { ...got.raw[pick]!, peakRss: Math.max(...got.raw.map((r) => r.peakRss)) };
     const ours = { ...got.ours[pick]!, peakRss: Math.max(...got.ours.map((r) => r.peakRss)) };
     const bare = got.bare.length ? { ...got.bare[0]!, rate: median(got.bare.map((r) => r.rate)) } : null;
+    const ledger = got.ledger.length ? got.ledger[got.ledger.map((r) => r.rate).indexOf(median(got.ledger.map((r) => r.rate)))]! : null;
     const pairs = got.ours.map((r, i) => (r.rate / got.raw[i]!.rate).toFixed(2)).join(', ');
     return [
       {
@@ -103,14 +109,24 @@ export async function dialBench(o: BenchOptions): Promise<Row[]> {
             note: 'what the safety gate costs: same worker, `gate` left out (median rate of its runs; raw of the median run)',
           }]
         : []),
+      ...(ledger
+        ? [{
+            bench: '2 dial', metric: 'raw + a minimal dial ledger (in the ours column)', unit: 'calls/s', ours: ledger.rate, raw: raw.rate, target: '(diagnostic)', met: null,
+            note: `the raw worker plus the least a dialer that never calls twice writes: a claim script (HSETNX) before each POST and an HSET after it, on a connection of their own (median of its runs); its CPU per contact, worker + Redis + simulator: ${(ledger.workerCpuMs + ledger.cpuMs + ledger.simCpuMs).toFixed(2)} ms`,
+          }]
+        : []),
       {
         bench: '2 dial', metric: 'worker CPU per contact', unit: 'ms', ours: ours.workerCpuMs, raw: raw.workerCpuMs, target: '(diagnostic)', met: null,
         note: `user + system CPU of the worker process from "go" to the last POST (sampled every 250 ms, so a little after it); cores used meanwhile: ours ${ours.workerCores.toFixed(2)}, raw ${raw.workerCores.toFixed(2)} (one Node thread is one core); the simulator's CPU per contact: ours ${ours.simCpuMs.toFixed(3)} ms, raw ${raw.simCpuMs.toFixed(3)} ms`,
       },
+      {
+        bench: '2 dial', metric: 'CPU per contact: worker + Redis + simulator', unit: 'ms', ours: ours.workerCpuMs + ours.cpuMs + ours.simCpuMs, raw: raw.workerCpuMs + raw.cpuMs + raw.simCpuMs, target: '(diagnostic)', met: null,
+        note: `the machine has ${os.cpus().length} cores: at no rate limit the three processes share them, so this sum (not the worker's alone) sets the rate; Redis from INFO used_cpu_user + used_cpu_sys`,
+      },
       { bench: '2 dial', metric: 'worker peak RSS', unit: 'MB', ours: ours.peakRss / MB, raw: raw.peakRss / MB, target: '', met: null },
       {
         bench: '2 dial', metric: 'Redis commands per contact', unit: '', ours: ours.cmds, raw: raw.cmds, target: '(diagnostic)', met: null,
-        note: `load/add included; Redis CPU per contact ours ${ours.cpuMs.toFixed(2)} ms, raw ${raw.cpuMs.toFixed(2)} ms; most run per contact — ours: ${ours.top}; raw: ${raw.top}`,
+        note: `from "go" on (the load or addBulk before it left out), the INFO calls of the bench included; Redis CPU per contact ours ${ours.cpuMs.toFixed(2)} ms, raw ${raw.cpuMs.toFixed(2)} ms; most run per contact — ours: ${ours.top}; raw: ${raw.top}`,
       },
     ];
   } finally {

@@ -15,9 +15,18 @@ export const ARCHIVE_GUARD_LUA = `
 do
   local seen = {}
   for i = 1, #KEYS do
+    -- By the name's last byte first: a plain compare, no pattern (this runs in every script).
     local k = KEYS[i]
-    local b = string.match(k, '^(.+):rows$') or string.match(k, '^(.+):ledger$') or string.match(k, '^(.+):rowkeys$')
-    if b and not seen[b] then
+    local n = #k
+    local last = string.byte(k, n)
+    local b
+    if last == 115 then -- 's'
+      if string.sub(k, -5) == ':rows' then b = string.sub(k, 1, n - 5)
+      elseif string.sub(k, -8) == ':rowkeys' then b = string.sub(k, 1, n - 8) end
+    elseif last == 114 and string.sub(k, -7) == ':ledger' then -- 'r'
+      b = string.sub(k, 1, n - 7)
+    end
+    if b and b ~= '' and not seen[b] then
       seen[b] = true
       if redis.call('EXISTS', b .. ':z') == 1 then return redis.error_reply('ARCHIVED ' .. b) end
     end
