@@ -30,3 +30,32 @@ export async function within<T, U>(p: Promise<T>, ms: number, value: U): Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * A round run every `everyMs` after a first wait of `firstDelayMs`, until
+ * closed; `close()` stops the waits at once and lets a round under way finish.
+ * The round handles its own errors (a rejection would end the loop).
+ */
+export class Periodic {
+  private readonly stop = new AbortController();
+  private loop?: Promise<void>;
+
+  constructor(private readonly firstDelayMs: number, private readonly everyMs: number, private readonly round: () => Promise<unknown>) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    await sleep(this.firstDelayMs, this.stop.signal).catch(() => undefined);
+    while (!this.stop.signal.aborted) {
+      await this.round();
+      await sleep(this.everyMs, this.stop.signal).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.loop;
+  }
+}

@@ -2,7 +2,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ArchiveReport } from '../store/archive.js';
 import type { Store } from '../store/store.js';
-import { sleep } from '../util.js';
+import { Periodic } from '../util.js';
 
 export interface ArchiveServiceOptions {
   /** DIALER_ARCHIVE_AFTER_MINUTES as ms: how long after it finished a campaign is archived; undefined: never on its own. */
@@ -46,33 +46,30 @@ export async function archiveDue(store: Store, log: Logger, afterMs: number, now
 
 /** Run by `dialer worker`: archives finished campaigns once they are `afterMs` old. */
 export class ArchiveService {
-  private readonly stop = new AbortController();
-  private loop?: Promise<void>;
+  private readonly periodic?: Periodic;
 
-  constructor(private readonly deps: { store: Store; log: Logger }, private readonly opts: ArchiveServiceOptions) {}
-
-  start(): void {
-    if (this.opts.afterMs === undefined) return;
-    this.loop ??= this.run(this.opts.afterMs);
+  constructor(private readonly deps: { store: Store; log: Logger }, private readonly opts: ArchiveServiceOptions) {
+    const afterMs = opts.afterMs;
+    if (afterMs === undefined) return;
+    const every = opts.checkMs ?? Math.min(5 * 60_000, Math.max(1000, afterMs / 2));
+    this.periodic = new Periodic(opts.firstDelayMs ?? Math.min(60_000, afterMs), every, () => this.round(afterMs, every));
   }
 
-  private async run(afterMs: number): Promise<void> {
-    const every = this.opts.checkMs ?? Math.min(5 * 60_000, Math.max(1000, afterMs / 2));
-    await sleep(this.opts.firstDelayMs ?? Math.min(60_000, afterMs), this.stop.signal).catch(() => undefined);
-    while (!this.stop.signal.aborted) {
-      try {
-        if (await this.deps.store.archive.takeTurn(String(process.pid), Math.max(1000, every - 1000))) {
-          await archiveDue(this.deps.store, this.deps.log, afterMs, (this.opts.now ?? Date.now)());
-        }
-      } catch (e) {
-        this.deps.log.error({ err: describeError(e) }, 'archive round failed; next round will try again');
+  start(): void {
+    this.periodic?.start();
+  }
+
+  private async round(afterMs: number, every: number): Promise<void> {
+    try {
+      if (await this.deps.store.archive.takeTurn(String(process.pid), Math.max(1000, every - 1000))) {
+        await archiveDue(this.deps.store, this.deps.log, afterMs, (this.opts.now ?? Date.now)());
       }
-      await sleep(every, this.stop.signal).catch(() => undefined);
+    } catch (e) {
+      this.deps.log.error({ err: describeError(e) }, 'archive round failed; next round will try again');
     }
   }
 
   async close(): Promise<void> {
-    this.stop.abort();
-    await this.loop;
+    await this.periodic?.close();
   }
 }

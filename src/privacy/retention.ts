@@ -2,7 +2,7 @@ import type { DialQueues } from '../dialer/jobs.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CampaignInfo, Store } from '../store/store.js';
-import { sleep } from '../util.js';
+import { Periodic } from '../util.js';
 import { blankEvents } from './events.js';
 import { rewriteResultsFiles } from './files.js';
 import { eraseInCampaign } from './forget.js';
@@ -176,21 +176,14 @@ export interface RetentionServiceOptions {
  * campaigns past their retention.
  */
 export class RetentionService {
-  private readonly stop = new AbortController();
-  private loop?: Promise<void>;
+  private readonly periodic: Periodic;
 
-  constructor(private readonly deps: RetentionDeps, private readonly opts: RetentionServiceOptions = {}) {}
-
-  start(): void {
-    this.loop ??= this.run();
+  constructor(private readonly deps: RetentionDeps, private readonly opts: RetentionServiceOptions = {}) {
+    this.periodic = new Periodic(opts.firstDelayMs ?? 30_000, opts.checkMs ?? 600_000, () => this.tick());
   }
 
-  private async run(): Promise<void> {
-    await sleep(this.opts.firstDelayMs ?? 30_000, this.stop.signal).catch(() => undefined);
-    while (!this.stop.signal.aborted) {
-      await this.tick();
-      await sleep(this.opts.checkMs ?? 600_000, this.stop.signal).catch(() => undefined);
-    }
+  start(): void {
+    this.periodic.start();
   }
 
   /** One round; returns whether this process ran the purge. */
@@ -211,8 +204,7 @@ export class RetentionService {
     }
   }
 
-  async close(): Promise<void> {
-    this.stop.abort();
-    await this.loop;
+  close(): Promise<void> {
+    return this.periodic.close();
   }
 }
