@@ -83,10 +83,11 @@ export async function killedArchive(ctx: ArchiveStepContext, name: string, ms: n
 }
 /**
  * Once the campaign ended: `dialer archive` to completion (export A is the
- * settle's), export B, then a re-load of the same list, ~2 s for any POST
- * /calls it would cause, export C. Invariants 10 and 11 judge it.
+ * settle's), export B, then a re-load of the same list and every appended
+ * list appended again (`appendFiles`), ~2 s for any POST /calls they would
+ * cause, export C. Invariants 10 and 11 judge it.
  */
-export async function archiveCheck(ctx: ArchiveStepContext, state: string, before: Record<string, string>[], erasureDeferred: boolean): Promise<ArchiveCheckEvidence> {
+export async function archiveCheck(ctx: ArchiveStepContext, state: string, before: Record<string, string>[], erasureDeferred: boolean, appendFiles: string[] = []): Promise<ArchiveCheckEvidence> {
   ctx.note('archive check');
   const exportTo = async (file: string): Promise<[Record<string, string>[] | null, string | undefined]> => {
     const r = await ctx.cli(['export', ctx.campaign, '--out', path.join(ctx.dir, file)]);
@@ -119,11 +120,23 @@ export async function archiveCheck(ctx: ArchiveStepContext, state: string, befor
   const [after, afterError] = await exportTo('results-archived.csv');
   const at = Date.now();
   const l = await ctx.cli(['load', path.join(ctx.dir, 'campaign.json'), '--json']);
+  // Each appended list again, into the archived (and now warmed) campaign: every row is in already.
+  const reappends: NonNullable<ArchiveCheckEvidence['reappends']> = [];
+  for (const file of appendFiles) {
+    const r = await ctx.cli(['load', path.join(ctx.dir, 'campaign.json'), '--append', file, '--json']);
+    let added: number | undefined;
+    try {
+      added = r.code === 0 ? (JSON.parse(r.stdout) as { added?: number }).added : undefined;
+    } catch {
+      // no summary: reported as such
+    }
+    reappends.push({ file: path.basename(file), code: r.code, ...(added !== undefined ? { added } : {}), ...(r.code !== 0 ? { error: (r.stderr || r.stdout).trim().slice(0, 500) } : {}) });
+  }
   await sleep(2000);
   const until = Date.now();
   const [afterReload, afterReloadError] = await exportTo('results-reloaded.csv');
   return {
-    state, archive, before, after, afterError, afterReload, afterReloadError,
+    state, archive, before, after, afterError, afterReload, afterReloadError, ...(appendFiles.length ? { reappends } : {}),
     reload: { at, until, code: l.code, ...(l.code !== 0 ? { error: (l.stderr || l.stdout).trim().slice(0, 500) } : {}) },
   };
 }

@@ -8,6 +8,10 @@ export interface HistoryRow {
   phone: string;
   /** What loading must make of it. */
   expect: 'accepted' | 'rejected' | 'duplicate' | 'suppressed';
+  /** A row of an appended list: its content id (append-checks.ts). */
+  appended?: string;
+  /** For an appended duplicate: the row that owns its number. */
+  ownerRow?: number;
 }
 
 export interface HistoryContacts {

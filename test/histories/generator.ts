@@ -5,6 +5,7 @@
  * runner (runner.ts) plays it against real processes.
  */
 import { mulberry32, type Rng } from '../../src/simulator/prng.js';
+import { historyContacts } from './contacts.js';
 
 /** Long-running processes a step may kill -9 (each is restarted after `downMs`). */
 export type ProcName = 'worker0' | 'worker1' | 'poller' | 'serve';
@@ -24,8 +25,11 @@ export interface FaultPhase {
 export type Step =
   /** `dialer load`; `wait: false` runs it in the background, racing the next steps (and maybe killed by `killLoad`). */
   | { op: 'load'; wait: boolean }
-  /** kill -9 of a background load still running, as soon as the campaign shows `loading` (nothing when none runs). */
-  | { op: 'killLoad' }
+  /**
+   * kill -9 of a background load still running, as soon as the campaign shows `loading` (nothing when none runs);
+   * of a background `append`, `afterMs` after its load lease is seen (it never makes the campaign `loading`).
+   */
+  | { op: 'killLoad'; afterMs?: number }
   /** SIGSTOP of a background load once the campaign shows `loading`, SIGCONT after `ms`: the next steps meet a half-done load. */
   | { op: 'stallLoad'; ms: number }
   | { op: 'pause' }
@@ -46,7 +50,23 @@ export type Step =
    * after it was first seen committing a block: a half-done archive.
    */
   | { op: 'archive'; killAfterMs?: number }
+  /**
+   * `dialer load <campaign> --append appendN.csv` (N = `n`): a small extra list (append-steps.ts writes it from
+   * `rows`); `wait: false` runs it in the background, racing the next steps (a `killLoad` may follow).
+   */
+  | { op: 'append'; n: number; rows: AppendRow[]; wait: boolean }
   | { op: 'sleep'; ms: number };
+
+/**
+ * A row of an appended list. `id` names its content ("n.j": row j of append n); a row repeating a row of an
+ * earlier append file carries that row's id (and so its content, cell for cell). Its number is new (no other
+ * id has it), that of input row `base` of the first list, or impossible (`invalid`).
+ */
+export interface AppendRow {
+  id: string;
+  base?: number;
+  invalid?: true;
+}
 
 export interface HistoryConfig {
   /** Data rows; a few are duplicates and invalid numbers (see contacts.ts). */
@@ -184,8 +204,52 @@ export function generate(seed: number): History {
     chance(arch, 0.5) ? { op: 'archive', killAfterMs: chance(arch, 0.5) ? 0 : int(arch, 1, 300) } : { op: 'archive' },
   ];
   const at = [...ends.filter(() => chance(arch, 0.1)), ...(chance(arch, 0.3) ? [steps.length] : [])];
-  for (const i of at.reverse()) steps.splice(i, 0, ...archiveStep());
+  const inserts: [number, Step[]][] = at.reverse().map((i) => [i, archiveStep()]);
+  inserts.push(...appendSteps(mulberry32(seed * 48271 + 29), config, steps, ends));
+  // From the last place to the first, so each index holds (at one place the append steps come before the archive step).
+  inserts.sort((a, b) => b[0] - a[0]);
+  for (const [i, s] of inserts) steps.splice(i, 0, ...s);
   return { seed, config, steps };
+}
+
+/**
+ * `append` steps, from a stream of their own (`rng`): the other steps stay what they were. After the first load
+ * and after any step (0.12 each), more likely at the end (0.3); each 3-8 rows, in the foreground, in the
+ * background, or in the background killed -9 0-40 ms after its lease is seen. Returns [index, steps] into `steps`.
+ */
+function appendSteps(rng: Rng, config: HistoryConfig, steps: Step[], ends: number[]): [number, Step[]][] {
+  const at = [1, ...ends].filter(() => chance(rng, 0.12));
+  if (chance(rng, 0.3)) at.push(steps.length);
+  // Numbers of the first list an appended row may carry: valid ones no forget step erases (what erasure makes of
+  // a number given again after it is a question of its own).
+  const rows = historyContacts(config).rows;
+  const forgotten = new Set(steps.flatMap((s) => {
+    if (s.op !== 'forget') return [];
+    let i = Math.min(s.row, rows.length) - 1;
+    if (rows[i]!.expect === 'rejected') i = (i + 1) % rows.length;
+    return [rows[i]!.phone];
+  }));
+  const bases = rows.filter((r) => r.expect !== 'rejected' && !forgotten.has(r.phone)).map((r) => r.row);
+  const earlier: AppendRow[] = [];
+  const out: [number, Step[]][] = [];
+  for (const [k, i] of at.entries()) {
+    const n = k + 1;
+    const list: AppendRow[] = [];
+    const count = int(rng, 3, 8);
+    for (let j = 1; j <= count; j++) {
+      const kind = weighted(rng, { fresh: 6, base: bases.length ? 1.5 : 0, repeat: earlier.length ? 1.5 : 0, invalid: 1 });
+      if (kind === 'repeat') {
+        const r = pick(rng, earlier);
+        if (!list.some((x) => x.id === r.id)) list.push(r); // identical rows in one file are a case of their own
+      } else list.push({ id: `${n}.${j}`, ...(kind === 'base' ? { base: pick(rng, bases) } : kind === 'invalid' ? { invalid: true as const } : {}) });
+    }
+    earlier.push(...list.filter((r) => r.id.startsWith(`${n}.`)));
+    const how = weighted(rng, { wait: 4, background: 3, killed: 3 });
+    const s: Step[] = [{ op: 'sleep', ms: int(rng, 100, 1200) }, { op: 'append', n, rows: list, wait: how === 'wait' }];
+    if (how === 'killed') s.push({ op: 'killLoad', afterMs: int(rng, 0, 40) });
+    out.push([i, s]);
+  }
+  return out;
 }
 
 /** One line per step, for reports. */
@@ -199,6 +263,8 @@ export function describeStep(s: Step): string {
     case 'faults': return `faults ${JSON.stringify(s.faults)}`;
     case 'sleep': return `sleep ${s.ms} ms`;
     case 'stallLoad': return `stall load ${s.ms} ms`;
+    case 'append': return `append ${s.n}: ${s.rows.map((r) => (r.invalid ? `${r.id} invalid` : r.base ? `${r.id} number of row ${r.base}` : r.id)).join(', ')}${s.wait ? '' : ' (background)'}`;
+    case 'killLoad': return `killLoad${s.afterMs === undefined ? '' : ` (an append: ${s.afterMs} ms after its lease)`}`;
     case 'archive': return `archive${s.killAfterMs === undefined ? '' : ` (background, kill -9 ${s.killAfterMs} ms after its first block)`}`;
     default: return s.op;
   }

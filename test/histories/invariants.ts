@@ -8,6 +8,7 @@ import type { RequestLogEntry } from '../../src/simulator/index.js';
 import { OUTCOMES } from '../../src/campaign/row.js';
 import type { HistoryRow } from './contacts.js';
 import type { HistoryConfig } from './generator.js';
+import { CANCELED_REFUSAL, checkAppends, landedRows, type AppendEvidence } from './append-checks.js';
 
 /** A call as the simulator created it. */
 export interface SimCallFacts {
@@ -62,6 +63,8 @@ export interface Evidence {
   archiveBlocks?: { name: string; text: string }[];
   /** The settle's archive check, when the history has one (config.archiveCheck) and the campaign ended. */
   archiveCheck?: ArchiveCheckEvidence;
+  /** The history's appended lists and every run of them (append-steps.ts); `rows` is the first list only. */
+  appends?: AppendEvidence[];
 }
 
 /** The settle's archive check (runner.ts): export A, `dialer archive`, export B, a re-load of the list, a wait, export C. */
@@ -77,13 +80,15 @@ export interface ArchiveCheckEvidence {
   afterError?: string;
   /** The re-load of the same list: when it started, its exit, its error output, when the wait after it ended (epoch ms). */
   reload: { at: number; code: number | string; error?: string; until: number };
-  /** Export C, after the re-load and the wait. */
+  /** Each appended list appended again after the re-load: its exit, `added` from its summary, its error output. */
+  reappends?: { file: string; code: number | string; added?: number; error?: string }[];
+  /** Export C, after the re-load (and the re-appends) and the wait. */
   afterReload: Record<string, string>[] | null;
   afterReloadError?: string;
 }
 
 export interface Violation {
-  /** 1-11 as in README of the histories test, or 'process'. */
+  /** 1-12 as in README of the histories test, or 'process'. */
   invariant: string;
   message: string;
 }
@@ -101,9 +106,12 @@ const isPost = (e: RequestLogEntry) => e.method === 'POST' && e.path.split('?')[
 const phoneOf = (e: RequestLogEntry) => ((e.body ?? {}) as { phoneNumber?: string }).phoneNumber ?? '';
 const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
 
-export function checkInvariants(ev: Evidence): Violation[] {
+export function checkInvariants(evidence: Evidence): Violation[] {
   const out: Violation[] = [];
   const v = (invariant: string, message: string) => out.push({ invariant, message });
+  // The input rows: the first list, then every appended row the campaign holds (12 checks that those are right).
+  const appends = evidence.appends ?? [];
+  const ev: Evidence = { ...evidence, rows: [...evidence.rows, ...landedRows(evidence.rows.length, appends, evidence.results)] };
   const rowOf = new Map<string, number>();
   for (const r of ev.rows) if (!rowOf.has(r.phone)) rowOf.set(r.phone, r.row);
   const who = (phone: string) => `row ${rowOf.get(phone) ?? '?'}`;
@@ -185,6 +193,9 @@ export function checkInvariants(ev: Evidence): Violation[] {
 
   // 10, 11. The archive changes no read; a re-load of the finished list calls nobody and changes no row.
   if (ev.archiveCheck) checkArchive(ev, ev.archiveCheck, posts, v);
+
+  // 12. Appends: the rows of each list in the campaign once, as the runs of its command say.
+  checkAppends(evidence.rows.length, appends, ev.results, v);
 
   for (const c of ev.crashes) v('process', c);
   return out;
@@ -338,6 +349,11 @@ function checkArchive(ev: Evidence, a: ArchiveCheckEvidence, posts: RequestLogEn
   }
   if (a.reload.code !== 0 && !(a.state === 'canceled' && /was canceled/.test(a.reload.error ?? ''))) {
     v('11', `the re-load of the ${a.state} campaign failed: exit ${a.reload.code}: ${(a.reload.error ?? '').trim().slice(0, 200)}`);
+  }
+  for (const r of a.reappends ?? []) {
+    if (r.code === 0 ? r.added !== 0 : !(a.state === 'canceled' && CANCELED_REFUSAL.test(r.error ?? ''))) {
+      v('11', `${r.file} appended again to the ${a.state} campaign: exit ${r.code}${r.code === 0 ? `, added ${r.added ?? 'nothing said'} (every row was in)` : `: ${(r.error ?? '').slice(0, 200)}`}`);
+    }
   }
   if (!a.afterReload) v('11', `dialer export after the re-load failed: ${a.afterReloadError ?? 'no file'}`);
   else {

@@ -21,6 +21,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 import { mulberry32 } from '../../src/simulator/prng.js';
 import { Keys } from '../../src/store/keys.js';
 import { alive, kill9, runCli, spawnCli, stop, waitForPort, type Proc } from '../chaos/procs.js';
+import { Appends } from './append-steps.js';
 import { archiveCheck as checkArchive, killedArchive, type ArchiveStepContext } from './archive-steps.js';
 import { archiveSnapshot, type ArchiveSnapshot } from './archived.js';
 import { historyContacts, type HistoryContacts } from './contacts.js';
@@ -111,6 +112,7 @@ class Play {
   private readonly forgets: Evidence['forgets'] = [];
   private readonly forgetReports: NonNullable<Evidence['forgetReports']> = [];
   private archiveCount = 0;
+  private appends?: Appends;
   private readonly crashes: string[] = [];
   private readonly stepsLog: string;
   private readonly t0 = Date.now();
@@ -158,6 +160,7 @@ class Play {
     // Workers archive the campaign a moment after it is done (racing the steps that follow); unset: an hour, never here.
     if (c.archiveAfterMinutes !== undefined) this.env.DIALER_ARCHIVE_AFTER_MINUTES = String(c.archiveAfterMinutes);
     else delete this.env.DIALER_ARCHIVE_AFTER_MINUTES;
+    this.appends = new Appends({ dir, env: this.env, campaignFile: path.join(dir, 'campaign.json'), loads: this.loads, note: (l) => this.note(l) }, c, this.contacts.rows);
     for (const k of ['REDIS_CLUSTER_NODES', 'DIALER_NOW', 'CALLEASE_MAX_CALLS_PER_SECOND', 'CALLEASE_MAX_CONCURRENT_CALLS', 'DIALER_WEBHOOK_SECRET', 'PORT', 'HOST']) delete this.env[k];
     const names: ProcName[] = ['worker0', ...(c.workers === 2 ? ['worker1' as const] : []), 'poller', ...(c.serve ? ['serve' as const] : [])];
     for (const n of names) this.start(n);
@@ -205,7 +208,7 @@ class Play {
       case 'load':
         return this.load(s.wait);
       case 'killLoad':
-        return this.killLoad();
+        return this.killLoad(s.afterMs);
       case 'stallLoad':
         return this.stallLoad(s.ms);
       case 'pause':
@@ -256,6 +259,8 @@ class Play {
       case 'faults':
         this.sim!.setOptions(simFaults(s.faults));
         return;
+      case 'append':
+        return this.appends!.step(s.n, s.rows, s.wait);
       case 'archive':
         if (s.killAfterMs === undefined) await this.cli(['archive', CAMPAIGN, '--json']);
         else this.restarts.push(killedArchive(this.archiveContext(), `archive${++this.archiveCount}`, s.killAfterMs));
@@ -289,12 +294,15 @@ class Play {
    * as the campaign shows `loading` in Redis (a small list loads in a few
    * ms, so a fixed delay would mostly hit before or after), else after 5 s.
    */
-  private async killLoad(): Promise<void> {
+  private async killLoad(afterMs?: number): Promise<void> {
     const state = await this.untilLoading();
+    if (afterMs) await sleep(afterMs);
     for (const p of [...this.loads]) {
+      const running = alive(p);
       await kill9(p);
-      this.needsLoad = true;
-      this.note(`killed ${p.name} (campaign state ${state ?? 'none'})`);
+      // A killed append is run again in the settle (append-steps.ts); a killed load is loaded again.
+      if (!this.appends!.procs.has(p)) this.needsLoad = true;
+      this.note(`killed ${p.name}${running ? '' : ' (it had exited)'} (campaign state ${state ?? 'none'}${afterMs === undefined ? '' : `, ${afterMs} ms later`})`);
     }
   }
 
@@ -309,7 +317,10 @@ class Play {
     }));
   }
 
-  /** Waits (at most 5 s) until a background load runs and the campaign shows `loading`; the state last seen. */
+  /**
+   * Waits (at most 5 s) until a background load runs and the campaign shows `loading`, or (an append never makes
+   * it `loading`) a background append holds the load lease; the state last seen ('lease' for the append's).
+   */
   private async untilLoading(): Promise<string | null> {
     if (this.loads.size === 0) return null;
     const keys = new Keys(CAMPAIGN);
@@ -318,8 +329,19 @@ class Play {
     let state: string | null = null;
     try {
       for (const until = Date.now() + 5000; Date.now() < until && this.loads.size > 0; await sleep(3)) {
-        state = await peek.hget(keys.campaign(CAMPAIGN), 'state').catch(() => null);
+        const pids = [...this.loads].filter((p) => this.appends!.procs.has(p)).map((p) => `|${p.child.pid}|`);
+        if (!pids.length) {
+          state = await peek.hget(keys.campaign(CAMPAIGN), 'state').catch(() => null);
+          if (state === 'loading') break;
+          continue;
+        }
+        const [st, owner] = await peek.hmget(keys.campaign(CAMPAIGN), 'state', 'load_owner').catch(() => [null, null]);
+        state = st ?? null;
         if (state === 'loading') break;
+        if (owner && pids.some((p) => owner.includes(p))) {
+          state = `${state ?? 'none'}, an append's lease`;
+          break;
+        }
       }
     } finally {
       peek.disconnect();
@@ -337,7 +359,7 @@ class Play {
   }
 
   private async webhooks(n: number, index: number): Promise<void> {
-    const phones = new Set(this.contacts.rows.map((r) => r.phone));
+    const phones = new Set([...this.contacts.rows.map((r) => r.phone), ...this.appends!.phones()]);
     const rng = mulberry32(this.h.seed * 31 + index);
     const calls = shuffle([...this.sim!.calls.values()].filter((c) => phones.has(c.phoneNumber)), rng).slice(0, n);
     const events = webhookEvents(calls.map((c) => ({ id: c.id, phone: c.phoneNumber, outcome: c.outcome })), rng);
@@ -376,6 +398,8 @@ class Play {
       if (this.needsLoad) await this.load(true);
       if (this.pausedEver) await this.cli(['resume', CAMPAIGN, '--json']);
     }
+    // Appends killed or failed on the way run again (idempotent); refused as canceled, they stay so.
+    await this.appends!.settle();
     await this.waitUntilFinal(this.o.settleMs ?? 30_000);
     const [st, exp] = await Promise.all([
       this.cli(['status', CAMPAIGN, '--json']),
@@ -397,7 +421,7 @@ class Play {
     let archiveCheck: ArchiveCheckEvidence | undefined;
     let last = first;
     if (this.h.config.archiveCheck && status && status.pending === 0 && (status.state === 'done' || status.state === 'canceled') && this.results) {
-      archiveCheck = await checkArchive(this.archiveContext(), status.state, this.results, this.forgetReports.some((f) => f.deferred > 0));
+      archiveCheck = await checkArchive(this.archiveContext(), status.state, this.results, this.forgetReports.some((f) => f.deferred > 0), this.appends!.appendFiles());
       last = await this.snapshot();
       indexes.push(...last.drift.map((d) => `after the archive check: ${d}`));
     }
@@ -409,7 +433,7 @@ class Play {
       status, statusError, results: this.results, resultsError,
       cancels: this.cancels, forgets: this.forgets, redial: this.h.config.redial, crashes: this.crashes,
       maxLiveCalls: this.h.config.maxLiveCalls, indexDrift: indexes,
-      forgetReports: this.forgetReports, archiveBlocks: last.blocks, archiveCheck,
+      forgetReports: this.forgetReports, archiveBlocks: last.blocks, archiveCheck, appends: this.appends!.evidence,
     };
   }
 
