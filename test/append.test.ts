@@ -1,5 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
@@ -107,6 +107,22 @@ describe('appending contacts to a campaign', () => {
     expect(s).toMatchObject({ upload: 2, added: 1, already: 1 });
     await done(c.name);
     expect((await results(c.name)).map((r) => [r.row, r.name, r.upload])).toEqual([['1', 'Hal', '1'], ['2', 'Ivy', '2']]);
+  });
+
+  it('appends at once after an append killed -9 (its lease ends with its process), not while its loader lives', async () => {
+    const c = await campaignIn(path.join(dir, 'dead'), { name: 'app-dead', assistant_id: 'A1', default_country: 'AU', poll: { interval_seconds: 0.1 } }, list(['Mo,0412 000 401,Sydney']));
+    const dialer = new Dialer(rt);
+    await dialer.load(c);
+    // The lease a killed append leaves: a process of this host that is gone, 15 s to run.
+    await rt.store.loadLease(c.name, `${hostname()}|2147483646|gone`, Date.now() + 15_000);
+    const s = await dialer.load(c, stream(list(['Ned,0412 000 402,Sydney'])), { append: true });
+    expect(s).toMatchObject({ upload: 2, added: 1, already: 0 });
+    // A loader that lives (this process) keeps its lease: the append waits for it.
+    await rt.store.loadLease(c.name, `${hostname()}|${process.pid}|live`, Date.now() + 15_000);
+    await expect(dialer.load(c, stream(list(['Ola,0412 000 403,Sydney'])), { append: true })).rejects.toThrow(/being loaded by another process/);
+    expect(await rt.store.loadOwner(c.name)).toMatchObject({ owner: `${hostname()}|${process.pid}|live` });
+    await rt.store.dropLoadLease(c.name);
+    await done(c.name);
   });
 
   it('refuses an append to a canceled campaign (409), to a campaign that does not exist (404), and appends over the CLI', async () => {
