@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCampaignFile } from '../src/config/campaign.js';
@@ -123,6 +123,26 @@ describe('appending contacts to a campaign', () => {
     expect(await rt.store.loadOwner(c.name)).toMatchObject({ owner: `${hostname()}|${process.pid}|live` });
     await rt.store.dropLoadLease(c.name);
     await done(c.name);
+  });
+
+  // KNOWN BUG (open in test/histories/regressions.json): a re-load of the first list that began before the first
+  // append (uploads 1, so not run as an append: no lease, no fence) and ends after it writes `total` = its own row
+  // count (FINISH_LOADING sets it, and drops any loader's lease): the appended rows fall out of total, the export
+  // and the campaign's end. `it.fails` until the fix lands; then make it a plain `it`.
+  it.fails('a re-load racing the first append keeps the appended rows in total', async () => {
+    const first = list(['Pia,0412 000 501,Sydney', 'Quin,0412 000 502,Perth']);
+    const c = await campaignIn(path.join(dir, 'race'), { name: 'app-race', assistant_id: 'A1', default_country: 'AU', schedule: { start_at: '2099-01-01T00:00:00Z' } }, first);
+    const dialer = new Dialer(rt);
+    await dialer.load(c);
+    // The re-load reads the campaign (one upload so far), then waits for its list.
+    const pass = new PassThrough();
+    const reloading = dialer.load(c, pass);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await dialer.load(c, stream(list(['Rae,0412 000 503,Hobart'])), { append: true })).toMatchObject({ added: 1 });
+    pass.end(first);
+    await reloading;
+    expect(await rt.store.rowCount(c.name)).toBe(3);
+    expect((await rt.store.getCampaign(c.name))?.total).toBe(3);
   });
 
   it('refuses an append to a canceled campaign (409), to a campaign that does not exist (404), and appends over the CLI', async () => {

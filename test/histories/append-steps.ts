@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mobile } from '../chaos/contacts.js';
 import { spawnCli, type Proc } from '../chaos/procs.js';
-import { appendSettled, CANCELED_REFUSAL, type AppendedRow, type AppendEvidence, type AppendSummary } from './append-checks.js';
+import { appendSettled, type AppendedRow, type AppendEvidence, type AppendSummary } from './append-checks.js';
 import type { HistoryRow } from './contacts.js';
 import type { AppendRow, HistoryConfig } from './generator.js';
 
@@ -67,10 +67,10 @@ export class Appends {
   private readonly running = new Set<Promise<void>>();
   private runCount = 0;
 
-  constructor(private readonly ctx: AppendContext, private readonly cfg: HistoryConfig, private readonly base: HistoryRow[]) {}
-
-  /** Whether `p` is the run of an append (killLoad treats it as one: no re-load needed after its kill). */
+  /** The runs of appends (a killLoad that kills one needs no re-load of the first list). */
   readonly procs = new Set<Proc>();
+
+  constructor(private readonly ctx: AppendContext, private readonly cfg: HistoryConfig, private readonly base: HistoryRow[]) {}
 
   /** Every number the appended lists carry. */
   phones(): string[] {
@@ -125,8 +125,8 @@ export class Appends {
   async settle(): Promise<void> {
     await Promise.all([...this.running]);
     for (const a of this.evidence) {
+      if (appendSettled(a)) continue; // it succeeded, or was refused as canceled: that stays so
       const last = a.runs[a.runs.length - 1];
-      if (appendSettled(a) || (last && !last.killed && CANCELED_REFUSAL.test(last.error ?? ''))) continue;
       this.ctx.note(`settle: append ${a.n} again (${last ? (last.killed ? 'it was killed' : `exit ${last.code}`) : 'never ran'})`);
       await this.run(a, true);
     }

@@ -30,8 +30,12 @@ export type Step =
    * of a background `append`, `afterMs` after its load lease is seen (it never makes the campaign `loading`).
    */
   | { op: 'killLoad'; afterMs?: number }
-  /** SIGSTOP of a background load once the campaign shows `loading`, SIGCONT after `ms`: the next steps meet a half-done load. */
-  | { op: 'stallLoad'; ms: number }
+  /**
+   * SIGSTOP of a background load once the campaign shows `loading`, SIGCONT after `ms`: the next steps meet a half-done load.
+   * With `reload` (a re-load of a loaded campaign, which is never `loading`): once it wrote the campaign's settings
+   * (`config_version` grew), before its rows and its end.
+   */
+  | { op: 'stallLoad'; ms: number; reload?: true }
   | { op: 'pause' }
   | { op: 'resume' }
   | { op: 'cancel' }
@@ -244,8 +248,11 @@ function appendSteps(rng: Rng, config: HistoryConfig, steps: Step[], ends: numbe
       } else list.push({ id: `${n}.${j}`, ...(kind === 'base' ? { base: pick(rng, bases) } : kind === 'invalid' ? { invalid: true as const } : {}) });
     }
     earlier.push(...list.filter((r) => r.id.startsWith(`${n}.`)));
-    const how = weighted(rng, { wait: 4, background: 3, killed: 3 });
-    const s: Step[] = [{ op: 'sleep', ms: int(rng, 100, 1200) }, { op: 'append', n, rows: list, wait: how === 'wait' }];
+    const how = weighted(rng, { wait: 4, background: 3, killed: 3, midReload: 1 });
+    const s: Step[] = [{ op: 'sleep', ms: int(rng, 100, 1200) }];
+    // A re-load of the list frozen half-way while the append runs to its end, then let go.
+    if (how === 'midReload') s.push({ op: 'load', wait: false }, { op: 'stallLoad', ms: int(rng, 3500, 5000), reload: true });
+    s.push({ op: 'append', n, rows: list, wait: how === 'wait' || how === 'midReload' });
     if (how === 'killed') s.push({ op: 'killLoad', afterMs: int(rng, 0, 40) });
     out.push([i, s]);
   }
@@ -262,7 +269,7 @@ export function describeStep(s: Step): string {
     case 'redisRestart': return `redis restart (down ${s.downMs} ms)`;
     case 'faults': return `faults ${JSON.stringify(s.faults)}`;
     case 'sleep': return `sleep ${s.ms} ms`;
-    case 'stallLoad': return `stall load ${s.ms} ms`;
+    case 'stallLoad': return `stall ${s.reload ? 're-load (once its settings are in)' : 'load'} ${s.ms} ms`;
     case 'append': return `append ${s.n}: ${s.rows.map((r) => (r.invalid ? `${r.id} invalid` : r.base ? `${r.id} number of row ${r.base}` : r.id)).join(', ')}${s.wait ? '' : ' (background)'}`;
     case 'killLoad': return `killLoad${s.afterMs === undefined ? '' : ` (an append: ${s.afterMs} ms after its lease)`}`;
     case 'archive': return `archive${s.killAfterMs === undefined ? '' : ` (background, kill -9 ${s.killAfterMs} ms after its first block)`}`;

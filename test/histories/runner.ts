@@ -210,7 +210,7 @@ class Play {
       case 'killLoad':
         return this.killLoad(s.afterMs);
       case 'stallLoad':
-        return this.stallLoad(s.ms);
+        return this.stallLoad(s.ms, s.reload);
       case 'pause':
       case 'resume':
         if (s.op === 'pause') this.pausedEver = true;
@@ -307,14 +307,32 @@ class Play {
   }
 
   /** SIGSTOP of the background loads once the campaign shows `loading`, SIGCONT `ms` later: the next steps meet a load half-way. */
-  private async stallLoad(ms: number): Promise<void> {
-    const state = await this.untilLoading();
+  private async stallLoad(ms: number, reload?: boolean): Promise<void> {
+    const state = reload ? await this.untilSettingsWritten() : await this.untilLoading();
     const frozen = [...this.loads];
     for (const p of frozen) p.child.kill('SIGSTOP');
     this.note(`stopped ${frozen.map((p) => p.name).join(', ') || 'no load'} (campaign state ${state ?? 'none'}) for ${ms} ms`);
     this.restarts.push(sleep(ms).then(() => {
       for (const p of frozen) if (alive(p)) p.child.kill('SIGCONT');
     }));
+  }
+
+  /** Waits (at most 5 s) until a background load runs and wrote the campaign's settings (its config_version grew). */
+  private async untilSettingsWritten(): Promise<string | null> {
+    if (this.loads.size === 0) return null;
+    const peek = new Redis(this.redis!.url, { maxRetriesPerRequest: 1 });
+    peek.on('error', () => undefined);
+    const version = () => peek.hget(new Keys(CAMPAIGN).campaign(CAMPAIGN), 'config_version').catch(() => null);
+    try {
+      const from = await version();
+      for (const until = Date.now() + 5000; Date.now() < until && this.loads.size > 0; await sleep(3)) {
+        const v = await version();
+        if (v !== from) return `settings written (version ${from} → ${v})`;
+      }
+      return `settings not written (version ${from})`;
+    } finally {
+      peek.disconnect();
+    }
   }
 
   /**
