@@ -25,7 +25,8 @@ return {1, to}
 `;
 
 /**
- * Loading ended with `total` rows: record it, end the loader's lease and, if
+ * Loading ended with `total` rows: record it (or keep a larger total already
+ * there: appended rows), end the loader's lease and, if
  * every row is already final (all rejected, or workers were quick), settle
  * the campaign, in one step, so a row finishing at the same moment can't
  * leave it open forever. A fresh load starts running.
@@ -33,15 +34,20 @@ return {1, to}
  * Returns the campaign state after.
  */
 export const FINISH_LOADING = L + `
-redis.call('HSET', KEYS[1], 'total', ARGV[1])
+-- The total never shrinks: rows an append numbered after the list while this
+-- load read it (it began before them) are rows of the campaign all the same.
+local total = tonumber(ARGV[1])
+local had = tonumber(redis.call('HGET', KEYS[1], 'total') or '')
+if had and had > total then total = had end
+redis.call('HSET', KEYS[1], 'total', total)
 redis.call('HDEL', KEYS[1], 'load_owner', 'load_until')
 local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
 local state = redis.call('HGET', KEYS[1], 'state') or 'loading'
 local before = state
 if state == 'loading' then state = 'running' end
 -- Rows added to a finished campaign open it again.
-if state == 'done' and finished < tonumber(ARGV[1]) then state = 'running' end
-if finished >= tonumber(ARGV[1]) and SETTLED[state] then
+if state == 'done' and finished < total then state = 'running' end
+if finished >= total and SETTLED[state] then
   state = SETTLED[state]
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[2])
 end
