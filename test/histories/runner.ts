@@ -369,7 +369,17 @@ class Play {
 
   private async cancel(): Promise<void> {
     const r = await this.cli(['cancel', CAMPAIGN, '--json']);
-    if (r.code === 0) {
+    let was: string | undefined;
+    try {
+      was = r.code === 0 ? (JSON.parse(r.stdout) as { state?: string }).state : undefined;
+    } catch {
+      // no report: taken as a cancel
+    }
+    if (was === 'done') {
+      // Nothing to cancel (control.ts): the campaign stays done, and an append runs it again, as it may.
+      this.note('cancel: the campaign was done, nothing canceled (it stays done)');
+      this.cancelUnsure = false;
+    } else if (r.code === 0) {
       this.cancels.push(Date.now());
       this.canceled = true;
       this.cancelUnsure = false;
