@@ -125,6 +125,25 @@ describe('appending contacts to a campaign', () => {
     await done(c.name);
   });
 
+  it("a re-load that ends while an append holds the load lease leaves that lease alone (the append is not 'taken over')", async () => {
+    const c = await campaignIn(path.join(dir, 'lease'), { name: 'app-lease', assistant_id: 'A1', default_country: 'AU', schedule: { start_at: '2099-01-01T00:00:00Z' } }, list(['Sol,0412 000 601,Sydney']));
+    const dialer = new Dialer(rt);
+    await dialer.load(c);
+    // An append under way on another machine (its process can't be checked from here) holds the lease.
+    const other = 'another-host|4242|append';
+    await rt.store.loadLease(c.name, other, Date.now() + 15_000);
+    // A re-load of the first list (one upload so far: a plain re-load, which takes no lease) ends meanwhile.
+    expect(await dialer.load(c)).toMatchObject({ rows: 1 });
+    expect(await rt.store.loadOwner(c.name)).toMatchObject({ owner: other });
+    // The append's next chunk renews its lease: still its own.
+    expect(await rt.store.loadLease(c.name, other, Date.now() + 15_000)).toMatchObject({ held: true });
+    // A first load, which holds the lease itself, still ends it when it finishes.
+    await rt.store.dropLoadLease(c.name);
+    const c2 = await campaignIn(path.join(dir, 'lease2'), { name: 'app-lease2', assistant_id: 'A1', default_country: 'AU', schedule: { start_at: '2099-01-01T00:00:00Z' } }, list(['Tia,0412 000 602,Sydney']));
+    await dialer.load(c2);
+    expect(await rt.store.loadOwner(c2.name)).toEqual({});
+  });
+
   // A re-load of the first list that began before the first append (uploads 1, so not run as an append) and ends
   // after it: FINISH_LOADING keeps the larger total, so the appended rows stay in the total, the export and the
   // campaign's end (found by the histories' append step; test/histories/regressions.json, seed 43).

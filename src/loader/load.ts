@@ -218,7 +218,8 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
   // The first window of dial jobs (dialer/feeder.ts), so dialing starts at once; the workers keep it topped up.
   const depth = await queueDepth(ctl, c.name);
   await feedRows(ctl, c, feedWindow(c, deps.feedWindowMax) - depth, { ahead: depth, delayMs: untilStartMs(c.schedule, deps.now()) });
-  const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows);
+  // A re-load of a running campaign took no lease: an append's lease, if one runs meanwhile, stays its own.
+  const state = await store.finishLoading(c.name, append ? append.offset + append.added : sum.rows, { keepLease: !(fresh || completing || append) });
   await syncQueue(ctl, c.name, state);
   log.info({ ...sum, state }, 'campaign loaded');
   return sum;

@@ -88,9 +88,12 @@ export class CampaignRecords {
     return { moved: ok === 1, state: (state || undefined) as CampaignState | undefined };
   }
 
-  /** Marks loading finished with `total` data rows; returns the campaign state after (settled when every row is final). */
-  async finishLoading(id: string, total: number): Promise<CampaignState> {
-    return (await this.finishLoadingScript(this.keys.campaign(id), this.keys.counts(id), total, new Date().toISOString())) as CampaignState;
+  /**
+   * Marks loading finished with `total` data rows (a larger total already there stays); returns the campaign
+   * state after (settled when every row is final). Ends the load lease unless `keepLease` (the loader held none).
+   */
+  async finishLoading(id: string, total: number, opts: { keepLease?: boolean } = {}): Promise<CampaignState> {
+    return (await this.finishLoadingScript(this.keys.campaign(id), this.keys.counts(id), total, new Date().toISOString(), opts.keepLease ? 'keep-lease' : '')) as CampaignState;
   }
 
   /** Takes or renews a loader's lease on a campaign; when another loader holds it, who and until when. */

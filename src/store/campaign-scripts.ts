@@ -30,7 +30,8 @@ return {1, to}
  * every row is already final (all rejected, or workers were quick), settle
  * the campaign, in one step, so a row finishing at the same moment can't
  * leave it open forever. A fresh load starts running.
- * KEYS: campaign, counts  ARGV: total, nowIso
+ * KEYS: campaign, counts  ARGV: total, nowIso, 'keep-lease' (a loader that
+ * held no lease: a re-load of a running campaign) | '' (end the lease)
  * Returns the campaign state after.
  */
 export const FINISH_LOADING = L + `
@@ -40,7 +41,8 @@ local total = tonumber(ARGV[1])
 local had = tonumber(redis.call('HGET', KEYS[1], 'total') or '')
 if had and had > total then total = had end
 redis.call('HSET', KEYS[1], 'total', total)
-redis.call('HDEL', KEYS[1], 'load_owner', 'load_until')
+-- A re-load that took no lease leaves alone the lease of an append running meanwhile.
+if ARGV[3] ~= 'keep-lease' then redis.call('HDEL', KEYS[1], 'load_owner', 'load_until') end
 local finished = tonumber(redis.call('HGET', KEYS[2], 'finished') or '0')
 local state = redis.call('HGET', KEYS[1], 'state') or 'loading'
 local before = state

@@ -146,8 +146,8 @@ export class Store {
   moveCampaign(id: string, to: CampaignState): Promise<{ moved: boolean; state: CampaignState | undefined }> {
     return this.campaignRecords.moveCampaign(id, to);
   }
-  finishLoading(id: string, total: number): Promise<CampaignState> {
-    return this.campaignRecords.finishLoading(id, total);
+  finishLoading(id: string, total: number, opts: { keepLease?: boolean } = {}): Promise<CampaignState> {
+    return this.campaignRecords.finishLoading(id, total, opts);
   }
   loadLease(id: string, owner: string, untilMs: number): Promise<{ held: boolean; owner?: string; until?: number }> {
     return this.campaignRecords.loadLease(id, owner, untilMs);
