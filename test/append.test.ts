@@ -163,6 +163,22 @@ describe('appending contacts to a campaign', () => {
     expect((await rt.store.getCampaign(c.name))?.total).toBe(3);
   });
 
+  it('`dialer cancel` of a done campaign says nothing was canceled, and the campaign still takes appends', async () => {
+    const file = await writeCampaign(path.join(dir, 'cancel-done'), { name: 'app-cdone', assistant_id: 'A1', default_country: 'AU', poll: { interval_seconds: 0.1 } }, list(['Uma,0412 000 701,Sydney']));
+    const c = await loadCampaignFile(file);
+    const dialer = new Dialer(rt);
+    await dialer.load(c);
+    await done(c.name);
+    const env = { REDIS_URL, DIALER_PREFIX: prefix, CALLEASE_API_KEY: 'sim-key', CALLEASE_BASE_URL: sim.url };
+    const r = await runCli(['cancel', c.name], env, 90_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^app-cdone is done: every contact has its outcome, nothing was canceled$/m);
+    expect(r.stdout).not.toMatch(/^canceled /m);
+    expect((await rt.store.getCampaign(c.name))?.state).toBe('done');
+    expect(await dialer.load({ ...c, contactsPath: file }, stream(list(['Vic,0412 000 702,Sydney'])), { append: true })).toMatchObject({ added: 1 });
+    await done(c.name);
+  }, 120_000);
+
   it('refuses an append to a canceled campaign (409), to a campaign that does not exist (404), and appends over the CLI', async () => {
     const file = await writeCampaign(path.join(dir, 'cli'), { name: 'app-cli', assistant_id: 'A1', default_country: 'AU', schedule: { start_at: '2099-01-01T00:00:00Z' } }, list(['Jo,0412 000 301,Sydney']));
     const more = path.join(dir, 'cli', 'more.csv');

@@ -274,7 +274,11 @@ for (const verb of ['pause', 'resume', 'cancel'] as const) {
       await withRuntime(async (rt) => {
         if (verb === 'cancel') {
           const r = await new Dialer(rt).cancel(id);
-          print(o.json ? { campaign: id, ...r } : `canceled ${id}: ${r.canceled} contacts not dialed${r.in_flight ? `; ${r.in_flight} calls already placed go on to their outcome (state ${r.state})` : ''}`, Boolean(o.json));
+          // A done campaign has nothing left to cancel: it stays done (and open to appends).
+          const text = r.state === 'done' && r.canceled === 0
+            ? `${id} is done: every contact has its outcome, nothing was canceled`
+            : `canceled ${id}: ${r.canceled} contacts not dialed${r.in_flight ? `; ${r.in_flight} calls already placed go on to their outcome (state ${r.state})` : ''}`;
+          print(o.json ? { campaign: id, ...r } : text, Boolean(o.json));
         } else {
           const state = verb === 'pause' ? await pauseCampaign(rt, id) : await resumeCampaign(rt, id);
           print(o.json ? { campaign: id, state } : `${id} is ${state}`, Boolean(o.json));
