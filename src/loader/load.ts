@@ -118,12 +118,14 @@ async function load(deps: LoadDeps, c: Campaign, input?: Readable): Promise<Load
     const l = await store.loadLease(c.name, owner, Date.now() + LOAD_LEASE_MS);
     if (!l.held) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" was taken over by another load; this one stops`);
   };
-  if (append && (await loaderRunning(store, c.name))) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is being loaded by another process; append again once it has finished`);
   if (append) {
-    // The lease of an append whose process is gone (killed -9) runs on for up to LOAD_LEASE_MS; it is ended here
-    // (only if that dead owner still holds it: loadLease renews its own lease only), so the file can be appended again at once.
     const cur = await store.loadOwner(c.name);
-    if (cur.owner && (cur.until ?? 0) > Date.now() && !ownerAlive(cur.owner)) await store.loadLease(c.name, cur.owner, Date.now());
+    if (cur.owner && (cur.until ?? 0) > Date.now()) {
+      if (ownerAlive(cur.owner)) throw new DialerError('CAMPAIGN_INVALID', `campaign "${c.name}" is being loaded by another process; append again once it has finished`);
+      // The lease of an append whose process is gone (killed -9) runs on for up to LOAD_LEASE_MS; it is ended here
+      // (only if that dead owner still holds it: loadLease renews its own lease only), so the file can be appended again at once.
+      await store.loadLease(c.name, cur.owner, Date.now());
+    }
   }
   if (fresh || completing || append) await renew();
   await queue.setGlobalConcurrency(c.concurrency);

@@ -347,15 +347,10 @@ class Play {
     let state: string | null = null;
     try {
       for (const until = Date.now() + 5000; Date.now() < until && this.loads.size > 0; await sleep(3)) {
-        const pids = [...this.loads].filter((p) => this.appends!.procs.has(p)).map((p) => `|${p.child.pid}|`);
-        if (!pids.length) {
-          state = await peek.hget(keys.campaign(CAMPAIGN), 'state').catch(() => null);
-          if (state === 'loading') break;
-          continue;
-        }
         const [st, owner] = await peek.hmget(keys.campaign(CAMPAIGN), 'state', 'load_owner').catch(() => [null, null]);
         state = st ?? null;
         if (state === 'loading') break;
+        const pids = [...this.loads].filter((p) => this.appends!.procs.has(p)).map((p) => `|${p.child.pid}|`);
         if (owner && pids.some((p) => owner.includes(p))) {
           state = `${state ?? 'none'}, an append's lease`;
           break;
